@@ -1,0 +1,1 @@
+"""The thin REST service over the allocator library."""

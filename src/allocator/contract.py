@@ -1,0 +1,734 @@
+"""Contract I/O: the ``allocator.portfolio/v1`` and ``allocator.plan/v1`` JSON formats.
+
+Reading is *structural*: types, dates, finiteness, required keys and unknown keys. Every problem
+is collected with its JSON path (``projects[0].tasks[2].effort_hours``) before anything is
+raised, so a user sees all of them at once. Rules about meaning (ranges, references, cycles,
+"both or neither") live in :mod:`allocator.validation`; :func:`load_portfolio` runs both.
+
+Writing emits exactly the contract's keys, omitting the ones that were not given, so
+``read(write(x)) == x`` holds for every portfolio and plan (a property test checks it).
+
+Engine fields in a plan (documented here, optional for readers):
+
+* assignment ``hours``: active days x ``hours_per_day`` x ``allocation`` / 100, summed over the
+  assignees; ``cost``: the same hours priced at each assignee's ``cost_per_hour``.
+* plan ``objective_terms``: the objective's parts (see :mod:`allocator.objective`);
+  ``gap``: ``(objective - lower_bound) / max(|objective|, 1)``; ``solver``: what produced it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+from allocator.domain import (
+    PLAN_FORMAT,
+    PORTFOLIO_FORMAT,
+    WEEKDAYS,
+    Assignment,
+    Calendar,
+    Change,
+    DateRange,
+    Person,
+    Pin,
+    Plan,
+    Policy,
+    Portfolio,
+    Progress,
+    Project,
+    ReducedCapacity,
+    Requirement,
+    Task,
+    Unassigned,
+    frozen_map,
+)
+from allocator.errors import Issue, PlanFormatError, PortfolioError
+
+T = TypeVar("T")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MISSING = object()
+
+#: Policy keys the engine reads besides the contract's own (documented in the README).
+ENGINE_POLICY_KEYS: frozenset[str] = frozenset()
+
+
+class _Reader:
+    """Walks a JSON value, converting fields and collecting issues with their paths."""
+
+    def __init__(self) -> None:
+        self.issues: list[Issue] = []
+
+    def error(self, path: str, message: str) -> None:
+        self.issues.append(Issue(path, message))
+
+    def warn(self, path: str, message: str) -> None:
+        self.issues.append(Issue(path, message, "warning"))
+
+    # -- containers --------------------------------------------------------------------------
+    def obj(self, value: Any, path: str, known: set[str] | frozenset[str], what: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.error(path, f"{what} must be an object, got {_kind(value)}")
+            return {}
+        for key in value:
+            if key not in known:
+                self.warn(f"{path}.{key}" if path else key, f"unknown key {key!r} in {what} (ignored)")
+        return value
+
+    def lst(self, value: Any, path: str, what: str) -> list[Any]:
+        if not isinstance(value, list):
+            self.error(path, f"{what} must be a list, got {_kind(value)}")
+            return []
+        return value
+
+    # -- scalars -----------------------------------------------------------------------------
+    def field(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        path: str,
+        conv: Callable[[Any, str], T | None],
+        *,
+        required: bool = False,
+        what: str = "",
+    ) -> T | None:
+        value = data.get(key, _MISSING)
+        p = f"{path}.{key}" if path else key
+        if value is _MISSING:
+            if required:
+                self.error(p, f"{what + ': ' if what else ''}missing required field {key!r}")
+            return None
+        if value is None:
+            self.error(p, f"{what + ': ' if what else ''}{key} must not be null")
+            return None
+        return conv(value, p)
+
+    def string(self, value: Any, path: str) -> str | None:
+        if not isinstance(value, str):
+            self.error(path, f"must be a string, got {_kind(value)}")
+            return None
+        return value
+
+    def integer(self, value: Any, path: str) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.error(path, f"must be an integer, got {_kind(value)}")
+            return None
+        if isinstance(value, float):
+            if not math.isfinite(value) or not value.is_integer():
+                self.error(path, f"must be an integer, got {value!r}")
+                return None
+            return int(value)
+        return value
+
+    def number(self, value: Any, path: str) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.error(path, f"must be a number, got {_kind(value)}")
+            return None
+        if not math.isfinite(value):
+            self.error(path, f"must be a finite number, got {value!r}")
+            return None
+        return value
+
+    def boolean(self, value: Any, path: str) -> bool | None:
+        if not isinstance(value, bool):
+            self.error(path, f"must be true or false, got {_kind(value)}")
+            return None
+        return value
+
+    def day(self, value: Any, path: str) -> date | None:
+        if not isinstance(value, str) or not _DATE.match(value):
+            self.error(path, f"must be a date YYYY-MM-DD, got {value!r}")
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            self.error(path, f"not a calendar date: {value!r}")
+            return None
+
+    def weekdays(self, value: Any, path: str) -> tuple[str, ...] | None:
+        items = self.lst(value, path, "workdays")
+        out: list[str] = []
+        for i, v in enumerate(items):
+            if v not in WEEKDAYS:
+                self.error(f"{path}[{i}]", f"must be one of {', '.join(WEEKDAYS)}, got {v!r}")
+            else:
+                out.append(v)
+        return tuple(out)
+
+    def strings(self, value: Any, path: str) -> tuple[str, ...] | None:
+        items = self.lst(value, path, "list of ids")
+        out: list[str] = []
+        for i, v in enumerate(items):
+            s = self.string(v, f"{path}[{i}]")
+            if s is not None:
+                out.append(s)
+        return tuple(out)
+
+    def dates(self, value: Any, path: str) -> tuple[date, ...] | None:
+        items = self.lst(value, path, "list of dates")
+        out: list[date] = []
+        for i, v in enumerate(items):
+            d = self.day(v, f"{path}[{i}]")
+            if d is not None:
+                out.append(d)
+        return tuple(out)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# Portfolio: reading
+# ---------------------------------------------------------------------------------------------
+_PORTFOLIO_KEYS = frozenset({"format", "name", "calendar", "people", "projects", "policy", "as_of"})
+_CALENDAR_KEYS = frozenset({"start", "end", "workdays", "holidays"})
+_PERSON_KEYS = frozenset(
+    {
+        "id", "name", "skills", "hours_per_day", "cost_per_hour", "workdays", "available_from",
+        "available_until", "time_off", "reduced_capacity", "team",
+    }
+)
+_PROJECT_KEYS = frozenset({"id", "name", "priority", "start_after", "deadline", "tasks"})
+_TASK_KEYS = frozenset(
+    {
+        "id", "name", "skill", "min_level", "requirements", "effort_hours", "duration_days",
+        "allocation", "predecessors", "earliest_start", "deadline", "priority", "exclude",
+        "prefer", "pinned", "status", "progress",
+    }
+)
+_REQ_KEYS = frozenset({"skill", "min_level", "count"})
+_RANGE_KEYS = frozenset({"start", "end"})
+_REDUCED_KEYS = frozenset({"start", "end", "percent"})
+_PIN_KEYS = frozenset({"person", "start"})
+_PROGRESS_KEYS = frozenset({"people", "remaining_hours", "remaining_days"})
+_POLICY_KEYS = frozenset({"objective", "hard_deadlines"})
+_STATUSES = ("todo", "in_progress", "done", "cancelled")
+_OBJECTIVES = ("portfolio", "makespan")
+
+
+def _id_of(data: Mapping[str, Any], fallback: str) -> str:
+    v = data.get("id")
+    return v if isinstance(v, str) else fallback
+
+
+def _read_calendar(r: _Reader, value: Any) -> Calendar:
+    data = r.obj(value, "calendar", _CALENDAR_KEYS, "calendar")
+    start = r.field(data, "start", "calendar", r.day, required=True, what="calendar")
+    end = r.field(data, "end", "calendar", r.day, required=True, what="calendar")
+    workdays = r.field(data, "workdays", "calendar", r.weekdays)
+    holidays = r.field(data, "holidays", "calendar", r.dates) or ()
+    fallback = date(2000, 1, 3)
+    return Calendar(start or fallback, end or start or fallback, workdays, holidays)
+
+
+def _read_ranges(r: _Reader, value: Any, path: str, who: str) -> tuple[DateRange, ...]:
+    out: list[DateRange] = []
+    for i, item in enumerate(r.lst(value, path, f"{who}: time_off")):
+        p = f"{path}[{i}]"
+        data = r.obj(item, p, _RANGE_KEYS, f"{who}: time_off range")
+        s = r.field(data, "start", p, r.day, required=True, what=who)
+        e = r.field(data, "end", p, r.day, required=True, what=who)
+        if s is not None and e is not None:
+            out.append(DateRange(s, e))
+    return tuple(out)
+
+
+def _read_reduced(r: _Reader, value: Any, path: str, who: str) -> tuple[ReducedCapacity, ...]:
+    out: list[ReducedCapacity] = []
+    for i, item in enumerate(r.lst(value, path, f"{who}: reduced_capacity")):
+        p = f"{path}[{i}]"
+        data = r.obj(item, p, _REDUCED_KEYS, f"{who}: reduced_capacity range")
+        s = r.field(data, "start", p, r.day, required=True, what=who)
+        e = r.field(data, "end", p, r.day, required=True, what=who)
+        pct = r.field(data, "percent", p, r.number, required=True, what=who)
+        if s is not None and e is not None and pct is not None:
+            out.append(ReducedCapacity(s, e, pct))
+    return tuple(out)
+
+
+def _read_skills(r: _Reader, value: Any, path: str, who: str) -> dict[str, int]:
+    if not isinstance(value, dict):
+        r.error(path, f"person {who}: skills must be an object skill -> level, got {_kind(value)}")
+        return {}
+    out: dict[str, int] = {}
+    for skill, level in value.items():
+        lv = r.integer(level, f"{path}.{skill}")
+        if lv is not None:
+            out[skill] = lv
+    return out
+
+
+def _read_person(r: _Reader, value: Any, path: str, n: int) -> Person:
+    data = r.obj(value, path, _PERSON_KEYS, "person")
+    pid = r.field(data, "id", path, r.string, required=True, what="person") or f"<person #{n}>"
+    who = f"person {pid}"
+    skills_raw = data.get("skills", _MISSING)
+    if skills_raw is _MISSING:
+        r.error(f"{path}.skills", f"{who}: missing required field 'skills'")
+        skills: dict[str, int] = {}
+    else:
+        skills = _read_skills(r, skills_raw, f"{path}.skills", pid)
+    return Person(
+        id=pid,
+        skills=frozen_map(skills),
+        name=r.field(data, "name", path, r.string),
+        hours_per_day=r.field(data, "hours_per_day", path, r.number),
+        cost_per_hour=r.field(data, "cost_per_hour", path, r.number),
+        workdays=r.field(data, "workdays", path, r.weekdays),
+        available_from=r.field(data, "available_from", path, r.day),
+        available_until=r.field(data, "available_until", path, r.day),
+        time_off=_read_ranges(r, data.get("time_off", []), f"{path}.time_off", who),
+        reduced_capacity=_read_reduced(
+            r, data.get("reduced_capacity", []), f"{path}.reduced_capacity", who
+        ),
+        team=r.field(data, "team", path, r.string),
+    )
+
+
+def _read_requirements(r: _Reader, value: Any, path: str, who: str) -> tuple[Requirement, ...]:
+    out: list[Requirement] = []
+    for i, item in enumerate(r.lst(value, path, f"{who}: requirements")):
+        p = f"{path}[{i}]"
+        data = r.obj(item, p, _REQ_KEYS, f"{who}: requirement")
+        skill = r.field(data, "skill", p, r.string, required=True, what=who)
+        out.append(
+            Requirement(
+                skill=skill if skill is not None else "",
+                min_level=r.field(data, "min_level", p, r.integer),
+                count=r.field(data, "count", p, r.integer),
+            )
+        )
+    return tuple(out)
+
+
+def _read_pin(r: _Reader, value: Any, path: str, who: str) -> Pin:
+    data = r.obj(value, path, _PIN_KEYS, f"{who}: pinned")
+    return Pin(person=r.field(data, "person", path, r.string), start=r.field(data, "start", path, r.day))
+
+
+def _read_progress(r: _Reader, value: Any, path: str, who: str) -> Progress:
+    data = r.obj(value, path, _PROGRESS_KEYS, f"{who}: progress")
+    people = r.field(data, "people", path, r.strings, required=True, what=who) or ()
+    return Progress(
+        people=people,
+        remaining_hours=r.field(data, "remaining_hours", path, r.number),
+        remaining_days=r.field(data, "remaining_days", path, r.integer),
+    )
+
+
+def _read_choice(r: _Reader, choices: tuple[str, ...]) -> Callable[[Any, str], str | None]:
+    def conv(value: Any, path: str) -> str | None:
+        if value not in choices:
+            r.error(path, f"must be one of {', '.join(choices)}, got {value!r}")
+            return None
+        return str(value)
+
+    return conv
+
+
+def _read_task(r: _Reader, value: Any, path: str, project: str, n: int) -> Task:
+    data = r.obj(value, path, _TASK_KEYS, "task")
+    tid = r.field(data, "id", path, r.string, required=True, what="task") or f"<task #{n}>"
+    who = f"task {tid}"
+    req = data.get("requirements", _MISSING)
+    pin = data.get("pinned", _MISSING)
+    prog = data.get("progress", _MISSING)
+    status = r.field(data, "status", path, _read_choice(r, _STATUSES))
+    return Task(
+        id=tid,
+        project=project,
+        name=r.field(data, "name", path, r.string),
+        skill=r.field(data, "skill", path, r.string),
+        min_level=r.field(data, "min_level", path, r.integer),
+        requirements=None
+        if req is _MISSING
+        else _read_requirements(r, req, f"{path}.requirements", who),
+        effort_hours=r.field(data, "effort_hours", path, r.number),
+        duration_days=r.field(data, "duration_days", path, r.integer),
+        allocation=r.field(data, "allocation", path, r.integer),
+        predecessors=r.field(data, "predecessors", path, r.strings) or (),
+        earliest_start=r.field(data, "earliest_start", path, r.day),
+        deadline=r.field(data, "deadline", path, r.day),
+        priority=r.field(data, "priority", path, r.integer),
+        exclude=r.field(data, "exclude", path, r.strings) or (),
+        prefer=r.field(data, "prefer", path, r.strings) or (),
+        pinned=None if pin is _MISSING else _read_pin(r, pin, f"{path}.pinned", who),
+        status=status,  # type: ignore[arg-type]
+        progress=None if prog is _MISSING else _read_progress(r, prog, f"{path}.progress", who),
+    )
+
+
+def _read_project(r: _Reader, value: Any, path: str, n: int) -> Project:
+    data = r.obj(value, path, _PROJECT_KEYS, "project")
+    pid = r.field(data, "id", path, r.string, required=True, what="project") or f"<project #{n}>"
+    tasks = tuple(
+        _read_task(r, t, f"{path}.tasks[{i}]", pid, i)
+        for i, t in enumerate(r.lst(data.get("tasks", []), f"{path}.tasks", f"project {pid}: tasks"))
+    )
+    if "tasks" not in data:
+        r.error(f"{path}.tasks", f"project {pid}: missing required field 'tasks'")
+    return Project(
+        id=pid,
+        tasks=tasks,
+        name=r.field(data, "name", path, r.string),
+        priority=r.field(data, "priority", path, r.integer),
+        start_after=r.field(data, "start_after", path, r.day),
+        deadline=r.field(data, "deadline", path, r.day),
+    )
+
+
+def _read_policy(r: _Reader, value: Any) -> Policy:
+    data = r.obj(value, "policy", _POLICY_KEYS | ENGINE_POLICY_KEYS, "policy")
+    extra = {k: v for k, v in data.items() if k in ENGINE_POLICY_KEYS}
+    return Policy(
+        objective=r.field(data, "objective", "policy", _read_choice(r, _OBJECTIVES)),  # type: ignore[arg-type]
+        hard_deadlines=r.field(data, "hard_deadlines", "policy", r.boolean),
+        extra=frozen_map(extra),
+    )
+
+
+def read_portfolio(data: Any) -> tuple[Portfolio, list[Issue]]:
+    """Convert a parsed JSON value into a :class:`Portfolio`, without judging its meaning.
+
+    Returns the portfolio and every structural issue (errors and unknown-key warnings). When
+    there are errors the portfolio is a best effort (placeholders where values were unusable)
+    and must not be planned; :func:`load_portfolio` raises instead.
+    """
+    r = _Reader()
+    top = r.obj(data, "", _PORTFOLIO_KEYS, "portfolio")
+    fmt = top.get("format", _MISSING)
+    if fmt is _MISSING:
+        r.error("format", f"missing required field 'format' (expected {PORTFOLIO_FORMAT!r})")
+    elif fmt != PORTFOLIO_FORMAT:
+        r.error("format", f"expected {PORTFOLIO_FORMAT!r}, got {fmt!r}")
+    name = r.field(top, "name", "", r.string, required=True, what="portfolio") or ""
+    if "calendar" not in top:
+        r.error("calendar", "missing required field 'calendar'")
+    calendar = _read_calendar(r, top.get("calendar", {}))
+    if "people" not in top:
+        r.error("people", "missing required field 'people'")
+    people = tuple(
+        _read_person(r, p, f"people[{i}]", i)
+        for i, p in enumerate(r.lst(top.get("people", []), "people", "people"))
+    )
+    if "projects" not in top:
+        r.error("projects", "missing required field 'projects'")
+    projects = tuple(
+        _read_project(r, p, f"projects[{i}]", i)
+        for i, p in enumerate(r.lst(top.get("projects", []), "projects", "projects"))
+    )
+    policy = _read_policy(r, top["policy"]) if "policy" in top else Policy()
+    as_of = r.field(top, "as_of", "", r.day)
+    return Portfolio(name, calendar, people, projects, policy, as_of), r.issues
+
+
+def parse_json_text(text: str, what: str = "file") -> Any:
+    """``json.loads`` that rejects NaN/Infinity and reports the line and column of a syntax error."""
+
+    def bad_constant(name: str) -> Any:
+        raise ValueError(f"non-finite number {name} is not allowed")
+
+    try:
+        return json.loads(text, parse_constant=bad_constant)
+    except json.JSONDecodeError as exc:
+        raise PortfolioError(
+            [Issue("", f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
+        ) from None
+    except ValueError as exc:
+        raise PortfolioError([Issue("", f"{what}: {exc}")]) from None
+
+
+def load_portfolio(source: str | Path | Mapping[str, Any]) -> Portfolio:
+    """Read a portfolio (a path, or already-parsed JSON) and validate it completely.
+
+    Raises :class:`~allocator.errors.PortfolioError` listing every error. Warnings (unknown
+    keys) are logged and attached to the portfolio's validation report
+    (:func:`allocator.validation.validate`).
+    """
+    from allocator.validation import validate  # local: validation imports this module
+
+    data = _load_json(source, PortfolioError)
+    portfolio, issues = read_portfolio(data)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise PortfolioError(issues)
+    report = validate(portfolio, structural=issues)
+    if report.errors:
+        raise PortfolioError(list(report.errors) + list(report.warnings))
+    return portfolio
+
+
+def _load_json(source: str | Path | Mapping[str, Any], err: type[PortfolioError] | type[PlanFormatError]) -> Any:
+    if isinstance(source, Mapping):
+        return source
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise err([Issue("", f"file not found: {path}")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise err([Issue("", f"cannot read {path}: {exc}")]) from None
+    try:
+        return parse_json_text(text, str(path))
+    except PortfolioError as exc:
+        raise err(exc.issues) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Portfolio: writing
+# ---------------------------------------------------------------------------------------------
+def _put(out: dict[str, Any], key: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, date):
+        value = value.isoformat()
+    out[key] = value
+
+
+
+
+def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
+    """The contract JSON of a portfolio (only the keys that were given)."""
+    cal: dict[str, Any] = {"start": p.calendar.start.isoformat(), "end": p.calendar.end.isoformat()}
+    if p.calendar.workdays is not None:
+        cal["workdays"] = list(p.calendar.workdays)
+    if p.calendar.holidays:
+        cal["holidays"] = [d.isoformat() for d in p.calendar.holidays]
+    out: dict[str, Any] = {"format": PORTFOLIO_FORMAT, "name": p.name, "calendar": cal}
+    if p.as_of is not None:
+        out["as_of"] = p.as_of.isoformat()
+    out["people"] = [_person_to_dict(x) for x in p.people]
+    out["projects"] = [_project_to_dict(x) for x in p.projects]
+    policy: dict[str, Any] = {}
+    _put(policy, "objective", p.policy.objective)
+    _put(policy, "hard_deadlines", p.policy.hard_deadlines)
+    policy.update(p.policy.extra)
+    if policy:
+        out["policy"] = policy
+    return out
+
+
+def _person_to_dict(x: Person) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": x.id}
+    _put(out, "name", x.name)
+    out["skills"] = dict(x.skills)
+    _put(out, "hours_per_day", x.hours_per_day)
+    _put(out, "cost_per_hour", x.cost_per_hour)
+    if x.workdays is not None:
+        out["workdays"] = list(x.workdays)
+    _put(out, "available_from", x.available_from)
+    _put(out, "available_until", x.available_until)
+    if x.time_off:
+        out["time_off"] = [{"start": r.start.isoformat(), "end": r.end.isoformat()} for r in x.time_off]
+    if x.reduced_capacity:
+        out["reduced_capacity"] = [
+            {"start": r.start.isoformat(), "end": r.end.isoformat(), "percent": r.percent}
+            for r in x.reduced_capacity
+        ]
+    _put(out, "team", x.team)
+    return out
+
+
+def _project_to_dict(x: Project) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": x.id}
+    _put(out, "name", x.name)
+    _put(out, "priority", x.priority)
+    _put(out, "start_after", x.start_after)
+    _put(out, "deadline", x.deadline)
+    out["tasks"] = [_task_to_dict(t) for t in x.tasks]
+    return out
+
+
+def _task_to_dict(t: Task) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": t.id}
+    _put(out, "name", t.name)
+    _put(out, "skill", t.skill)
+    _put(out, "min_level", t.min_level)
+    if t.requirements is not None:
+        reqs = []
+        for q in t.requirements:
+            d: dict[str, Any] = {"skill": q.skill}
+            _put(d, "min_level", q.min_level)
+            _put(d, "count", q.count)
+            reqs.append(d)
+        out["requirements"] = reqs
+    _put(out, "effort_hours", t.effort_hours)
+    _put(out, "duration_days", t.duration_days)
+    _put(out, "allocation", t.allocation)
+    if t.predecessors:
+        out["predecessors"] = list(t.predecessors)
+    _put(out, "earliest_start", t.earliest_start)
+    _put(out, "deadline", t.deadline)
+    _put(out, "priority", t.priority)
+    if t.exclude:
+        out["exclude"] = list(t.exclude)
+    if t.prefer:
+        out["prefer"] = list(t.prefer)
+    if t.pinned is not None:
+        pin: dict[str, Any] = {}
+        _put(pin, "person", t.pinned.person)
+        _put(pin, "start", t.pinned.start)
+        out["pinned"] = pin
+    _put(out, "status", t.status)
+    if t.progress is not None:
+        prog: dict[str, Any] = {"people": list(t.progress.people)}
+        _put(prog, "remaining_hours", t.progress.remaining_hours)
+        _put(prog, "remaining_days", t.progress.remaining_days)
+        out["progress"] = prog
+    return out
+
+
+def dump_portfolio(p: Portfolio, path: str | Path | None = None) -> str:
+    """Write the portfolio as contract JSON (to ``path`` when given); returns the text."""
+    text = json.dumps(portfolio_to_dict(p), indent=2, ensure_ascii=False) + "\n"
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Plan
+# ---------------------------------------------------------------------------------------------
+_PLAN_KEYS = frozenset(
+    {
+        "format", "portfolio", "status", "objective", "lower_bound", "solve_seconds",
+        "assignments", "unassigned", "changes",
+    }
+)
+#: Plan keys the engine adds (kept in ``Plan.extra``), documented in this module's docstring.
+PLAN_ENGINE_KEYS = frozenset({"objective_terms", "gap", "solver", "kpis"})
+_ASSIGNMENT_KEYS = frozenset({"task", "people", "start", "finish", "hours", "cost"})
+_REASONS_KEYS = frozenset({"task", "reasons"})
+_PLAN_STATUSES = ("optimal", "feasible", "infeasible", "unknown")
+
+
+def read_plan(data: Any) -> tuple[Plan, list[Issue]]:
+    """Convert parsed JSON into a :class:`Plan`; returns it with every structural issue."""
+    r = _Reader()
+    top = r.obj(data, "", _PLAN_KEYS | PLAN_ENGINE_KEYS, "plan")
+    if top.get("format") != PLAN_FORMAT:
+        r.error("format", f"expected {PLAN_FORMAT!r}, got {top.get('format')!r}")
+    name = r.field(top, "portfolio", "", r.string, required=True, what="plan") or ""
+    status = r.field(top, "status", "", _read_choice(r, _PLAN_STATUSES), required=True, what="plan")
+
+    def num_or_null(key: str) -> float | None:
+        if key not in top:
+            r.error(key, f"plan: missing required field {key!r}")
+            return None
+        v = top[key]
+        return None if v is None else r.number(v, key)
+
+    objective = num_or_null("objective")
+    lower_bound = num_or_null("lower_bound")
+    solve_seconds = r.field(top, "solve_seconds", "", r.number, required=True, what="plan") or 0.0
+    assignments: list[Assignment] = []
+    for i, item in enumerate(r.lst(top.get("assignments", []), "assignments", "assignments")):
+        p = f"assignments[{i}]"
+        d = r.obj(item, p, _ASSIGNMENT_KEYS, "assignment")
+        task = r.field(d, "task", p, r.string, required=True, what="assignment")
+        people = r.field(d, "people", p, r.strings, required=True, what="assignment")
+        start = r.field(d, "start", p, r.day, required=True, what="assignment")
+        finish = r.field(d, "finish", p, r.day, required=True, what="assignment")
+        if task is None or people is None or start is None or finish is None:
+            continue
+        assignments.append(
+            Assignment(
+                task, people, start, finish,
+                hours=r.field(d, "hours", p, r.number), cost=r.field(d, "cost", p, r.number),
+            )
+        )
+
+    def reasons_list(key: str) -> list[tuple[str, tuple[str, ...]]]:
+        out = []
+        for i, item in enumerate(r.lst(top.get(key, []), key, key)):
+            p = f"{key}[{i}]"
+            d = r.obj(item, p, _REASONS_KEYS, key)
+            task = r.field(d, "task", p, r.string, required=True, what=key)
+            reasons = r.field(d, "reasons", p, r.strings, required=True, what=key)
+            if task is not None:
+                out.append((task, reasons or ()))
+        return out
+
+    for key in ("assignments", "unassigned"):
+        if key not in top:
+            r.error(key, f"plan: missing required field {key!r}")
+    unassigned = tuple(Unassigned(t, rs) for t, rs in reasons_list("unassigned"))
+    changes = (
+        tuple(Change(t, rs) for t, rs in reasons_list("changes")) if "changes" in top else None
+    )
+    extra = {k: top[k] for k in PLAN_ENGINE_KEYS if k in top}
+    plan = Plan(
+        portfolio=name,
+        status=status or "unknown",  # type: ignore[arg-type]
+        objective=objective,
+        lower_bound=lower_bound,
+        solve_seconds=solve_seconds,
+        assignments=tuple(assignments),
+        unassigned=unassigned,
+        changes=changes,
+        extra=frozen_map(extra),
+    )
+    return plan, r.issues
+
+
+def load_plan(source: str | Path | Mapping[str, Any]) -> Plan:
+    """Read a plan file; raises :class:`~allocator.errors.PlanFormatError` on structural errors."""
+    data = _load_json(source, PlanFormatError)
+    plan, issues = read_plan(data)
+    if any(i.severity == "error" for i in issues):
+        raise PlanFormatError(issues)
+    return plan
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "format": PLAN_FORMAT,
+        "portfolio": plan.portfolio,
+        "status": plan.status,
+        "objective": plan.objective,
+        "lower_bound": plan.lower_bound,
+        "solve_seconds": plan.solve_seconds,
+    }
+    for k in sorted(plan.extra):
+        out[k] = plan.extra[k]
+    assignments = []
+    for a in plan.assignments:
+        d: dict[str, Any] = {
+            "task": a.task,
+            "people": list(a.people),
+            "start": a.start.isoformat(),
+            "finish": a.finish.isoformat(),
+        }
+        _put(d, "hours", a.hours)
+        _put(d, "cost", a.cost)
+        assignments.append(d)
+    out["assignments"] = assignments
+    out["unassigned"] = [{"task": u.task, "reasons": list(u.reasons)} for u in plan.unassigned]
+    if plan.changes is not None:
+        out["changes"] = [{"task": c.task, "reasons": list(c.reasons)} for c in plan.changes]
+    return out
+
+
+def dump_plan(plan: Plan, path: str | Path | None = None) -> str:
+    """Write the plan as contract JSON (to ``path`` when given); returns the text."""
+    text = json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n"
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text

@@ -1,0 +1,339 @@
+"""Immutable domain types: the portfolio to plan and the plan itself.
+
+These mirror the contract (``shared/contract/README.md``, format ``allocator.portfolio/v1`` and
+``allocator.plan/v1``) field for field. They know nothing of JSON, solvers or the web: readers
+and writers at the edge (``allocator.contract``) convert, ``allocator.validation`` judges,
+``solver_models`` compiles them.
+
+Values are stored *as given* (a level of 7 is kept as 7 so that validation can name it); the
+contract's defaults are applied by the small accessor methods and by :class:`Portfolio`'s helpers
+(``task_priority``, ``task_deadline`` ...), so a file read and written back keeps its meaning and
+its explicit-versus-default distinction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any, Literal
+
+WEEKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+DEFAULT_WORKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri")
+
+TaskStatus = Literal["todo", "in_progress", "done", "cancelled"]
+Objective = Literal["portfolio", "makespan"]
+PlanStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
+
+PORTFOLIO_FORMAT = "allocator.portfolio/v1"
+PLAN_FORMAT = "allocator.plan/v1"
+
+
+def frozen_map(m: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """A read-only copy of ``m`` (the immutable stand-in for a dict field)."""
+    return MappingProxyType(dict(m or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange:
+    """An inclusive range of dates."""
+
+    start: date
+    end: date
+
+    def __contains__(self, d: object) -> bool:
+        return isinstance(d, date) and self.start <= d <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class ReducedCapacity:
+    """Inclusive range in which at most ``percent`` of the person's day can be planned."""
+
+    start: date
+    end: date
+    percent: float
+
+    def __contains__(self, d: object) -> bool:
+        return isinstance(d, date) and self.start <= d <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """The planning horizon: ``start`` .. ``end`` inclusive, a working week and holidays."""
+
+    start: date
+    end: date
+    workdays: tuple[str, ...] | None = None
+    holidays: tuple[date, ...] = ()
+
+    @property
+    def effective_workdays(self) -> tuple[str, ...]:
+        return self.workdays if self.workdays is not None else DEFAULT_WORKDAYS
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: str
+    skills: Mapping[str, int] = field(default_factory=frozen_map)
+    name: str | None = None
+    hours_per_day: float | None = None
+    cost_per_hour: float | None = None
+    workdays: tuple[str, ...] | None = None
+    available_from: date | None = None
+    available_until: date | None = None
+    time_off: tuple[DateRange, ...] = ()
+    reduced_capacity: tuple[ReducedCapacity, ...] = ()
+    team: str | None = None
+
+    @property
+    def hpd(self) -> float:
+        """Hours per day (contract default 8)."""
+        return 8.0 if self.hours_per_day is None else float(self.hours_per_day)
+
+    @property
+    def rate(self) -> float:
+        """Cost per hour (contract default 0)."""
+        return 0.0 if self.cost_per_hour is None else float(self.cost_per_hour)
+
+    def level(self, skill: str) -> int:
+        """The person's level in ``skill``, 0 when they do not have it."""
+        return int(self.skills.get(skill, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """``count`` places on a team task, each needing ``skill`` at ``min_level`` or above."""
+
+    skill: str
+    min_level: int | None = None
+    count: int | None = None
+
+    @property
+    def level(self) -> int:
+        return 1 if self.min_level is None else self.min_level
+
+    @property
+    def n(self) -> int:
+        return 1 if self.count is None else self.count
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """One seat on a task: one person with ``skill`` at ``min_level`` or above fills it."""
+
+    skill: str
+    min_level: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """A commitment: if assigned, ``person`` is among the assignees / it starts on ``start``."""
+
+    person: str | None = None
+    start: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Who is doing an ``in_progress`` task and what is left (exactly one of the two amounts)."""
+
+    people: tuple[str, ...]
+    remaining_hours: float | None = None
+    remaining_days: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: str
+    project: str
+    name: str | None = None
+    skill: str | None = None
+    min_level: int | None = None
+    requirements: tuple[Requirement, ...] | None = None
+    effort_hours: float | None = None
+    duration_days: int | None = None
+    allocation: int | None = None
+    predecessors: tuple[str, ...] = ()
+    earliest_start: date | None = None
+    deadline: date | None = None
+    priority: int | None = None
+    exclude: tuple[str, ...] = ()
+    prefer: tuple[str, ...] = ()
+    pinned: Pin | None = None
+    status: TaskStatus | None = None
+    progress: Progress | None = None
+
+    @property
+    def is_team(self) -> bool:
+        """A ``requirements`` task (its places are filled by several people, or none)."""
+        return self.requirements is not None
+
+    @property
+    def alloc(self) -> int:
+        """Percent of each assignee's day on active days (contract default 100)."""
+        return 100 if self.allocation is None else self.allocation
+
+    @property
+    def state(self) -> TaskStatus:
+        return "todo" if self.status is None else self.status
+
+    @property
+    def to_plan(self) -> bool:
+        """``done`` and ``cancelled`` tasks are not planned."""
+        return self.state not in ("done", "cancelled")
+
+    @property
+    def places(self) -> tuple[Place, ...]:
+        """The task's places, in order: one for a ``skill`` task, ``count`` per requirement."""
+        if self.requirements is None:
+            if self.skill is None:
+                return ()
+            return (Place(self.skill, 1 if self.min_level is None else self.min_level),)
+        return tuple(Place(r.skill, r.level) for r in self.requirements for _ in range(r.n))
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: str
+    tasks: tuple[Task, ...] = ()
+    name: str | None = None
+    priority: int | None = None
+    start_after: date | None = None
+    deadline: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Objective and switches. ``extra`` keeps engine keys documented in ``allocator.policy``."""
+
+    objective: Objective | None = None
+    hard_deadlines: bool | None = None
+    extra: Mapping[str, Any] = field(default_factory=frozen_map)
+
+    @property
+    def goal(self) -> Objective:
+        return "portfolio" if self.objective is None else self.objective
+
+    @property
+    def deadlines_hard(self) -> bool:
+        return bool(self.hard_deadlines)
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """A whole portfolio. Lookup tables are computed once, on first use."""
+
+    name: str
+    calendar: Calendar
+    people: tuple[Person, ...] = ()
+    projects: tuple[Project, ...] = ()
+    policy: Policy = field(default_factory=Policy)
+    as_of: date | None = None
+
+    # -- lookups ---------------------------------------------------------------------------
+    @cached_property
+    def person_by_id(self) -> Mapping[str, Person]:
+        return MappingProxyType({p.id: p for p in self.people})
+
+    @cached_property
+    def project_by_id(self) -> Mapping[str, Project]:
+        return MappingProxyType({p.id: p for p in self.projects})
+
+    @cached_property
+    def task_by_id(self) -> Mapping[str, Task]:
+        return MappingProxyType({t.id: t for t in self.tasks()})
+
+    def tasks(self) -> Iterator[Task]:
+        """Every task, in file order (planned or not)."""
+        for project in self.projects:
+            yield from project.tasks
+
+    @cached_property
+    def tasks_to_plan(self) -> tuple[Task, ...]:
+        """The tasks a plan must list: not ``done`` or ``cancelled``."""
+        return tuple(t for t in self.tasks() if t.to_plan)
+
+    # -- contract defaults -------------------------------------------------------------------
+    def task_priority(self, task: Task) -> int:
+        """The task's priority, else its project's, else 1."""
+        if task.priority is not None:
+            return task.priority
+        project = self.project_by_id.get(task.project)
+        if project is not None and project.priority is not None:
+            return project.priority
+        return 1
+
+    def task_deadline(self, task: Task) -> date | None:
+        """The task's deadline, else its project's."""
+        if task.deadline is not None:
+            return task.deadline
+        project = self.project_by_id.get(task.project)
+        return project.deadline if project is not None else None
+
+    def task_earliest_start(self, task: Task) -> date:
+        """The latest of the calendar's start, ``start_after``, ``earliest_start`` and ``as_of``."""
+        candidates = [self.calendar.start]
+        project = self.project_by_id.get(task.project)
+        if project is not None and project.start_after is not None:
+            candidates.append(project.start_after)
+        if task.earliest_start is not None:
+            candidates.append(task.earliest_start)
+        if self.as_of is not None:
+            candidates.append(self.as_of)
+        return max(candidates)
+
+    def task_work_hours(self, task: Task) -> float:
+        """Work of a task (contract *Measures*): effort, else days x places x 8 x allocation."""
+        if task.effort_hours is not None:
+            return float(task.effort_hours)
+        days = task.duration_days or 0
+        return days * len(task.places) * 8.0 * task.alloc / 100.0
+
+    def workdays_of(self, person: Person) -> tuple[str, ...]:
+        return person.workdays if person.workdays is not None else self.calendar.effective_workdays
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One planned task. ``hours`` and ``cost`` (engine fields) total over the assignees."""
+
+    task: str
+    people: tuple[str, ...]
+    start: date
+    finish: date
+    hours: float | None = None
+    cost: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unassigned:
+    task: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    task: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    portfolio: str
+    status: PlanStatus
+    objective: float | int | None
+    lower_bound: float | int | None
+    solve_seconds: float
+    assignments: tuple[Assignment, ...] = ()
+    unassigned: tuple[Unassigned, ...] = ()
+    changes: tuple[Change, ...] | None = None
+    #: Engine fields (documented in ``allocator.contract``): objective terms, gap, solver info.
+    extra: Mapping[str, Any] = field(default_factory=frozen_map)
+
+    def assignment_of(self, task_id: str) -> Assignment | None:
+        for a in self.assignments:
+            if a.task == task_id:
+                return a
+        return None

@@ -1,0 +1,187 @@
+"""The objective: a documented function of (portfolio, plan) alone. Lower is better.
+
+``makespan`` objective
+    ``idx(last finish) + 1`` over all assignments (0 when there are none); every task must be
+    assigned, soft deadlines are ignored.
+
+``portfolio`` objective (the default) is lexicographic: four integer terms, compared in order,
+combined into one exact integer with weights that provably keep that order.
+
+1. ``undelivered`` = sum over unassigned tasks of ``round(100 * priority * work_hours)``:
+   priority-weighted undelivered work in hundredths of an hour (the contract's *Undelivered work*,
+   rounded per task to 0.01 h so that it is an exact integer).
+2. ``late`` = sum over assigned tasks of ``priority * late_days`` (contract *Late*).
+3. ``finish`` = sum over assigned tasks of ``priority * (idx(finish) + 1)``: finish early,
+   important work first.
+4. ``cost`` = sum over assignments and assignees of
+   ``round(100 * hours * (cost_per_hour + OVERQUALIFIED * over_levels + NOT_PREFERRED * [not preferred]))``
+   in cents, where ``hours`` = duration x ``hours_per_day`` x ``allocation`` / 100 (the
+   assignee's hours), ``over_levels`` = the smallest ``level - min_level`` over the task's places
+   the person qualifies for (a senior on junior work), and ``[not preferred]`` is 1 when the task
+   has a ``prefer`` list that does not name the person.
+
+``objective = W_U * undelivered + W_L * late + W_F * finish + cost`` with
+
+* ``W_F = C_max + 1`` where ``C_max`` = sum over tasks of (number of places x the largest
+  cost term of any person qualified for one of its places) >= any plan's ``cost``;
+* ``W_L = W_F * (F_max + 1)`` where ``F_max = sum(priority) * n_working_days`` >= any ``finish``;
+* ``W_U = W_L * (L_max + 1)`` where ``L_max = sum(priority) * (n_working_days + 1)`` >= any ``late``.
+
+Each weight exceeds the largest possible total of every term below it, so one unit of a higher
+term outweighs any change below it: the order is exactly lexicographic (``test_objective``
+checks it). The weights depend only on the portfolio. Objective values get large (they are
+exact Python integers, written to JSON as integers); ``objective_terms`` in the plan gives the
+four readable parts. Solvers optimize the terms one after another, which is the same order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from allocator.domain import Person, Plan, Portfolio, Task
+from allocator.timeline import Timeline, task_duration
+
+#: Currency units per hour and per level a person exceeds the needed level by.
+OVERQUALIFIED = 1.0
+#: Currency units per hour of a person not named in a task's ``prefer`` list (when it has one).
+NOT_PREFERRED = 25.0
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The four parts of the ``portfolio`` objective (all exact integers)."""
+
+    undelivered: int
+    late: int
+    finish: int
+    cost: int
+
+    def key(self) -> tuple[int, int, int, int]:
+        """Lexicographic comparison key (smaller is better)."""
+        return (self.undelivered, self.late, self.finish, self.cost)
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "undelivered_work_hours": self.undelivered / 100,
+            "weighted_late_days": self.late,
+            "weighted_finish_days": self.finish,
+            "cost": self.cost / 100,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    undelivered: int
+    late: int
+    finish: int
+    cost: int = 1
+
+    def combine(self, t: Terms) -> int:
+        return (
+            self.undelivered * t.undelivered
+            + self.late * t.late
+            + self.finish * t.finish
+            + self.cost * t.cost
+        )
+
+
+def task_units(portfolio: Portfolio, task: Task) -> int:
+    """``round(100 * priority * work_hours)``: what leaving the task unassigned costs."""
+    return round(100 * portfolio.task_priority(task) * portfolio.task_work_hours(task))
+
+
+def over_levels(task: Task, person: Person) -> int:
+    """Smallest excess level over the places the person qualifies for (0 if none)."""
+    excess = [person.level(pl.skill) - pl.min_level for pl in task.places if person.level(pl.skill) >= pl.min_level]
+    return min(excess) if excess else 0
+
+
+def assignee_hours(task: Task, person: Person) -> float:
+    """Hours of ``person`` on ``task``: duration x hours_per_day x allocation / 100."""
+    days = task_duration(task, None if task.is_team else person)
+    return days * person.hpd * task.alloc / 100.0
+
+
+def assignee_cost_units(task: Task, person: Person) -> int:
+    """Cost term of one assignee, in cents (see module docstring)."""
+    hours = assignee_hours(task, person)
+    rate = person.rate + OVERQUALIFIED * over_levels(task, person)
+    if task.prefer and person.id not in task.prefer:
+        rate += NOT_PREFERRED
+    return round(100 * hours * rate)
+
+
+def qualified(task: Task, person: Person) -> bool:
+    """Whether the person could fill at least one place of the task (ignoring exclusions)."""
+    return any(person.level(pl.skill) >= pl.min_level for pl in task.places)
+
+
+def weights(portfolio: Portfolio, n_days: int | None = None) -> Weights:
+    """The weights of the ``portfolio`` objective (see module docstring)."""
+    if n_days is None:
+        n_days = len(Timeline.of(portfolio))
+    c_max = 0
+    prio_sum = 0
+    for task in portfolio.tasks_to_plan:
+        prio_sum += portfolio.task_priority(task)
+        places = len(task.places)
+        if places:
+            best = 0
+            for p in portfolio.people:
+                if qualified(task, p):
+                    try:
+                        best = max(best, assignee_cost_units(task, p))
+                    except ValueError:
+                        continue
+            c_max += places * best
+    f_max = prio_sum * n_days
+    l_max = prio_sum * (n_days + 1)
+    w_f = c_max + 1
+    w_l = w_f * (f_max + 1)
+    w_u = w_l * (l_max + 1)
+    return Weights(undelivered=w_u, late=w_l, finish=w_f)
+
+
+def late_days(portfolio: Portfolio, timeline: Timeline, task: Task, finish_idx: int) -> int:
+    """``max(0, idx(finish) - idx(D'))`` with ``D'`` the last working day on or before the deadline."""
+    deadline = portfolio.task_deadline(task)
+    if deadline is None:
+        return 0
+    return max(0, finish_idx - timeline.last_on_or_before(deadline))
+
+
+def evaluate(portfolio: Portfolio, plan: Plan, timeline: Timeline | None = None) -> Terms:
+    """The four ``portfolio`` terms of a plan. Unknown tasks and people in the plan are skipped."""
+    tl = timeline or Timeline.of(portfolio)
+    assigned = {a.task: a for a in plan.assignments}
+    undelivered = late = finish = cost = 0
+    for task in portfolio.tasks_to_plan:
+        a = assigned.get(task.id)
+        if a is None:
+            undelivered += task_units(portfolio, task)
+            continue
+        prio = portfolio.task_priority(task)
+        f_idx = tl.last_on_or_before(a.finish)
+        late += prio * late_days(portfolio, tl, task, f_idx)
+        finish += prio * (f_idx + 1)
+        for pid in a.people:
+            person = portfolio.person_by_id.get(pid)
+            if person is not None:
+                cost += assignee_cost_units(task, person)
+    return Terms(undelivered, late, finish, cost)
+
+
+def makespan(portfolio: Portfolio, plan: Plan, timeline: Timeline | None = None) -> int:
+    """``idx(last finish) + 1`` over all assignments, 0 when there are none."""
+    tl = timeline or Timeline.of(portfolio)
+    if not plan.assignments:
+        return 0
+    return max(tl.last_on_or_before(a.finish) for a in plan.assignments) + 1
+
+
+def objective_value(portfolio: Portfolio, plan: Plan, timeline: Timeline | None = None) -> int:
+    """The documented objective of ``plan`` under the portfolio's policy."""
+    tl = timeline or Timeline.of(portfolio)
+    if portfolio.policy.goal == "makespan":
+        return makespan(portfolio, plan, tl)
+    return weights(portfolio, len(tl)).combine(evaluate(portfolio, plan, tl))

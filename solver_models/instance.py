@@ -1,0 +1,364 @@
+"""Compile a validated :class:`~allocator.domain.Portfolio` into an indexed numeric instance.
+
+Everything a solver needs, precomputed once: working days as integers ``0..n_days-1``, per-person
+availability and capacity arrays, per task its places, eligible people per place (skill, level,
+exclusions, pins, in-progress people), per-candidate duration, cost and finish table, the time
+window, predecessors and why a task *cannot* be assigned at all. The checker never sees this: it
+re-derives everything from the portfolio, so a compiler bug cannot hide a violation.
+
+**Pruning** (every rule keeps every valid plan):
+
+* a person is a candidate for a place only with the skill at ``min_level``, not excluded, and
+  with at least one start in the task's window from which the duration fits before the horizon
+  (or hard deadline) ends;
+* a pinned person is the only candidate of the places they can fill... of one of them: the
+  model requires them among the assignees; pins on start fix the start;
+* an ``in_progress`` task keeps ``progress.people`` (one per place, matched by skill) while they
+  can still do it; otherwise it is reassigned (recorded in ``changes``);
+* a task with a place nobody can fill, or whose predecessor cannot be assigned, is out.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+
+from allocator.domain import Person, Place, Portfolio, Task
+from allocator.objective import assignee_cost_units, task_units
+from allocator.timeline import Timeline, availability, capacity, task_duration
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Candidate:
+    """A person who could fill a task (one of its places)."""
+
+    person: int
+    duration: int
+    cost: int
+    #: start day -> finish day for this person alone (one-person tasks; ``None`` for team tasks)
+    finish_of: dict[int, int] | None = None
+
+
+@dataclass
+class TaskInfo:
+    index: int
+    id: str
+    task: Task
+    places: tuple[Place, ...]
+    #: per place, the indices (into ``Instance.people``) of eligible people
+    place_candidates: list[list[int]]
+    #: eligible people of the task (union over places), with duration and cost
+    candidates: dict[int, Candidate]
+    alloc: int
+    priority: int
+    units: int
+    est: int
+    #: last day the task may finish on (horizon end or hard deadline)
+    lft: int
+    #: idx(D') of the deadline (-1 when the deadline is before every working day), None if none
+    deadline_idx: int | None
+    preds: list[int] = field(default_factory=list)
+    succs: list[int] = field(default_factory=list)
+    pin_person: int | None = None
+    pin_start: int | None = None
+    #: people the task must keep (in-progress), one per place
+    keep_people: tuple[int, ...] | None = None
+    keep_start: int | None = None
+    #: fixed duration for team tasks / tasks without places
+    duration: int | None = None
+    #: why the task cannot be assigned at all (empty: it can be considered)
+    out_reasons: list[str] = field(default_factory=list)
+    #: why an in-progress task could not keep its people
+    change_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def is_team(self) -> bool:
+        return self.task.is_team
+
+    @property
+    def possible(self) -> bool:
+        return not self.out_reasons
+
+
+@dataclass
+class Instance:
+    portfolio: Portfolio
+    timeline: Timeline
+    people: tuple[Person, ...]
+    person_index: dict[str, int]
+    #: [n_people, n_days] availability
+    avail: npt.NDArray[np.bool_]
+    #: [n_people, n_days] capacity in percent, floored to an integer (0 when unavailable)
+    cap: npt.NDArray[np.int64]
+    tasks: list[TaskInfo]
+    task_index: dict[str, int]
+
+    @property
+    def n_days(self) -> int:
+        return len(self.timeline)
+
+    def day(self, i: int) -> date:
+        return self.timeline.days[i]
+
+
+def _finish_table(
+    active: npt.NDArray[np.bool_],
+    lo: int,
+    hi: int,
+    duration: int,
+    blocked: npt.NDArray[np.bool_] | None = None,
+) -> dict[int, int]:
+    """start -> finish for every active start >= ``lo`` whose ``duration`` fits by ``hi``.
+
+    ``blocked`` marks active days the task may not span at all (the person's capacity there is
+    below the task's allocation): a span containing one is left out.
+    """
+    days = np.flatnonzero(active)
+    out: dict[int, int] = {}
+    if duration < 1:
+        return out
+    bad_before = None
+    if blocked is not None and blocked.any():
+        bad_before = np.concatenate(([0], np.cumsum(blocked)))
+    # position of each active day; the finish is the (k + duration - 1)-th active day
+    for k, s in enumerate(days):
+        if s < lo:
+            continue
+        j = k + duration - 1
+        if j >= len(days):
+            break
+        f = int(days[j])
+        if f > hi:
+            break
+        if bad_before is not None and bad_before[f + 1] - bad_before[s] > 0:
+            continue
+        out[int(s)] = f
+    return out
+
+
+def compile_instance(portfolio: Portfolio) -> Instance:
+    """Compile ``portfolio`` (already validated) into an :class:`Instance`."""
+    tl = Timeline.of(portfolio)
+    n = len(tl)
+    people = portfolio.people
+    pidx = {p.id: i for i, p in enumerate(people)}
+    avail = np.zeros((len(people), n), dtype=bool)
+    cap = np.zeros((len(people), n), dtype=np.int64)
+    for i, p in enumerate(people):
+        avail[i] = availability(portfolio, tl, p)
+        cap[i] = np.floor(np.asarray(capacity(portfolio, tl, p), dtype=float) + 1e-9).astype(np.int64)
+    hard = portfolio.policy.deadlines_hard and portfolio.policy.goal != "makespan"
+    tasks: list[TaskInfo] = []
+    tindex: dict[str, int] = {}
+    for t in portfolio.tasks_to_plan:
+        tindex[t.id] = len(tasks)
+        est = tl.first_on_or_after(portfolio.task_earliest_start(t))
+        deadline = portfolio.task_deadline(t)
+        d_idx = tl.last_on_or_before(deadline) if deadline is not None else None
+        lft = n - 1
+        if hard and d_idx is not None:
+            lft = min(lft, d_idx)
+        info = TaskInfo(
+            index=len(tasks),
+            id=t.id,
+            task=t,
+            places=t.places,
+            place_candidates=[[] for _ in t.places],
+            candidates={},
+            alloc=t.alloc,
+            priority=portfolio.task_priority(t),
+            units=task_units(portfolio, t),
+            est=est,
+            lft=lft,
+            deadline_idx=d_idx,
+        )
+        _fill_candidates(portfolio, tl, info, pidx, avail, cap)
+        tasks.append(info)
+    for info in tasks:
+        for pred in info.task.predecessors:
+            j = tindex.get(pred)
+            if j is not None:
+                info.preds.append(j)
+                tasks[j].succs.append(info.index)
+    _propagate_out(tasks)
+    return Instance(portfolio, tl, people, pidx, avail, cap, tasks, tindex)
+
+
+def _fill_candidates(
+    portfolio: Portfolio,
+    tl: Timeline,
+    info: TaskInfo,
+    pidx: dict[str, int],
+    avail: npt.NDArray[np.bool_],
+    cap: npt.NDArray[np.int64],
+) -> None:
+    t = info.task
+    people = portfolio.people
+    if t.pinned is not None:
+        if t.pinned.person is not None:
+            info.pin_person = pidx.get(t.pinned.person)
+        if t.pinned.start is not None:
+            info.pin_start = tl.idx(t.pinned.start)
+    if t.state == "in_progress" and t.progress is not None:
+        _keep_progress(portfolio, tl, info, pidx, avail)
+    if info.est >= len(tl):
+        info.out_reasons.append(
+            f"its earliest start {portfolio.task_earliest_start(t).isoformat()} is after the "
+            "last working day of the horizon"
+        )
+        return
+    excluded = set(t.exclude)
+    if not info.places:
+        # a task needing nobody: every working day is active
+        info.duration = task_duration(t, None)
+        table = _finish_table(np.ones(len(tl), dtype=bool), info.est, info.lft, info.duration)
+        if not table:
+            info.out_reasons.append(_window_reason(tl, info, info.duration))
+        return
+    if t.is_team:
+        info.duration = task_duration(t, None)
+    for k, place in enumerate(info.places):
+        for i, p in enumerate(people):
+            if p.level(place.skill) < place.min_level or p.id in excluded:
+                continue
+            if info.keep_people is not None and i not in info.keep_people:
+                continue
+            if i not in info.candidates:
+                dur = info.duration if t.is_team else task_duration(t, p)
+                assert dur is not None
+                # a one-person task may not span a day where the person's capacity is below
+                # its allocation; for a team that day may be inactive (a teammate is away)
+                blocked = None if t.is_team else avail[i] & (cap[i] < info.alloc)
+                table = _finish_table(avail[i], info.est, info.lft, dur, blocked)
+                if info.pin_start is not None:
+                    table = {s: f for s, f in table.items() if s == info.pin_start}
+                if info.keep_start is not None:
+                    table = {s: f for s, f in table.items() if s >= info.keep_start}
+                if not table:
+                    continue
+                info.candidates[i] = Candidate(
+                    person=i,
+                    duration=dur,
+                    cost=assignee_cost_units(t, p),
+                    finish_of=None if t.is_team else table,
+                )
+            info.place_candidates[k].append(i)
+    if info.pin_person is not None and info.pin_person not in info.candidates:
+        pin = people[info.pin_person].id
+        info.out_reasons.append(
+            f"it is pinned to {pin}, who cannot do it in its window "
+            f"(needs {_places_text(info.places)}; check {pin}'s availability and the pinned start)"
+        )
+        return
+    if info.pin_person is not None and not t.is_team:
+        # a one-person task pinned to someone has that one candidate
+        info.candidates = {info.pin_person: info.candidates[info.pin_person]}
+        info.place_candidates = [[info.pin_person]]
+    for k, place in enumerate(info.places):
+        if info.place_candidates[k]:
+            continue
+        qualified = [
+            p.id for p in people if p.level(place.skill) >= place.min_level and p.id not in excluded
+        ]
+        if not qualified:
+            best = max((p.level(place.skill) for p in people), default=0)
+            info.out_reasons.append(
+                f"nobody has skill '{place.skill}' at level {place.min_level} or above"
+                + (f" (the best level is {best})" if best else " (nobody has it at all)")
+                + ": hire or train someone"
+            )
+        else:
+            info.out_reasons.append(_window_reason(tl, info, None, qualified))
+        break
+    if not info.out_reasons and t.is_team:
+        # enough distinct people for all places?
+        if len(info.candidates) < len(info.places):
+            info.out_reasons.append(
+                f"it needs {len(info.places)} people but only {len(info.candidates)} "
+                "qualified people are available in its window"
+            )
+
+
+def _keep_progress(
+    portfolio: Portfolio, tl: Timeline, info: TaskInfo, pidx: dict[str, int], avail: npt.NDArray[np.bool_]
+) -> None:
+    t = info.task
+    assert t.progress is not None
+    ids = t.progress.people
+    idxs = [pidx[i] for i in ids if i in pidx]
+    start = tl.first_on_or_after(portfolio.as_of or portfolio.calendar.start)
+    if len(idxs) != len(ids) or not idxs:
+        info.change_reasons.append("a person in its progress is not in the portfolio any more")
+        return
+    common = avail[idxs].all(axis=0)
+    common[:start] = False
+    days = np.flatnonzero(common)
+    gone = [people_id for people_id, i in zip(ids, idxs, strict=True) if not avail[i, start:].any()]
+    if gone:
+        info.change_reasons.append(
+            f"{', '.join(gone)} {'is' if len(gone) == 1 else 'are'} no longer available, so it was reassigned"
+        )
+        return
+    if len(days) == 0:
+        info.change_reasons.append("its people have no common available day left, so it was reassigned")
+        return
+    info.keep_people = tuple(idxs)
+    info.keep_start = int(days[0])
+    info.pin_start = int(days[0])
+
+
+def _places_text(places: tuple[Place, ...]) -> str:
+    return ", ".join(f"{p.skill} >= {p.min_level}" for p in places)
+
+
+def _window_reason(tl: Timeline, info: TaskInfo, duration: int | None, qualified: list[str] | None = None) -> str:
+    lo = tl.days[info.est].isoformat() if info.est < len(tl) else "after the horizon"
+    hi = tl.days[info.lft].isoformat() if 0 <= info.lft < len(tl) else "before the horizon"
+    what = f"{duration} working days" if duration is not None else "its duration"
+    if qualified is not None:
+        who = ", ".join(qualified[:5]) + (" ..." if len(qualified) > 5 else "")
+        return (
+            f"its window {lo}..{hi} is too short for {what} with any qualified person "
+            f"({who}) given their availability: move the deadline or earliest start, or add people"
+        )
+    return f"its window {lo}..{hi} is too short for {what}: move the deadline or earliest start"
+
+
+def _propagate_out(tasks: list[TaskInfo]) -> None:
+    """A task whose predecessor cannot be assigned cannot be assigned either (transitively)."""
+    order = _topological(tasks)
+    for i in order:
+        info = tasks[i]
+        for j in info.preds:
+            pred = tasks[j]
+            if not pred.possible:
+                info.out_reasons.append(f"its predecessor {pred.id} cannot be assigned")
+                break
+
+
+def _topological(tasks: list[TaskInfo]) -> list[int]:
+    indeg = [len(t.preds) for t in tasks]
+    stack = [t.index for t in tasks if indeg[t.index] == 0]
+    out: list[int] = []
+    while stack:
+        i = stack.pop()
+        out.append(i)
+        for s in tasks[i].succs:
+            indeg[s] -= 1
+            if indeg[s] == 0:
+                stack.append(s)
+    if len(out) != len(tasks):  # cycles are rejected by validation; be safe
+        seen = set(out)
+        out.extend(t.index for t in tasks if t.index not in seen)
+    return out
+
+
+def topological_order(instance: Instance) -> list[int]:
+    """Task indices so that every predecessor comes before its successors."""
+    return _topological(instance.tasks)

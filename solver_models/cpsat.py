@@ -1,0 +1,440 @@
+"""The CP-SAT formulation: one function per business rule, the math in each docstring.
+
+Notation: working days ``w = 0..W-1``; tasks ``t`` (only those that can be assigned at all, see
+:mod:`solver_models.instance`); people ``p``; ``cand(t)`` the eligible people of one-person task
+``t``, ``cand(t, k)`` those of place ``k`` of a team task.
+
+Variables (named so that a model dump reads as the plan):
+
+* ``assigned[t]`` (bool): the task is planned;
+* ``start[t]``, ``finish[t]`` (int): its first and last active working day;
+* ``does[t,p]`` (bool): person ``p`` does one-person task ``t``;
+* ``fills[t,k,p]`` (bool): ``p`` fills place ``k`` of team task ``t``; ``member[t,p]`` = sum over k;
+* ``late[t]``, ``done_by[t]`` (int): late working days, and ``finish+1`` when assigned;
+* intervals ``work[t,p]`` in working-day time, present when ``p`` works on ``t``.
+
+**Exactness.** One-person tasks are modelled exactly: the table of (start, finish) pairs of a
+candidate lists precisely the spans with ``duration`` available days of that person, so the task
+stretches over their absences as the contract's *active days* define. Consuming the allocation on
+the absent days inside a span is harmless: every task spanning an absence of ``p`` is active on
+``p``'s last available day before it, where the allocations already fit in the capacity.
+Team tasks are modelled as *not* stretching over a member's absence (all members available on
+``duration`` consecutive working days) — a restriction, so every plan is valid but some valid
+plans are out of reach. When a portfolio has a team task for which this can matter (or a
+fractional capacity percent, floored here), the model is flagged inexact and the lower bound is
+taken from a *relaxed* model (team tasks free of capacity and stretching rules, capacity
+percents rounded up), which is a true bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from solver_models.instance import Instance, TaskInfo
+from solver_models.schedule import Schedule
+
+log = logging.getLogger(__name__)
+
+#: names of the lexicographic stages of the ``portfolio`` objective, in order
+PORTFOLIO_STAGES = ("undelivered", "late", "finish", "cost")
+#: share of the time limit each stage may use (unused time rolls over to the next stage)
+STAGE_SHARE = {"undelivered": 0.55, "late": 0.2, "finish": 0.15, "cost": 0.10}
+
+
+@dataclass
+class SolverParams:
+    """CP-SAT parameters. Tests use ``workers=1`` and a fixed seed (parallel CP-SAT varies)."""
+
+    time_limit: float = 20.0
+    workers: int = 2
+    seed: int = 0
+    #: optional cap on CP-SAT's deterministic time per stage (machine-independent runs)
+    deterministic_time: float | None = None
+    log_search: bool = False
+
+
+@dataclass
+class ModelResult:
+    """What a CP-SAT run gives back: the best schedule, stage values and bounds."""
+
+    schedule: Schedule | None
+    #: per stage: (value, bound, proven optimal)
+    stages: dict[str, tuple[int, int, bool]] = field(default_factory=dict)
+    infeasible: bool = False
+    wall_seconds: float = 0.0
+    exact: bool = True
+
+
+class _Model:
+    """Builds the CP-SAT model of an instance; one method per rule."""
+
+    def __init__(self, instance: Instance, *, relaxed: bool = False) -> None:
+        self.inst = instance
+        self.relaxed = relaxed
+        self.m = cp_model.CpModel()
+        self.tasks = [t for t in instance.tasks if t.possible]
+        self.assigned: dict[int, cp_model.IntVar] = {}
+        self.start: dict[int, cp_model.IntVar] = {}
+        self.finish: dict[int, cp_model.IntVar] = {}
+        self.does: dict[tuple[int, int], cp_model.IntVar] = {}
+        self.fills: dict[tuple[int, int, int], cp_model.IntVar] = {}
+        self.member: dict[tuple[int, int], cp_model.IntVar] = {}
+        self.late: dict[int, cp_model.IntVar] = {}
+        self.done_by: dict[int, cp_model.IntVar] = {}
+        #: per person: (interval, demand)
+        self.load: dict[int, list[tuple[cp_model.IntervalVar, int]]] = {}
+        self.makespan: cp_model.IntVar | None = None
+        self.exact = True
+
+    # -- build ----------------------------------------------------------------------------------
+    def build(self, objective: str) -> None:
+        for t in self.tasks:
+            self._task_window(t)
+            if t.is_team:
+                self._team_places(t)
+            elif t.places:
+                self._one_person_assignment(t)
+            else:
+                self._no_people(t)
+            self._pins(t)
+        self._precedence()
+        self._capacity()
+        if objective == "makespan":
+            self._all_assigned()
+            self._makespan()
+        else:
+            self._lateness()
+            self._finish_early()
+
+    def _task_window(self, t: TaskInfo) -> None:
+        """``est(t) <= start[t] <= finish[t] <= lft(t)`` (earliest start, horizon, hard deadline)."""
+        name = t.id
+        self.assigned[t.index] = self.m.new_bool_var(f"assigned[{name}]")
+        starts: set[int] = set()
+        finishes: set[int] = set()
+        for c in t.candidates.values():
+            if c.finish_of is not None:
+                starts.update(c.finish_of)
+                finishes.update(c.finish_of.values())
+        if starts:
+            sdom = cp_model.Domain.from_values(sorted(starts))
+            fdom = cp_model.Domain.from_values(sorted(finishes))
+            self.start[t.index] = self.m.new_int_var_from_domain(sdom, f"start[{name}]")
+            self.finish[t.index] = self.m.new_int_var_from_domain(fdom, f"finish[{name}]")
+        else:
+            self.start[t.index] = self.m.new_int_var(t.est, t.lft, f"start[{name}]")
+            self.finish[t.index] = self.m.new_int_var(t.est, t.lft, f"finish[{name}]")
+        self.m.add(self.start[t.index] <= self.finish[t.index])
+
+    def _one_person_assignment(self, t: TaskInfo) -> None:
+        """``sum_p does[t,p] = assigned[t]``; if ``does[t,p]``: ``(start, finish)`` is one of
+        ``p``'s spans of ``duration(t,p)`` available days (the table), and ``p`` carries an
+        interval ``[start, finish+1)`` of demand ``allocation``."""
+        x = self.assigned[t.index]
+        s, f = self.start[t.index], self.finish[t.index]
+        size = self.m.new_int_var(1, max(1, t.lft - t.est + 1), f"span[{t.id}]")
+        self.m.add(size == f + 1 - s)
+        lits = []
+        for p, c in t.candidates.items():
+            assert c.finish_of is not None
+            lit = self.m.new_bool_var(f"does[{t.id},{self.inst.people[p].id}]")
+            self.does[(t.index, p)] = lit
+            lits.append(lit)
+            self.m.add_allowed_assignments([s, f], sorted(c.finish_of.items())).only_enforce_if(lit)
+            iv = self.m.new_optional_interval_var(
+                s, size, f + 1, lit, f"work[{t.id},{self.inst.people[p].id}]"
+            )
+            self.load.setdefault(p, []).append((iv, t.alloc))
+        self.m.add(sum(lits) == x)
+
+    def _team_places(self, t: TaskInfo) -> None:
+        """Each place ``k``: ``sum_p fills[t,k,p] = assigned[t]``; each person fills at most one
+        place: ``member[t,p] = sum_k fills[t,k,p] <= 1``. Members are available (with capacity
+        >= allocation) on ``duration`` consecutive working days from ``start``, and each carries
+        the fixed-size interval ``[start, start+duration)``.
+
+        Relaxed model: ``finish >= start + duration - 1`` and no capacity use."""
+        x = self.assigned[t.index]
+        d = t.duration or 1
+        s, f = self.start[t.index], self.finish[t.index]
+        inst = self.inst
+        for k, cands in enumerate(t.place_candidates):
+            lits = []
+            for p in cands:
+                lit = self.m.new_bool_var(f"fills[{t.id},{k},{inst.people[p].id}]")
+                self.fills[(t.index, k, p)] = lit
+                lits.append(lit)
+            self.m.add(sum(lits) == x)
+        window = slice(t.est, t.lft + 1)
+        for p in t.candidates:
+            places = [self.fills[(t.index, k, p)] for k in range(len(t.places)) if (t.index, k, p) in self.fills]
+            mem = self.m.new_bool_var(f"member[{t.id},{inst.people[p].id}]")
+            self.m.add(sum(places) == mem)
+            self.member[(t.index, p)] = mem
+            if not inst.avail[p, window].all():
+                self.exact = False
+            if self.relaxed:
+                continue
+            ok = inst.avail[p] & (inst.cap[p] >= t.alloc)
+            # starts s with ok on s..s+d-1 (all working days of the span)
+            run = np.convolve(ok.astype(np.int64), np.ones(d, dtype=np.int64), mode="valid")
+            good = [int(w) for w in np.flatnonzero(run == d) if t.est <= w and w + d - 1 <= t.lft]
+            if not good:
+                self.m.add(mem == 0)
+                continue
+            self.m.add_linear_expression_in_domain(s, cp_model.Domain.from_values(good)).only_enforce_if(mem)
+            iv = self.m.new_optional_fixed_size_interval_var(s, d, mem, f"work[{t.id},{inst.people[p].id}]")
+            self.load.setdefault(p, []).append((iv, t.alloc))
+        if self.relaxed:
+            self.m.add(f >= s + d - 1)
+        else:
+            self.m.add(f == s + d - 1)
+
+    def _no_people(self, t: TaskInfo) -> None:
+        """A task needing nobody: every working day is active, ``finish = start + duration - 1``."""
+        d = t.duration or 1
+        self.m.add(self.finish[t.index] == self.start[t.index] + d - 1)
+
+    def _pins(self, t: TaskInfo) -> None:
+        """If assigned: the pinned person is among the assignees and it starts on the pinned day
+        (in-progress tasks: kept people, first common available day from ``as_of``)."""
+        x = self.assigned[t.index]
+        if t.pin_start is not None:
+            self.m.add(self.start[t.index] == t.pin_start).only_enforce_if(x)
+        if t.pin_person is not None:
+            if t.is_team:
+                mem = self.member.get((t.index, t.pin_person))
+                if mem is None:
+                    self.m.add(x == 0)
+                else:
+                    self.m.add(mem == x)
+            else:
+                lit = self.does.get((t.index, t.pin_person))
+                if lit is None:
+                    self.m.add(x == 0)
+                else:
+                    self.m.add(lit == x)
+        if t.keep_people is not None and t.is_team:
+            for p in t.keep_people:
+                mem = self.member.get((t.index, p))
+                if mem is None:
+                    self.m.add(x == 0)
+                else:
+                    self.m.add(mem == x)
+
+    def _precedence(self) -> None:
+        """``assigned[t] => assigned[u]`` and ``finish[u] < start[t]`` for each predecessor ``u``."""
+        for t in self.tasks:
+            for u in t.preds:
+                if u not in self.assigned:
+                    self.m.add(self.assigned[t.index] == 0)
+                    continue
+                x = self.assigned[t.index]
+                self.m.add_implication(x, self.assigned[u])
+                self.m.add(self.finish[u] < self.start[t.index]).only_enforce_if(x)
+
+    def _capacity(self) -> None:
+        """Per person and working day: the allocations of present intervals plus the fixed
+        reduction ``100 - capacity`` of reduced-capacity days add up to at most 100. When every
+        demand is 100 this is a no-overlap constraint."""
+        inst = self.inst
+        for p, items in self.load.items():
+            blockers: list[tuple[cp_model.IntervalVar, int]] = []
+            cap = inst.cap[p]
+            avail = inst.avail[p]
+            w = 0
+            n = inst.n_days
+            while w < n:
+                if avail[w] and cap[w] < 100:
+                    pct = int(cap[w])
+                    if self.relaxed:
+                        pct = int(math.ceil(pct))
+                    e = w
+                    while e + 1 < n and avail[e + 1] and cap[e + 1] == cap[w]:
+                        e += 1
+                    iv = self.m.new_fixed_size_interval_var(w, e - w + 1, f"reduced[{inst.people[p].id},{w}]")
+                    blockers.append((iv, 100 - pct))
+                    w = e + 1
+                else:
+                    w += 1
+            all_items = items + blockers
+            if all(dem == 100 for _, dem in all_items):
+                self.m.add_no_overlap([iv for iv, _ in all_items])
+            else:
+                self.m.add_cumulative([iv for iv, _ in all_items], [dem for _, dem in all_items], 100)
+
+    def _all_assigned(self) -> None:
+        """``makespan`` objective: every task is assigned."""
+        for x in self.assigned.values():
+            self.m.add(x == 1)
+
+    def _makespan(self) -> None:
+        """``makespan >= finish[t] + 1`` for every task."""
+        hi = max((t.lft + 1 for t in self.tasks), default=0)
+        self.makespan = self.m.new_int_var(0, hi, "makespan")
+        for t in self.tasks:
+            self.m.add(self.makespan >= self.finish[t.index] + 1)
+
+    def _lateness(self) -> None:
+        """``late[t] >= finish[t] - idx(D'_t)`` when assigned, ``late[t] >= 0``."""
+        for t in self.tasks:
+            if t.deadline_idx is None:
+                continue
+            hi = max(0, t.lft - t.deadline_idx)
+            if hi == 0:
+                continue
+            v = self.m.new_int_var(0, hi, f"late[{t.id}]")
+            self.m.add(v >= self.finish[t.index] - t.deadline_idx).only_enforce_if(self.assigned[t.index])
+            self.late[t.index] = v
+
+    def _finish_early(self) -> None:
+        """``done_by[t] >= finish[t] + 1`` when assigned, ``done_by[t] >= 0``."""
+        for t in self.tasks:
+            v = self.m.new_int_var(0, t.lft + 1, f"done_by[{t.id}]")
+            self.m.add(v >= self.finish[t.index] + 1).only_enforce_if(self.assigned[t.index])
+            self.done_by[t.index] = v
+
+    # -- objectives -----------------------------------------------------------------------------
+    def stage_expr(self, stage: str) -> cp_model.LinearExprT:
+        if stage == "undelivered":
+            return sum(t.units * (1 - self.assigned[t.index]) for t in self.tasks)
+        if stage == "late":
+            return sum(self.inst.tasks[i].priority * v for i, v in self.late.items())
+        if stage == "finish":
+            return sum(self.inst.tasks[i].priority * v for i, v in self.done_by.items())
+        if stage == "cost":
+            terms = [self.inst.tasks[t].candidates[p].cost * lit for (t, p), lit in self.does.items()]
+            terms += [self.inst.tasks[t].candidates[p].cost * lit for (t, p), lit in self.member.items()]
+            return sum(terms)
+        if stage == "makespan":
+            assert self.makespan is not None
+            return self.makespan
+        raise ValueError(stage)
+
+    # -- hints and decoding -----------------------------------------------------------------------
+    def hint(self, sched: Schedule) -> None:
+        self.m.clear_hints()
+        for t in self.tasks:
+            i = t.index
+            on = i in sched.start
+            self.m.add_hint(self.assigned[i], on)
+            if on:
+                self.m.add_hint(self.start[i], sched.start[i])
+                self.m.add_hint(self.finish[i], sched.finish[i])
+            people = sched.people.get(i, ())
+            if t.is_team:
+                for k, p in enumerate(people):
+                    for q in t.place_candidates[k]:
+                        self.m.add_hint(self.fills[(i, k, q)], q == p)
+                for q in t.candidates:
+                    self.m.add_hint(self.member[(i, q)], q in people)
+            else:
+                for q in t.candidates:
+                    self.m.add_hint(self.does[(i, q)], q in people)
+
+    def decode(self, solver: cp_model.CpSolver) -> Schedule:
+        sched = Schedule(start={}, finish={}, people={})
+        for t in self.tasks:
+            i = t.index
+            if not solver.boolean_value(self.assigned[i]):
+                continue
+            sched.start[i] = int(solver.value(self.start[i]))
+            sched.finish[i] = int(solver.value(self.finish[i]))
+            if t.is_team:
+                people = []
+                for k, cands in enumerate(t.place_candidates):
+                    people.append(next(p for p in cands if solver.boolean_value(self.fills[(i, k, p)])))
+                sched.people[i] = tuple(people)
+            elif t.places:
+                sched.people[i] = tuple(p for p in t.candidates if solver.boolean_value(self.does[(i, p)]))
+            else:
+                sched.people[i] = ()
+        return sched
+
+
+def _solver(params: SolverParams, seconds: float) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.05, seconds)
+    solver.parameters.num_workers = max(1, params.workers)
+    solver.parameters.random_seed = params.seed
+    solver.parameters.log_search_progress = params.log_search
+    if params.deterministic_time is not None:
+        solver.parameters.max_deterministic_time = params.deterministic_time
+    return solver
+
+
+ProgressFn = Callable[[str, int, int, float], None]
+
+
+def solve_lexicographic(
+    instance: Instance,
+    objective: str,
+    params: SolverParams,
+    *,
+    hint: Schedule | None = None,
+    relaxed: bool = False,
+    on_progress: ProgressFn | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> ModelResult:
+    """Optimize the objective's stages in order (``makespan``: one stage).
+
+    Each stage minimizes its term under ``term_j <= best_j`` for the stages before it, starting
+    from the previous stage's solution. Values are the model's own; bounds are valid for the
+    model (for the whole problem when the model is exact or relaxed).
+    """
+    t0 = time.monotonic()
+    model = _Model(instance, relaxed=relaxed)
+    model.build(objective)
+    stages: Sequence[str] = ("makespan",) if objective == "makespan" else PORTFOLIO_STAGES
+    result = ModelResult(schedule=None, exact=model.exact)
+    best = hint
+    budget = params.time_limit
+    carried = 0.0
+    for stage in stages:
+        share = 1.0 if objective == "makespan" else STAGE_SHARE[stage]
+        elapsed = time.monotonic() - t0
+        seconds = min(budget * share + carried, budget - elapsed)
+        if seconds <= 0.05 or (stop is not None and stop()):
+            break
+        expr = model.stage_expr(stage)
+        model.m.minimize(expr)
+        if best is not None:
+            model.hint(best)
+        solver = _solver(params, seconds)
+        stage_t0 = time.monotonic()
+        status = solver.solve(model.m)
+        used = time.monotonic() - stage_t0
+        carried = max(0.0, budget * share + carried - used)
+        name = solver.status_name(status)
+        log.info(
+            "stage %s: %s value=%s bound=%s in %.2fs%s",
+            stage, name,
+            solver.objective_value if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None,
+            solver.best_objective_bound, used, " (relaxed)" if relaxed else "",
+        )
+        if status == cp_model.INFEASIBLE:
+            result.infeasible = stage == stages[0]
+            break
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            break
+        value = round(solver.objective_value)
+        bound = math.ceil(solver.best_objective_bound - 1e-6)
+        optimal = status == cp_model.OPTIMAL
+        result.stages[stage] = (value, min(bound, value), optimal)
+        best = model.decode(solver)
+        result.schedule = best
+        if on_progress is not None:
+            on_progress(stage, value, min(bound, value), time.monotonic() - t0)
+        if not optimal:
+            # later stages still improve ties, but the bound of this stage stays as it is
+            pass
+        model.m.add(expr <= value)
+    result.wall_seconds = time.monotonic() - t0
+    return result

@@ -1,0 +1,260 @@
+"""The ``allocator`` command line.
+
+Exit codes: 0 success (for ``check``: the plan is valid); 1 an invalid plan or an internal
+failure; 2 bad input (one line per error, naming the field and id; never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import NoReturn
+
+from allocator.contract import dump_plan, dump_portfolio, load_plan, load_portfolio, read_portfolio
+from allocator.errors import InputError, Issue
+from allocator.validation import validate
+
+log = logging.getLogger("allocator")
+
+EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with code 2 and one line (its default is a usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def example_path() -> Path:
+    """The bundled example portfolio."""
+    return Path(str(resources.files("allocator") / "data" / "example-portfolio.json"))
+
+
+def _print_issues(issues: Sequence[Issue], *, stream: object = None) -> None:
+    out = stream or sys.stderr
+    for issue in issues:
+        print(f"{issue.severity}: {issue}", file=out)  # type: ignore[call-overload]
+
+
+def _positive(kind: type[float] | type[int]) -> object:
+    def conv(text: str) -> float | int:
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not v > 0 or v != v or v == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be positive and finite, got {text!r}")
+        return v
+
+    return conv
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="allocator", description="Plan who works on what and when, check plans.")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: solver log)")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("solve", help="solve a portfolio and write the plan")
+    s.add_argument("portfolio", help="portfolio JSON (allocator.portfolio/v1), or 'example'")
+    s.add_argument("-o", "--output", required=True, help="where to write the plan JSON")
+    s.add_argument("--time-limit", type=_positive(float), default=20.0, metavar="S")
+    s.add_argument("--workers", type=_positive(int), default=2, metavar="N")
+    s.add_argument("--seed", type=_nonneg_int, default=0, metavar="K")
+    s.add_argument("--greedy", action="store_true", help="only the greedy list scheduler (baseline)")
+
+    c = sub.add_parser("check", help="check a plan against a portfolio (exit 1 if invalid)")
+    c.add_argument("portfolio")
+    c.add_argument("plan")
+    c.add_argument("--json", action="store_true", help="print violations and KPIs as JSON")
+
+    v = sub.add_parser("validate", help="validate a portfolio")
+    v.add_argument("portfolio")
+
+    g = sub.add_parser("generate", help="generate a synthetic portfolio")
+    g.add_argument("--people", type=_positive(int), required=True, metavar="N")
+    g.add_argument("--projects", type=_positive(int), required=True, metavar="M")
+    g.add_argument("--seed", type=_nonneg_int, default=0, metavar="K")
+    g.add_argument("--tightness", type=_positive(float), default=0.9)
+    g.add_argument("--hard-deadlines", action="store_true")
+    g.add_argument("--objective", choices=("portfolio", "makespan"), default="portfolio")
+    g.add_argument("-o", "--output", required=True)
+
+    d = sub.add_parser("demo", help="solve the bundled example, check it, print a summary")
+    d.add_argument("-o", "--output", default="out/example-plan.json")
+    d.add_argument("--time-limit", type=_positive(float), default=10.0, metavar="S")
+    d.add_argument("--workers", type=_positive(int), default=2, metavar="N")
+    return p
+
+
+def _load(path: str) -> object:
+    from allocator.domain import Portfolio
+
+    portfolio: Portfolio = load_portfolio(example_path() if path == "example" else path)
+    return portfolio
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from allocator.contract import _load_json
+    from allocator.errors import PortfolioError
+
+    path = example_path() if args.portfolio == "example" else args.portfolio
+    data = _load_json(path, PortfolioError)
+    portfolio, issues = read_portfolio(data)
+    if any(i.severity == "error" for i in issues):
+        _print_issues([i for i in issues if i.severity == "error"] + [i for i in issues if i.severity == "warning"])
+        return EXIT_INPUT
+    report = validate(portfolio, structural=issues)
+    _print_issues(list(report.errors) + list(report.warnings))
+    if report.errors:
+        return EXIT_INPUT
+    n_tasks = sum(1 for _ in portfolio.tasks())
+    print(
+        f"ok: {portfolio.name}: {len(portfolio.people)} people, {len(portfolio.projects)} projects, "
+        f"{n_tasks} tasks ({len(report.warnings)} warnings)"
+    )
+    return EXIT_OK
+
+
+def _summary(portfolio: object, plan: object, check: object) -> str:
+    from allocator.checker import CheckResult
+    from allocator.domain import Plan, Portfolio
+
+    assert isinstance(portfolio, Portfolio) and isinstance(plan, Plan) and isinstance(check, CheckResult)
+    k = check.kpis
+    lines = [
+        f"portfolio {portfolio.name}: {plan.status}, objective {plan.objective}, "
+        f"lower bound {plan.lower_bound}, gap {plan.extra.get('gap')}, {plan.solve_seconds:.1f}s "
+        f"({plan.extra.get('solver')})",
+        f"  assigned {k.assigned}/{k.tasks_to_plan} tasks; undelivered {k.undelivered_work_hours:g} "
+        f"priority-weighted hours; {k.late_tasks} late ({k.weighted_late_days} weighted late days); "
+        f"makespan {k.makespan_days} working days; cost {k.total_cost:,.2f}; utilization {k.utilization:.0%}",
+        f"  check: {'valid' if check.valid else f'INVALID ({len(check.violations)} violations)'}",
+    ]
+    for u in plan.unassigned[:10]:
+        lines.append(f"  unassigned {u.task}: {'; '.join(u.reasons)}")
+    if len(plan.unassigned) > 10:
+        lines.append(f"  ... and {len(plan.unassigned) - 10} more unassigned")
+    return "\n".join(lines)
+
+
+def _solve_to(portfolio_path: str, output: str, time_limit: float, workers: int, seed: int, greedy_only: bool) -> int:
+    from allocator.checker import check
+    from allocator.domain import Portfolio
+    from allocator.engine import Progress, SolveParams, solve
+
+    portfolio = _load(portfolio_path)
+    assert isinstance(portfolio, Portfolio)
+
+    def progress(p: Progress) -> None:
+        gap = f" gap {p.gap:.2%}" if p.gap is not None else ""
+        log.info("[%6.1fs] %s%s", p.elapsed, p.stage, gap)
+
+    result = solve(
+        portfolio,
+        SolveParams(time_limit=time_limit, workers=workers, seed=seed, greedy_only=greedy_only, on_progress=progress),
+    )
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dump_plan(result.plan, out)
+    report = check(portfolio, result.plan)
+    print(_summary(portfolio, result.plan, report))
+    print(f"plan written to {out}")
+    for v in report.violations:
+        print(f"violation: rule {v.rule} {v.code}: {v.message}", file=sys.stderr)
+    return EXIT_OK if report.valid else EXIT_FAIL
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from allocator.checker import check
+    from allocator.domain import Portfolio
+
+    portfolio = _load(args.portfolio)
+    assert isinstance(portfolio, Portfolio)
+    plan = load_plan(args.plan)
+    report = check(portfolio, plan)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "valid": report.valid,
+                    "violations": [
+                        {"rule": v.rule, "code": v.code, "message": v.message, "task": v.task,
+                         "person": v.person, "day": v.day.isoformat() if v.day else None}
+                        for v in report.violations
+                    ],
+                    "kpis": report.kpis.as_dict(),
+                },
+                indent=2,
+            )
+        )
+    else:
+        for v in report.violations:
+            print(f"violation: rule {v.rule} {v.code}: {v.message}")
+        print(_summary(portfolio, plan, report))
+    return EXIT_OK if report.valid else EXIT_FAIL
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from allocator.generator import generate
+
+    p = generate(
+        args.people, args.projects, seed=args.seed, tightness=args.tightness,
+        hard_deadlines=args.hard_deadlines, objective=args.objective,
+    )
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dump_portfolio(p, out)
+    n = sum(1 for _ in p.tasks())
+    print(f"wrote {out}: {len(p.people)} people, {len(p.projects)} projects, {n} tasks")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 1) if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    if not args.verbose:
+        logging.getLogger("solver_models").setLevel(logging.WARNING)
+    try:
+        if args.cmd == "solve":
+            return _solve_to(args.portfolio, args.output, args.time_limit, args.workers, args.seed, args.greedy)
+        if args.cmd == "demo":
+            return _solve_to("example", args.output, args.time_limit, args.workers, 0, False)
+        if args.cmd == "check":
+            return cmd_check(args)
+        if args.cmd == "validate":
+            return cmd_validate(args)
+        if args.cmd == "generate":
+            return cmd_generate(args)
+    except InputError as exc:
+        _print_issues(list(exc.issues) + list(exc.warnings))
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_FAIL
+    except Exception as exc:  # an internal failure: one line, details in the debug log
+        log.debug("internal failure", exc_info=True)
+        print(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        return EXIT_FAIL
+    parser.error(f"unknown command {args.cmd!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

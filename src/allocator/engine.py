@@ -1,0 +1,258 @@
+"""The façade: ``solve(portfolio, params) -> Result``.
+
+Flow: compile the portfolio (:mod:`solver_models.instance`) → a greedy list schedule, valid by
+construction, as the warm start and the fallback → CP-SAT, the objective's terms optimized in
+lexicographic order from that start → the best plan of the two (by the documented objective,
+evaluated on the plans themselves) → reasons for unassigned work → a lower bound that is true
+for the portfolio (from the exact model, or from a relaxed model when the exact one had to
+restrict team tasks; never less than the analytic bound of work nobody can do).
+
+Infeasible and timed-out runs are values (``Result.plan.status``), not exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from allocator.domain import Plan, Portfolio, Unassigned
+from allocator.objective import Terms, evaluate, objective_value, weights
+from allocator.reasons import Explainer
+from allocator.timeline import Timeline
+from solver_models.cpsat import ModelResult, SolverParams, solve_lexicographic
+from solver_models.greedy import greedy
+from solver_models.instance import Instance, compile_instance
+from solver_models.schedule import Schedule, to_plan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report: the objective and bound known so far (``None`` when unknown)."""
+
+    stage: str
+    objective: int | None
+    lower_bound: int | None
+    elapsed: float
+
+    @property
+    def gap(self) -> float | None:
+        if self.objective is None or self.lower_bound is None:
+            return None
+        return gap(self.objective, self.lower_bound)
+
+
+@dataclass
+class SolveParams:
+    """Parameters of :func:`solve` (all optional)."""
+
+    time_limit: float = 20.0
+    workers: int = 2
+    seed: int = 0
+    #: cap on CP-SAT deterministic time per stage, for machine-independent results
+    deterministic_time: float | None = None
+    #: skip CP-SAT and return the greedy plan (the baseline)
+    greedy_only: bool = False
+    log_search: bool = False
+    on_progress: Callable[[Progress], None] | None = None
+    #: set to stop early and keep the best plan found so far
+    stop_event: threading.Event | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Result:
+    plan: Plan
+    terms: Terms | None
+    runtime: float
+    stats: dict[str, object]
+
+    @property
+    def status(self) -> str:
+        return self.plan.status
+
+    @property
+    def objective(self) -> int | float | None:
+        return self.plan.objective
+
+    @property
+    def lower_bound(self) -> int | float | None:
+        return self.plan.lower_bound
+
+
+def gap(objective: float, lower_bound: float) -> float:
+    """``(objective - lower_bound) / max(|objective|, 1)`` (contract *Gap*)."""
+    return (objective - lower_bound) / max(abs(objective), 1)
+
+
+def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
+    """Plan the portfolio. The portfolio must be valid (see ``allocator.load_portfolio``)."""
+    params = params or SolveParams()
+    t0 = time.monotonic()
+    inst = compile_instance(portfolio)
+    goal = portfolio.policy.goal
+    tl = inst.timeline
+    w = weights(portfolio, len(tl)) if goal == "portfolio" else None
+    compile_s = time.monotonic() - t0
+    stats: dict[str, object] = {"compile_seconds": round(compile_s, 3)}
+
+    def report(stage: str, obj: int | None, lb: int | None) -> None:
+        if params.on_progress is not None:
+            params.on_progress(Progress(stage, obj, lb, time.monotonic() - t0))
+
+    # 1. greedy: valid by construction
+    g_t0 = time.monotonic()
+    g_sched = greedy(inst)
+    stats["greedy_seconds"] = round(time.monotonic() - g_t0, 3)
+    candidates: list[tuple[str, Schedule]] = []
+    if goal == "portfolio" or len(g_sched.start) == len([t for t in inst.tasks]):
+        candidates.append(("greedy", g_sched))
+    report("greedy", _value(portfolio, inst, g_sched, tl) if candidates else None, None)
+
+    result = ModelResult(schedule=None)
+    relaxed: ModelResult | None = None
+    impossible = [t for t in inst.tasks if not t.possible]
+    if not params.greedy_only and not (goal == "makespan" and impossible):
+        remaining = max(0.1, params.time_limit - (time.monotonic() - t0))
+        sp = SolverParams(
+            time_limit=remaining,
+            workers=params.workers,
+            seed=params.seed,
+            deterministic_time=params.deterministic_time,
+            log_search=params.log_search,
+        )
+        stop = params.stop_event.is_set if params.stop_event is not None else None
+
+        def on_stage(stage: str, value: int, bound: int, elapsed: float) -> None:
+            report(f"cp-sat:{stage}", None, None)
+
+        probe = _probe_exact(inst)
+        if not probe:
+            sp.time_limit = remaining * 0.75
+        result = solve_lexicographic(
+            inst, goal, sp, hint=g_sched if candidates else None, on_progress=on_stage, stop=stop
+        )
+        stats["cpsat_seconds"] = round(result.wall_seconds, 3)
+        stats["cpsat_stages"] = {k: list(v) for k, v in result.stages.items()}
+        stats["model_exact"] = result.exact
+        if result.schedule is not None:
+            candidates.append(("cp-sat", result.schedule))
+        if not result.exact:
+            left = max(0.1, params.time_limit - (time.monotonic() - t0))
+            rp = replace(sp, time_limit=left)
+            relaxed = solve_lexicographic(inst, goal, rp, relaxed=True, stop=stop)
+            stats["relaxed_stages"] = {k: list(v) for k, v in relaxed.stages.items()}
+
+    # 2. choose the best valid schedule by the documented objective
+    best_name, best_sched = "none", None
+    best_key: tuple[int, ...] | None = None
+    for name, sched in candidates:
+        key = _key(portfolio, inst, sched, tl)
+        if best_key is None or key < best_key:
+            best_name, best_sched, best_key = name, sched, key
+    runtime = time.monotonic() - t0
+
+    if best_sched is None:
+        status = "infeasible" if (result.infeasible or (goal == "makespan" and impossible)) else "unknown"
+        empty = Schedule(start={}, finish={}, people={})
+        plan = to_plan(inst, empty, status=status, objective=None, lower_bound=None,
+                       solve_seconds=round(runtime, 3), solver="none")
+        plan = _with_reasons(portfolio, inst, plan, tl)
+        return Result(plan, None, runtime, stats)
+
+    plan = to_plan(inst, best_sched, status="feasible", objective=None, lower_bound=None,
+                   solve_seconds=round(runtime, 3), solver=best_name)
+    obj = objective_value(portfolio, plan, tl)
+    terms = evaluate(portfolio, plan, tl) if goal == "portfolio" else None
+    lb = _lower_bound(inst, goal, result, relaxed, w)
+    lb = min(lb, obj)
+    status = "optimal" if lb == obj else "feasible"
+    extra = dict(plan.extra)
+    extra["gap"] = round(gap(obj, lb), 9)
+    if terms is not None:
+        extra["objective_terms"] = terms.as_dict()
+    plan = replace(plan, status=status, objective=obj, lower_bound=lb, extra=extra)  # type: ignore[arg-type]
+    plan = _with_reasons(portfolio, inst, plan, tl)
+    stats["chosen"] = best_name
+    report("done", obj, lb)
+    log.info("solved %s: %s objective=%s bound=%s via %s in %.2fs", portfolio.name, status, obj, lb,
+             best_name, runtime)
+    return Result(plan, terms, runtime, stats)
+
+
+def _probe_exact(inst: Instance) -> bool:
+    """Whether the CP-SAT model will be exact (so no relaxed bound solve is needed)."""
+    for t in inst.tasks:
+        if not t.possible or not t.is_team:
+            continue
+        for p in t.candidates:
+            if not inst.avail[p, t.est : t.lft + 1].all():
+                return False
+    frac = inst.portfolio.people and any(
+        float(r.percent) != int(r.percent) for p in inst.portfolio.people for r in p.reduced_capacity
+    )
+    return not frac
+
+
+def _plan_of(inst: Instance, sched: Schedule) -> Plan:
+    return to_plan(inst, sched, status="feasible", objective=None, lower_bound=None,
+                   solve_seconds=0.0, solver="")
+
+
+def _key(portfolio: Portfolio, inst: Instance, sched: Schedule, tl: Timeline) -> tuple[int, ...]:
+    plan = _plan_of(inst, sched)
+    if portfolio.policy.goal == "makespan":
+        return (objective_value(portfolio, plan, tl),)
+    return evaluate(portfolio, plan, tl).key()
+
+
+def _value(portfolio: Portfolio, inst: Instance, sched: Schedule, tl: Timeline) -> int:
+    return objective_value(portfolio, _plan_of(inst, sched), tl)
+
+
+def _lower_bound(
+    inst: Instance, goal: str, main: ModelResult, relaxed: ModelResult | None, w: object
+) -> int:
+    """A true lower bound on the objective of every valid plan (see module docstring)."""
+    const_units = sum(t.units for t in inst.tasks if not t.possible)
+    source = main if main.exact else relaxed
+    if goal == "makespan":
+        analytic = 0
+        if source is not None and "makespan" in source.stages:
+            return max(analytic, source.stages["makespan"][1])
+        return analytic
+    from allocator.objective import Weights
+
+    assert isinstance(w, Weights)
+    analytic = w.undelivered * const_units
+    if source is None or not source.stages:
+        return analytic
+    lb = 0
+    scale = {"undelivered": w.undelivered, "late": w.late, "finish": w.finish, "cost": w.cost}
+    for stage in ("undelivered", "late", "finish", "cost"):
+        if stage not in source.stages:
+            break
+        value, bound, optimal = source.stages[stage]
+        add = const_units if stage == "undelivered" else 0
+        if optimal:
+            lb += scale[stage] * (value + add)
+        else:
+            lb += scale[stage] * (bound + add)
+            break
+    return max(lb, analytic)
+
+
+def _with_reasons(portfolio: Portfolio, inst: Instance, plan: Plan, tl: Timeline) -> Plan:
+    static = {t.id: t.out_reasons for t in inst.tasks}
+    explainer: Explainer | None = None
+    out = []
+    for u in plan.unassigned:
+        reasons = list(static.get(u.task) or [])
+        if not reasons:
+            explainer = explainer or Explainer(portfolio, plan, tl)
+            reasons = explainer.explain(u.task)
+        out.append(Unassigned(u.task, tuple(reasons)))
+    return replace(plan, unassigned=tuple(out))

@@ -1,0 +1,855 @@
+"""Tests of the independent plan checker (``allocator.checker``).
+
+Every test starts from one tiny portfolio and one hand-built valid plan (``valid_plan``), then
+breaks exactly one thing and asserts that exactly the expected violation is reported.
+
+The tiny portfolio (``tiny``): calendar Mon 2027-01-04 .. Fri 2027-01-15, holiday Wed 01-13,
+so the working days and their idx are::
+
+    Mon 04:0  Tue 05:1  Wed 06:2  Thu 07:3  Fri 08:4  Mon 11:5  Tue 12:6  Thu 14:7  Fri 15:8
+
+People:
+    ana  python 5, sql 4; 8 h/day; 100/h; time off Thu 01-07
+    ben  python 3;        8 h/day;  50/h; works Mon-Thu (a part-timer: off on Fridays)
+    cy   sql 5;           4 h/day;  80/h; capacity 90% on 01-11 .. 01-12
+
+Project ``web`` (priority 2, deadline Tue 01-12):
+    api     python>=4, 32 h effort          (ana: 32 / 8 = 4 days)
+    ui      python>=3, 3 days at 50%
+    review  team: python>=3 + sql>=4, 2 days at 50%, after api
+Project ``data`` (priority 1):
+    etl     sql, 8 h effort at 50%          (cy: 8 / (4 * 0.5) = 4 days)
+    report  sql>=4, 16 h effort, after etl
+    lag     needs nobody, 2 days, after etl
+    old     done (not to plan)
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from allocator.checker import (
+    CheckResult,
+    Violation,
+    check,
+    effort_days,
+    expected_duration,
+    kpis,
+)
+from allocator.contract import read_plan, read_portfolio
+from allocator.domain import (
+    Assignment,
+    Calendar,
+    Person,
+    Plan,
+    Portfolio,
+    Project,
+    Task,
+    Unassigned,
+    frozen_map,
+)
+from allocator.objective import evaluate, objective_value, weights
+
+D = date.fromisoformat
+AUTO: Any = object()  # "compute the objective from the plan itself"
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders
+# ---------------------------------------------------------------------------------------------
+def tiny_dict() -> dict[str, Any]:
+    return {
+        "format": "allocator.portfolio/v1",
+        "name": "tiny",
+        "calendar": {"start": "2027-01-04", "end": "2027-01-15", "holidays": ["2027-01-13"]},
+        "people": [
+            {
+                "id": "ana",
+                "skills": {"python": 5, "sql": 4},
+                "cost_per_hour": 100,
+                "time_off": [{"start": "2027-01-07", "end": "2027-01-07"}],
+            },
+            {
+                "id": "ben",
+                "skills": {"python": 3},
+                "cost_per_hour": 50,
+                "workdays": ["Mon", "Tue", "Wed", "Thu"],
+            },
+            {
+                "id": "cy",
+                "skills": {"sql": 5},
+                "hours_per_day": 4,
+                "cost_per_hour": 80,
+                "reduced_capacity": [{"start": "2027-01-11", "end": "2027-01-12", "percent": 90}],
+            },
+        ],
+        "projects": [
+            {
+                "id": "web",
+                "priority": 2,
+                "deadline": "2027-01-12",
+                "tasks": [
+                    {"id": "api", "skill": "python", "min_level": 4, "effort_hours": 32},
+                    {
+                        "id": "ui",
+                        "skill": "python",
+                        "min_level": 3,
+                        "duration_days": 3,
+                        "allocation": 50,
+                    },
+                    {
+                        "id": "review",
+                        "requirements": [
+                            {"skill": "python", "min_level": 3},
+                            {"skill": "sql", "min_level": 4},
+                        ],
+                        "duration_days": 2,
+                        "allocation": 50,
+                        "predecessors": ["api"],
+                    },
+                ],
+            },
+            {
+                "id": "data",
+                "tasks": [
+                    {"id": "etl", "skill": "sql", "effort_hours": 8, "allocation": 50},
+                    {
+                        "id": "report",
+                        "skill": "sql",
+                        "min_level": 4,
+                        "effort_hours": 16,
+                        "predecessors": ["etl"],
+                    },
+                    {
+                        "id": "lag",
+                        "requirements": [],
+                        "duration_days": 2,
+                        "predecessors": ["etl"],
+                    },
+                    {"id": "old", "skill": "sql", "effort_hours": 8, "status": "done"},
+                ],
+            },
+        ],
+    }
+
+
+def load(data: dict[str, Any]) -> Portfolio:
+    portfolio, issues = read_portfolio(data)
+    assert not [i for i in issues if i.severity == "error"], issues
+    return portfolio
+
+
+def tiny(**changes: Any) -> Portfolio:
+    """The tiny portfolio; ``changes`` maps a task id (or "policy") to fields to set on it."""
+    data = tiny_dict()
+    for key, fields in changes.items():
+        if key == "policy":
+            data["policy"] = fields
+            continue
+        for project in data["projects"]:
+            if key == project["id"]:
+                project.update(fields)
+            for t in project["tasks"]:
+                if t["id"] == key:
+                    t.update(fields)
+    return load(data)
+
+
+Row = tuple[str, list[str], str, str]
+
+# The valid plan. Why each line holds (rules 4-7; rules 1-3 are plain to see):
+#   api    ana  Tue 05 .. Mon 11: span 05 06 07 08 11, ana is off Thu 07 -> active 05 06 08 11
+#               = 4 days = 32 h / 8 h. It stretches over ana's time off.
+#   ui     ben  Thu 07 .. Tue 12: span 07 08 11 12, ben does not work Fridays -> active 07 11 12
+#               = 3 days. It stretches over a part-timer's day off.
+#   review ben+cy Tue 12 .. Thu 14: span 12 (13 is a holiday) 14 -> 2 active days; ben has
+#               python 3 (place python>=3), cy sql 5 (place sql>=4). Starts after api (Mon 11).
+#   etl    cy   Mon 04 .. Thu 07: active 04 05 06 07 = 4 days = 8 h / (4 h * 50%).
+#   lag    nobody, Fri 08 .. Mon 11: 2 working days; after etl (Thu 07).
+#   report unassigned (allowed by the portfolio objective; its predecessor etl is assigned).
+# Capacity: ben on Tue 12 has ui 50% + review 50% = 100%; cy on Tue 12 (capacity 90%) has
+# review 50% only; cy Mon 04 .. Thu 07 has etl 50%; ana has api 100% on available days only.
+# Review finishes Thu 14 (idx 7), after the web deadline Tue 12 (idx 6): late by 1 day, which
+# is allowed since deadlines are soft by default.
+VALID: list[Row] = [
+    ("api", ["ana"], "2027-01-05", "2027-01-11"),
+    ("ui", ["ben"], "2027-01-07", "2027-01-12"),
+    ("review", ["ben", "cy"], "2027-01-12", "2027-01-14"),
+    ("etl", ["cy"], "2027-01-04", "2027-01-07"),
+    ("lag", [], "2027-01-08", "2027-01-11"),
+]
+VALID_UNASSIGNED = ["report"]
+
+
+def make_plan(
+    portfolio: Portfolio,
+    rows: list[Row],
+    unassigned: list[str],
+    *,
+    status: str = "feasible",
+    objective: Any = AUTO,
+    lower_bound: float | int | None = None,
+    name: str | None = None,
+) -> Plan:
+    plan = Plan(
+        portfolio=portfolio.name if name is None else name,
+        status=status,  # type: ignore[arg-type]
+        objective=None,
+        lower_bound=lower_bound,
+        solve_seconds=0.0,
+        assignments=tuple(Assignment(t, tuple(p), D(s), D(f)) for t, p, s, f in rows),
+        unassigned=tuple(Unassigned(t, ("test",)) for t in unassigned),
+    )
+    if objective is AUTO:
+        objective = objective_value(portfolio, plan)
+    return dataclasses.replace(plan, objective=objective)
+
+
+def valid_plan(portfolio: Portfolio, **kw: Any) -> Plan:
+    return make_plan(portfolio, VALID, VALID_UNASSIGNED, **kw)
+
+
+def replace_row(rows: list[Row], task: str, row: Row | None) -> list[Row]:
+    """``rows`` with the row of ``task`` replaced by ``row`` (or removed when ``None``)."""
+    out = [r for r in rows if r[0] != task]
+    if row is not None:
+        out.append(row)
+    return out
+
+
+def only(result: CheckResult) -> Violation:
+    assert len(result.violations) == 1, [str(v) for v in result.violations]
+    return result.violations[0]
+
+
+def expect(
+    result: CheckResult,
+    code: str,
+    rule: int,
+    *,
+    task: str | None = None,
+    person: str | None = None,
+    day: date | None = None,
+) -> None:
+    v = only(result)
+    assert (v.code, v.rule, v.task, v.person, v.day) == (code, rule, task, person, day), v
+    assert v.message
+    assert not result.valid
+
+
+# ---------------------------------------------------------------------------------------------
+# The valid plan, the objective and the measures
+# ---------------------------------------------------------------------------------------------
+def test_valid_plan_checks_clean() -> None:
+    p = tiny()
+    result = check(p, valid_plan(p))
+    assert result.valid, [str(v) for v in result.violations]
+    assert result.violations == ()
+
+
+def test_valid_plan_survives_the_json_round_trip() -> None:
+    from allocator.contract import plan_to_dict
+
+    p = tiny()
+    plan, issues = read_plan(plan_to_dict(valid_plan(p)))
+    assert not issues
+    assert check(p, plan).valid
+
+
+def test_objective_by_hand_equals_objective_value() -> None:
+    # Terms of the valid plan (portfolio objective, 9 working days):
+    #   undelivered: report, priority 1 x 16 h = 16.00 h -> 1600 hundredths
+    #   late: review finishes idx 7, deadline idx 6, priority 2 -> 2
+    #   finish: api 2*(5+1) + ui 2*(6+1) + review 2*(7+1) + etl 1*(3+1) + lag 1*(5+1) = 52
+    #   cost (cents) = 100 * hours * (rate + over_levels):
+    #     api ana 32 h * (100 + 5-4) = 3232;  ui ben 12 h * (50 + 0) = 600
+    #     review ben 8 h * 50 = 400, cy 2*4*0.5 = 4 h * (80 + 5-4) = 324
+    #     etl cy 8 h * (80 + 5-1) = 672                       -> 5228.00 -> 522800
+    # Weights: C_max = sum over tasks of places x the dearest qualified person:
+    #   api ana 323200; ui ana 12 h * 102 = 122400; review 2 x ana 8 h * 100 = 160000;
+    #   etl ana 8 h * 103 = 82400; report ana 16 h * 100 = 160000; lag 0   -> 848000
+    #   priorities sum to 9: F_max = 81, L_max = 90.
+    p = tiny()
+    plan = valid_plan(p)
+    terms = evaluate(p, plan)
+    assert terms.key() == (1600, 2, 52, 522800)
+    w_f = 848000 + 1
+    w_l = w_f * (81 + 1)
+    w_u = w_l * (90 + 1)
+    w = weights(p)
+    assert (w.undelivered, w.late, w.finish) == (w_u, w_l, w_f)
+    expected = w_u * 1600 + w_l * 2 + w_f * 52 + 522800
+    assert objective_value(p, plan) == expected
+    assert plan.objective == expected
+    assert check(p, plan).valid
+    assert check(p, dataclasses.replace(plan, objective=float(expected))).valid
+
+
+def test_kpis_by_hand() -> None:
+    # 6 tasks to plan, 5 assigned, report (16 h, priority 1) unassigned.
+    # Late: review, 1 day at priority 2. Makespan: last finish Thu 14 = idx 7 -> 8.
+    # Hours (active days x h/day x allocation):
+    #   ana api 4*8*1 = 32; ben ui 3*8*.5 = 12 + review 2*8*.5 = 8 -> 20;
+    #   cy review 2*4*.5 = 4 + etl 4*4*.5 = 8 -> 12.                     total 64
+    # Cost: 32*100 + 20*50 + 12*80 = 3200 + 1000 + 960 = 5160.
+    # Available hours over the 9 working days:
+    #   ana 8 days (off Thu 07) * 8 = 64; ben 7 days (no Fridays 08, 15) * 8 = 56;
+    #   cy 7 days * 4 + 2 days (11, 12) * 4 * 0.9 = 28 + 7.2 = 35.2.       total 155.2
+    p = tiny()
+    plan = valid_plan(p)
+    k = kpis(p, plan)
+    assert k == check(p, plan).kpis
+    assert (k.tasks_to_plan, k.assigned, k.unassigned) == (6, 5, 1)
+    assert k.assigned_share == pytest.approx(5 / 6)
+    assert k.undelivered_work_hours == pytest.approx(16)
+    assert k.undelivered_work_hours_unweighted == pytest.approx(16)
+    assert (k.late_tasks, k.weighted_late_days, k.makespan_days) == (1, 2, 8)
+    assert k.total_hours == pytest.approx(64)
+    assert k.total_cost == pytest.approx(5160)
+    assert k.utilization == pytest.approx(64 / 155.2)
+    assert dict(k.utilization_by_person) == pytest.approx(
+        {"ana": 32 / 64, "ben": 20 / 56, "cy": 12 / 35.2}
+    )
+    assert k.objective_terms == {
+        "undelivered_work_hours": 16.0,
+        "weighted_late_days": 2,
+        "weighted_finish_days": 52,
+        "cost": 5228.0,
+    }
+    d = k.as_dict()
+    assert d["utilization_by_person"]["ana"] == pytest.approx(0.5)
+    assert d["objective_terms"]["cost"] == 5228.0
+
+
+def test_kpis_weighted_undelivered_and_makespan_terms() -> None:
+    # Leaving ui (web, priority 2: 3 days x 1 place x 8 h x 50% = 12 h) unassigned as well:
+    # undelivered = 2*12 + 1*16 = 40 weighted, 12 + 16 = 28 unweighted.
+    # Under the makespan objective there are no objective terms.
+    p = tiny()
+    plan = make_plan(p, replace_row(VALID, "ui", None), [*VALID_UNASSIGNED, "ui"])
+    k = kpis(p, plan)
+    assert k.undelivered_work_hours == pytest.approx(40)
+    assert k.undelivered_work_hours_unweighted == pytest.approx(28)
+    assert k.total_hours == pytest.approx(64 - 12)
+    m = tiny(policy={"objective": "makespan"})
+    assert kpis(m, valid_plan(m)).objective_terms is None
+
+
+def test_empty_plan_kpis() -> None:
+    p = tiny()
+    plan = make_plan(p, [], [t.id for t in p.tasks_to_plan], status="unknown", objective=None)
+    result = check(p, plan)
+    assert result.valid
+    k = result.kpis
+    assert (k.assigned, k.makespan_days, k.total_hours, k.utilization) == (0, 0, 0.0, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Durations
+# ---------------------------------------------------------------------------------------------
+def test_effort_duration_rounds_before_ceiling() -> None:
+    eight = Person("x")
+    # 16.8 / (8 * 0.3) is 7.000000000000001 in floating point: 7 days, not 8.
+    assert 16.8 / (8 * 30 / 100) > 7
+    assert effort_days(16.8, eight, 30) == 7
+    assert effort_days(17, eight, 100) == 3
+    assert effort_days(8, Person("y", hours_per_day=4), 50) == 4
+
+
+def test_expected_duration_of_in_progress_tasks() -> None:
+    from allocator.domain import Progress
+
+    ana = Person("ana")
+    t = Task("t", "p", skill="python", effort_hours=40, status="in_progress")
+    hours = dataclasses.replace(t, progress=Progress(("ana",), remaining_hours=12))
+    days = dataclasses.replace(t, progress=Progress(("ana",), remaining_days=3))
+    assert expected_duration(hours, ana) == 2
+    assert expected_duration(hours, None) is None
+    assert expected_duration(days, None) == 3
+    assert expected_duration(t, ana) == 5
+
+
+def test_in_progress_task_with_remaining_hours() -> None:
+    # fix: in progress by ana, 12 h left -> ceil(12 / 8) = 2 days; ana is free Thu 14 and Fri 15.
+    p = tiny(
+        report={
+            "status": "in_progress",
+            "skill": "python",
+            "progress": {"people": ["ana"], "remaining_hours": 12},
+        }
+    )
+    rows = [*VALID, ("report", ["ana"], "2027-01-14", "2027-01-15")]
+    assert check(p, make_plan(p, rows, [])).valid
+    rows = [*VALID, ("report", ["ana"], "2027-01-12", "2027-01-15")]
+    expect(check(p, make_plan(p, rows, [])), "duration", 4, task="report")
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule 1: listing
+# ---------------------------------------------------------------------------------------------
+def test_missing_task() -> None:
+    p = tiny()
+    expect(check(p, make_plan(p, VALID, [])), "missing_task", 1, task="report")
+
+
+def test_duplicate_task() -> None:
+    p = tiny()
+    plan = make_plan(p, VALID, [*VALID_UNASSIGNED, "api"])
+    expect(check(p, plan), "duplicate_task", 1, task="api")
+
+
+def test_duplicate_assignment_is_judged_once() -> None:
+    p = tiny()
+    plan = make_plan(p, [*VALID, VALID[0]], VALID_UNASSIGNED)
+    expect(check(p, plan), "duplicate_task", 1, task="api")
+
+
+def test_unknown_task() -> None:
+    p = tiny()
+    plan = make_plan(p, VALID, [*VALID_UNASSIGNED, "ghost"])
+    expect(check(p, plan), "unknown_task", 1, task="ghost")
+
+
+def test_done_task_listed() -> None:
+    p = tiny()
+    plan = make_plan(p, VALID, [*VALID_UNASSIGNED, "old"])
+    expect(check(p, plan), "not_planned_listed", 1, task="old")
+
+
+def test_cancelled_task_assigned() -> None:
+    p = tiny(report={"status": "cancelled"})
+    rows = [*VALID, ("report", ["cy"], "2027-01-14", "2027-01-15")]
+    expect(check(p, make_plan(p, rows, [])), "not_planned_listed", 1, task="report")
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule 2: people and places
+# ---------------------------------------------------------------------------------------------
+def test_distinct_people() -> None:
+    p = tiny()
+    rows = replace_row(VALID, "review", ("review", ["ben", "ben"], "2027-01-12", "2027-01-14"))
+    expect(check(p, make_plan(p, rows, VALID_UNASSIGNED)), "distinct_people", 2,
+           task="review", person="ben")  # fmt: skip
+
+
+def test_excluded_person() -> None:
+    p = tiny(api={"exclude": ["ana"]})
+    expect(check(p, valid_plan(p)), "excluded_person", 2, task="api", person="ana")
+
+
+def test_unknown_person() -> None:
+    # zed constrains no day: ui Thu 07 .. Mon 11 has 3 working days, its duration.
+    p = tiny()
+    rows = replace_row(VALID, "ui", ("ui", ["zed"], "2027-01-07", "2027-01-11"))
+    expect(check(p, make_plan(p, rows, VALID_UNASSIGNED)), "unknown_person", 2,
+           task="ui", person="zed")  # fmt: skip
+
+
+def test_place_count() -> None:
+    # review with ben alone: still 2 active days (12, 14), capacities fine, one person short.
+    p = tiny()
+    rows = replace_row(VALID, "review", ("review", ["ben"], "2027-01-12", "2027-01-14"))
+    expect(check(p, make_plan(p, rows, VALID_UNASSIGNED)), "place_count", 2, task="review")
+
+
+def test_place_count_of_a_task_needing_nobody() -> None:
+    p = tiny()
+    rows = replace_row(VALID, "lag", ("lag", ["ana"], "2027-01-14", "2027-01-15"))
+    expect(check(p, make_plan(p, rows, VALID_UNASSIGNED)), "place_count", 2, task="lag")
+
+
+def test_skill_matching_fails_with_two_python_places() -> None:
+    # Places python>=3 twice; ben has python 3, cy only sql 5: no matching.
+    p = tiny(review={"requirements": [{"skill": "python", "min_level": 3, "count": 2}]})
+    expect(check(p, valid_plan(p)), "skill_matching", 2, task="review")
+
+
+def test_skill_matching_fails_although_each_person_fits_a_place() -> None:
+    # Places python>=3 and sql>=5; ana (python 5, sql 4) and ben (python 3) both fit only the
+    # python place. ana is free on 12 and 14 (api ended on 11); ben's load is unchanged.
+    p = tiny(review={"requirements": [{"skill": "python", "min_level": 3},
+                                      {"skill": "sql", "min_level": 5}]})  # fmt: skip
+    rows = replace_row(VALID, "review", ("review", ["ana", "ben"], "2027-01-12", "2027-01-14"))
+    expect(check(p, make_plan(p, rows, VALID_UNASSIGNED)), "skill_matching", 2, task="review")
+
+
+def test_skill_matching_needs_augmenting_paths() -> None:
+    # Places python>=3 then sql>=4, people ana (python 5, sql 4) then ben (python 3): a greedy
+    # matcher putting ana on python fails; the matching ana->sql, ben->python exists.
+    p = tiny()
+    rows = replace_row(VALID, "review", ("review", ["ana", "ben"], "2027-01-12", "2027-01-14"))
+    assert check(p, make_plan(p, rows, VALID_UNASSIGNED)).valid
+
+
+def test_skill_level_too_low() -> None:
+    p = tiny()
+    rows = replace_row(VALID, "api", ("api", ["ben"], "2027-01-04", "2027-01-07"))
+    rows = replace_row(rows, "ui", ("ui", ["ana"], "2027-01-08", "2027-01-12"))
+    rows = replace_row(rows, "review", ("review", ["ben", "cy"], "2027-01-14", "2027-01-15"))
+    # ben does not work Fri 15: review would be 1 day; keep only the level problem instead:
+    rows = replace_row(rows, "review", ("review", ["ana", "cy"], "2027-01-12", "2027-01-14"))
+    plan = make_plan(p, rows, VALID_UNASSIGNED)
+    # ben: api 04 05 06 07 (4 days of 8 h = 32 h) but python 3 < 4.
+    # ana: ui 08 11 12 at 50% + review 12 14 at 50%: 100% on Tue 12.
+    expect(check(p, plan), "skill_matching", 2, task="api")
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule 3: pins
+# ---------------------------------------------------------------------------------------------
+def test_pinned_person() -> None:
+    p = tiny(ui={"pinned": {"person": "ana"}})
+    expect(check(p, valid_plan(p)), "pin_person", 3, task="ui", person="ana")
+
+
+def test_pinned_start() -> None:
+    p = tiny(api={"pinned": {"start": "2027-01-04", "person": "ana"}})
+    expect(check(p, valid_plan(p)), "pin_start", 3, task="api", day=D("2027-01-05"))
+
+
+def test_pins_kept_are_valid() -> None:
+    p = tiny(api={"pinned": {"start": "2027-01-05", "person": "ana"}})
+    assert check(p, valid_plan(p)).valid
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule 4: active days and durations
+# ---------------------------------------------------------------------------------------------
+def test_counting_the_time_off_day_is_wrong() -> None:
+    # api Tue 05 .. Fri 08 counts ana's day off (Thu 07): only 3 active days, not 4.
+    p = tiny()
+    rows = replace_row(VALID, "api", ("api", ["ana"], "2027-01-05", "2027-01-08"))
+    expect(check(p, make_plan(p, rows, VALID_UNASSIGNED)), "duration", 4, task="api")
+
+
+def test_counting_the_part_timers_day_off_is_wrong() -> None:
+    # ui Thu 07 .. Mon 11 counts ben's Friday: active 07, 11 only.
+    p = tiny()
+    rows = replace_row(VALID, "ui", ("ui", ["ben"], "2027-01-07", "2027-01-11"))
+    expect(check(p, make_plan(p, rows, VALID_UNASSIGNED)), "duration", 4, task="ui")
+
+
+def test_start_on_a_day_off() -> None:
+    # ui Fri 08 .. Thu 14: active 11, 12, 14 = 3 days (right), but ben is off on Fri 08.
+    # (ben on 12: ui + review = 100%; on 14: ui + review = 100%.)
+    p = tiny()
+    rows = replace_row(VALID, "ui", ("ui", ["ben"], "2027-01-08", "2027-01-14"))
+    expect(check(p, make_plan(p, rows, VALID_UNASSIGNED)), "start_not_active", 4,
+           task="ui", person="ben", day=D("2027-01-08"))  # fmt: skip
+
+
+def test_start_on_time_off() -> None:
+    # api Thu 07 .. Tue 12: active 08 11 12 + ... only 3 -> also a duration problem; so use
+    # a 3-day span that still has 4 active days after the off day: none exists, hence two codes.
+    p = tiny()
+    rows = replace_row(VALID, "api", ("api", ["ana"], "2027-01-07", "2027-01-14"))
+    rows = replace_row(rows, "review", ("review", ["ben", "cy"], "2027-01-15", "2027-01-15"))
+    result = check(p, make_plan(p, rows, VALID_UNASSIGNED))
+    starts = [v for v in result.violations if v.code == "start_not_active" and v.task == "api"]
+    assert len(starts) == 1
+    assert (starts[0].person, starts[0].day) == ("ana", D("2027-01-07"))
+    assert "time off" in starts[0].message
+
+
+def test_stretching_over_a_holiday_is_valid() -> None:
+    # lag (nobody) Tue 12 .. Thu 14: 12 and 14 are its 2 working days (13 is a holiday).
+    p = tiny()
+    rows = replace_row(VALID, "lag", ("lag", [], "2027-01-12", "2027-01-14"))
+    assert check(p, make_plan(p, rows, VALID_UNASSIGNED)).valid
+
+
+def test_start_on_a_holiday() -> None:
+    # lag Wed 13 .. Fri 15: 2 working days (14, 15), but it starts on the holiday.
+    p = tiny()
+    rows = replace_row(VALID, "lag", ("lag", [], "2027-01-13", "2027-01-15"))
+    expect(check(p, make_plan(p, rows, VALID_UNASSIGNED)), "start_not_active", 4,
+           task="lag", day=D("2027-01-13"))  # fmt: skip
+
+
+def test_finish_on_a_holiday() -> None:
+    # lag Mon 11 .. Wed 13: 2 working days (11, 12), but it finishes on the holiday.
+    p = tiny()
+    rows = replace_row(VALID, "lag", ("lag", [], "2027-01-11", "2027-01-13"))
+    expect(check(p, make_plan(p, rows, VALID_UNASSIGNED)), "finish_not_active", 4,
+           task="lag", day=D("2027-01-13"))  # fmt: skip
+
+
+def test_finish_on_a_weekend() -> None:
+    # etl Mon 04 .. Sat 09 for cy: active 04 05 06 07 08 = 5 days, and Sat 09 is no workday.
+    p = tiny()
+    rows = replace_row(VALID, "etl", ("etl", ["cy"], "2027-01-05", "2027-01-09"))
+    rows = replace_row(rows, "lag", ("lag", [], "2027-01-11", "2027-01-12"))
+    result = check(p, make_plan(p, rows, VALID_UNASSIGNED))
+    v = only(result)
+    assert (v.code, v.task, v.day) == ("finish_not_active", "etl", D("2027-01-09"))
+    assert "Sat" in v.message
+
+
+def test_finish_before_start() -> None:
+    p = tiny()
+    rows = replace_row(VALID, "lag", ("lag", [], "2027-01-12", "2027-01-11"))
+    result = check(p, make_plan(p, rows, VALID_UNASSIGNED))
+    assert "duration" in result.codes()
+    assert all(v.task == "lag" for v in result.violations)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule 5: capacity
+# ---------------------------------------------------------------------------------------------
+def test_reduced_capacity_day_overbooked() -> None:
+    # etl cy Thu 07 .. Tue 12 (active 07 08 11 12 = 4 days) then lag Thu 14 .. Fri 15.
+    # On Tue 12 cy has etl 50% + review 50% = 100% > 90% (10% reduction).
+    # On Mon 11 cy has etl 50% <= 90%: fine.
+    p = tiny()
+    rows = replace_row(VALID, "etl", ("etl", ["cy"], "2027-01-07", "2027-01-12"))
+    rows = replace_row(rows, "lag", ("lag", [], "2027-01-14", "2027-01-15"))
+    result = check(p, make_plan(p, rows, VALID_UNASSIGNED))
+    expect(result, "capacity", 5, person="cy", day=D("2027-01-12"))
+    assert "etl" in result.violations[0].message
+    assert "review" in result.violations[0].message
+
+
+def test_full_capacity_is_not_exceeded_at_100_percent() -> None:
+    # The same two 50% tasks without the reduction are fine (100% <= 100%).
+    data = tiny_dict()
+    del data["people"][2]["reduced_capacity"]
+    p = load(data)
+    rows = replace_row(VALID, "etl", ("etl", ["cy"], "2027-01-07", "2027-01-12"))
+    rows = replace_row(rows, "lag", ("lag", [], "2027-01-14", "2027-01-15"))
+    assert check(p, make_plan(p, rows, VALID_UNASSIGNED)).valid
+
+
+def test_overlapping_full_time_tasks() -> None:
+    # report (ana, 2 days) on Tue 05 .. Wed 06 overlaps api.
+    p = tiny()
+    rows = [*VALID, ("report", ["ana"], "2027-01-05", "2027-01-06")]
+    result = check(p, make_plan(p, rows, []))
+    assert result.codes() == ["capacity", "capacity"]
+    assert [(v.person, v.day) for v in result.violations] == [
+        ("ana", D("2027-01-05")),
+        ("ana", D("2027-01-06")),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule 6: time window
+# ---------------------------------------------------------------------------------------------
+def test_before_earliest_start() -> None:
+    p = tiny(data={"start_after": "2027-01-05"})
+    expect(check(p, valid_plan(p)), "before_earliest_start", 6, task="etl", day=D("2027-01-04"))
+
+
+def test_before_as_of() -> None:
+    data = tiny_dict()
+    data["as_of"] = "2027-01-05"
+    p = load(data)
+    expect(check(p, valid_plan(p)), "before_earliest_start", 6, task="etl", day=D("2027-01-04"))
+
+
+def test_after_horizon() -> None:
+    # lag Thu 14 .. Mon 18: 2 working days in the horizon (14, 15), finishing after its end
+    # (and so not on an active day).
+    p = tiny()
+    rows = replace_row(VALID, "lag", ("lag", [], "2027-01-14", "2027-01-18"))
+    result = check(p, make_plan(p, rows, VALID_UNASSIGNED))
+    assert result.codes() == ["finish_not_active", "after_horizon"]
+    v = result.violations[1]
+    assert (v.rule, v.task, v.day) == (6, "lag", D("2027-01-18"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule 7: predecessors
+# ---------------------------------------------------------------------------------------------
+def test_predecessor_order() -> None:
+    # review Mon 11 .. Tue 12 (2 active days) starts the day api finishes.
+    p = tiny()
+    rows = replace_row(VALID, "review", ("review", ["ben", "cy"], "2027-01-11", "2027-01-12"))
+    expect(check(p, make_plan(p, rows, VALID_UNASSIGNED)), "predecessor_order", 7,
+           task="review", day=D("2027-01-11"))  # fmt: skip
+
+
+def test_successor_of_unassigned() -> None:
+    p = tiny()
+    plan = make_plan(p, replace_row(VALID, "api", None), [*VALID_UNASSIGNED, "api"])
+    expect(check(p, plan), "successor_of_unassigned", 7, task="review")
+
+
+def test_predecessor_missing_from_the_plan() -> None:
+    p = tiny()
+    result = check(p, make_plan(p, replace_row(VALID, "api", None), VALID_UNASSIGNED))
+    assert [(v.code, v.task) for v in result.violations] == [
+        ("missing_task", "api"),
+        ("predecessor_unassigned", "review"),
+    ]
+
+
+def test_done_predecessor_is_satisfied() -> None:
+    # api done: review may start any time (Thu 07 .. Fri 08 with ana and cy... use Tue 12 .. 14).
+    p = tiny(api={"status": "done"})
+    plan = make_plan(p, replace_row(VALID, "api", None), VALID_UNASSIGNED)
+    assert check(p, plan).valid
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules 8 and 9
+# ---------------------------------------------------------------------------------------------
+def test_hard_deadline() -> None:
+    p = tiny(policy={"hard_deadlines": True})
+    expect(check(p, valid_plan(p)), "late_hard_deadline", 8, task="review", day=D("2027-01-14"))
+
+
+def test_hard_deadline_met() -> None:
+    # review Mon 11 .. would break rule 7; instead leave review unassigned: nothing is late.
+    p = tiny(policy={"hard_deadlines": True})
+    plan = make_plan(p, replace_row(VALID, "review", None), [*VALID_UNASSIGNED, "review"])
+    assert check(p, plan).valid
+
+
+def test_deadline_on_a_non_working_day() -> None:
+    # Deadline Wed 13 (holiday): D' = Tue 12 (idx 6); review finishing Thu 14 is 1 day late.
+    p = tiny(web={"deadline": "2027-01-13"}, policy={"hard_deadlines": True})
+    expect(check(p, valid_plan(p)), "late_hard_deadline", 8, task="review", day=D("2027-01-14"))
+
+
+def test_makespan_objective_with_unassigned_task() -> None:
+    p = tiny(policy={"objective": "makespan"})
+    plan = valid_plan(p)
+    assert plan.objective == 8  # last finish Thu 14 = idx 7
+    expect(check(p, plan), "makespan_unassigned", 9, task="report")
+
+
+def test_makespan_objective_all_assigned() -> None:
+    # report by cy Thu 14 .. ? cy needs 4 days: Mon 11 .. Fri 15 is 11 12 14 15, but review
+    # takes 50% on 12 and 14 -> 150%. ana instead: 2 days, free Tue 12 and Thu 14.
+    p = tiny(policy={"objective": "makespan"})
+    rows = [*VALID, ("report", ["ana"], "2027-01-12", "2027-01-14")]
+    plan = make_plan(p, rows, [])
+    assert plan.objective == 8
+    assert check(p, plan).valid
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule 0: plan-level consistency
+# ---------------------------------------------------------------------------------------------
+def test_portfolio_name() -> None:
+    p = tiny()
+    expect(check(p, valid_plan(p, name="other")), "portfolio_name", 0)
+
+
+def test_status_infeasible_with_an_assignment() -> None:
+    p = tiny()
+    others = [t.id for t in p.tasks_to_plan if t.id != "etl"]
+    plan = make_plan(p, [VALID[3]], others, status="infeasible", objective=None)
+    expect(check(p, plan), "status_unassigned", 0, task="etl")
+
+
+def test_status_unknown_needs_null_objective() -> None:
+    p = tiny()
+    every = [t.id for t in p.tasks_to_plan]
+    expect(check(p, make_plan(p, [], every, status="unknown", objective=5)), "objective_mismatch", 0)
+
+
+def test_objective_mismatch() -> None:
+    p = tiny()
+    right = objective_value(p, valid_plan(p))
+    expect(check(p, valid_plan(p, objective=right + 1)), "objective_mismatch", 0)
+    expect(check(p, valid_plan(p, objective=None)), "objective_mismatch", 0)
+
+
+def test_objective_as_float_within_tolerance() -> None:
+    p = tiny(policy={"objective": "makespan"})
+    rows = [*VALID, ("report", ["ana"], "2027-01-12", "2027-01-14")]
+    assert check(p, make_plan(p, rows, [], objective=8.0000000001)).valid
+    expect(check(p, make_plan(p, rows, [], objective=8.1)), "objective_mismatch", 0)
+
+
+def test_bound_above_objective() -> None:
+    p = tiny()
+    right = objective_value(p, valid_plan(p))
+    expect(check(p, valid_plan(p, lower_bound=right + 1)), "bound_above_objective", 0)
+    assert check(p, valid_plan(p, lower_bound=right - 1)).valid
+
+
+def test_optimal_status_needs_closed_gap() -> None:
+    p = tiny()
+    right = objective_value(p, valid_plan(p))
+    assert check(p, valid_plan(p, status="optimal", lower_bound=right)).valid
+    expect(check(p, valid_plan(p, status="optimal", lower_bound=right - 1)), "optimal_gap", 0)
+    expect(check(p, valid_plan(p, status="optimal")), "optimal_gap", 0)
+
+
+def test_violation_as_dict() -> None:
+    p = tiny(policy={"hard_deadlines": True})
+    result = check(p, valid_plan(p))
+    d = result.as_dict()
+    assert d["valid"] is False
+    assert d["violations"][0]["day"] == "2027-01-14"
+    assert d["violations"][0]["code"] == "late_hard_deadline"
+
+
+def test_inputs_are_not_modified() -> None:
+    data = tiny_dict()
+    before = copy.deepcopy(data)
+    p = load(data)
+    check(p, valid_plan(p))
+    assert data == before
+
+
+# ---------------------------------------------------------------------------------------------
+# Scale
+# ---------------------------------------------------------------------------------------------
+def test_two_thousand_tasks_three_hundred_people_in_seconds() -> None:
+    # One year, 300 people each doing 7 consecutive 4-day tasks (2,100 tasks), half of them
+    # chained to the previous one; some people have time off and reduced capacity.
+    start = date(2027, 1, 4)
+    end = date(2027, 12, 31)
+    people = []
+    for i in range(300):
+        people.append(
+            Person(
+                f"p{i}",
+                skills=frozen_map({"s": 1 + i % 5}),
+                cost_per_hour=50 + i % 7,
+                time_off=(),
+                reduced_capacity=(),
+            )
+        )
+    p_off = dataclasses.replace(people[0], workdays=("Mon", "Tue", "Wed", "Thu"))
+    people[0] = p_off
+    tasks: list[Task] = []
+    rows: list[Assignment] = []
+    days = [start + timedelta(days=k) for k in range(400)]
+    working = [d for d in days if d.weekday() < 5 and d <= end]
+    for i in range(300):
+        pos = 0
+        for j in range(7):
+            tid = f"t{i}_{j}"
+            preds = (f"t{i}_{j - 1}",) if j and j % 2 == 0 else ()
+            tasks.append(Task(tid, "big", skill="s", duration_days=4, predecessors=preds))
+            if i == 0:  # the part-timer: skip Fridays
+                own = [d for d in working if d.weekday() < 4]
+                s, f = own[pos], own[pos + 3]
+            else:
+                s, f = working[pos], working[pos + 3]
+            rows.append(Assignment(tid, (f"p{i}",), s, f))
+            pos += 4
+    portfolio = Portfolio(
+        "big",
+        Calendar(start, end),
+        tuple(people),
+        (Project("big", tuple(tasks)),),
+    )
+    plan = Plan("big", "feasible", None, None, 0.0, tuple(rows), ())
+    plan = dataclasses.replace(plan, objective=objective_value(portfolio, plan))
+    t0 = time.perf_counter()
+    result = check(portfolio, plan)
+    elapsed = time.perf_counter() - t0
+    assert result.valid, [str(v) for v in result.violations[:5]]
+    assert result.kpis.assigned == 2100
+    assert elapsed < 10, elapsed

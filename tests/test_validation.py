@@ -584,7 +584,7 @@ ERROR_CASES = [
         {**TEAM_IN_PROGRESS, f"{T_CUT}.progress.people": ["eli"]},
         f"{T_CUT}.progress.people",
         "crm-cutover",
-        "1 people, the task has 2 places",
+        "1 person, the task has 2 places",
         id="progress-people-too-few",
     ),
     pytest.param(

@@ -4,8 +4,8 @@ Flow: compile the portfolio (:mod:`solver_models.instance`) → a greedy list sc
 construction, as the warm start and the fallback → CP-SAT, the objective's terms optimized in
 lexicographic order from that start → the best plan of the two (by the documented objective,
 evaluated on the plans themselves) → reasons for unassigned work → a lower bound that is true
-for the portfolio (from the exact model, or from a relaxed model when the exact one had to
-restrict team tasks; never less than the analytic bound of work nobody can do).
+for the portfolio (CP-SAT's, when its model is exact for the portfolio; else the analytic bound
+of the work nobody can do).
 
 Infeasible and timed-out runs are values (``Result.plan.status``), not exceptions.
 """
@@ -28,6 +28,9 @@ from solver_models.instance import Instance, compile_instance
 from solver_models.schedule import Schedule, to_plan
 
 log = logging.getLogger(__name__)
+
+#: greedy list-scheduling rules tried for the warm start (the best one is kept)
+GREEDY_RULES = ("edf", "priority")
 
 
 @dataclass(frozen=True)
@@ -103,17 +106,20 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         if params.on_progress is not None:
             params.on_progress(Progress(stage, obj, lb, time.monotonic() - t0))
 
-    # 1. greedy: valid by construction
+    # 1. greedy list schedules, valid by construction: the best is the warm start
     g_t0 = time.monotonic()
-    g_sched = greedy(inst)
-    stats["greedy_seconds"] = round(time.monotonic() - g_t0, 3)
     candidates: list[tuple[str, Schedule]] = []
-    if goal == "portfolio" or len(g_sched.start) == len([t for t in inst.tasks]):
-        candidates.append(("greedy", g_sched))
-    report("greedy", _value(portfolio, inst, g_sched, tl) if candidates else None, None)
+    for rule in GREEDY_RULES:
+        sched = greedy(inst, rule=rule)
+        if goal == "portfolio" or len(sched.start) == len(inst.tasks):
+            candidates.append((f"greedy-{rule}", sched))
+    stats["greedy_seconds"] = round(time.monotonic() - g_t0, 3)
+    g_sched: Schedule | None = None
+    if candidates:
+        g_name, g_sched = min(candidates, key=lambda c: _key(portfolio, inst, c[1], tl))
+        report(g_name, _value(portfolio, inst, g_sched, tl), None)
 
     result = ModelResult(schedule=None)
-    relaxed: ModelResult | None = None
     impossible = [t for t in inst.tasks if not t.possible]
     if not params.greedy_only and not (goal == "makespan" and impossible):
         remaining = max(0.1, params.time_limit - (time.monotonic() - t0))
@@ -129,22 +135,12 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         def on_stage(stage: str, value: int, bound: int, elapsed: float) -> None:
             report(f"cp-sat:{stage}", None, None)
 
-        probe = _probe_exact(inst)
-        if not probe:
-            sp.time_limit = remaining * 0.75
-        result = solve_lexicographic(
-            inst, goal, sp, hint=g_sched if candidates else None, on_progress=on_stage, stop=stop
-        )
+        result = solve_lexicographic(inst, goal, sp, hint=g_sched, on_progress=on_stage, stop=stop)
         stats["cpsat_seconds"] = round(result.wall_seconds, 3)
         stats["cpsat_stages"] = {k: list(v) for k, v in result.stages.items()}
         stats["model_exact"] = result.exact
         if result.schedule is not None:
             candidates.append(("cp-sat", result.schedule))
-        if not result.exact:
-            left = max(0.1, params.time_limit - (time.monotonic() - t0))
-            rp = replace(sp, time_limit=left)
-            relaxed = solve_lexicographic(inst, goal, rp, relaxed=True, stop=stop)
-            stats["relaxed_stages"] = {k: list(v) for k, v in relaxed.stages.items()}
 
     # 2. choose the best valid schedule by the documented objective
     best_name, best_sched = "none", None
@@ -167,7 +163,7 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
                    solve_seconds=round(runtime, 3), solver=best_name)
     obj = objective_value(portfolio, plan, tl)
     terms = evaluate(portfolio, plan, tl) if goal == "portfolio" else None
-    lb = _lower_bound(inst, goal, result, relaxed, w)
+    lb = _lower_bound(inst, goal, result, w)
     lb = min(lb, obj)
     status = "optimal" if lb == obj else "feasible"
     extra = dict(plan.extra)
@@ -181,20 +177,6 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
     log.info("solved %s: %s objective=%s bound=%s via %s in %.2fs", portfolio.name, status, obj, lb,
              best_name, runtime)
     return Result(plan, terms, runtime, stats)
-
-
-def _probe_exact(inst: Instance) -> bool:
-    """Whether the CP-SAT model will be exact (so no relaxed bound solve is needed)."""
-    for t in inst.tasks:
-        if not t.possible or not t.is_team:
-            continue
-        for p in t.candidates:
-            if not inst.avail[p, t.est : t.lft + 1].all():
-                return False
-    frac = inst.portfolio.people and any(
-        float(r.percent) != int(r.percent) for p in inst.portfolio.people for r in p.reduced_capacity
-    )
-    return not frac
 
 
 def _plan_of(inst: Instance, sched: Schedule) -> Plan:
@@ -213,12 +195,14 @@ def _value(portfolio: Portfolio, inst: Instance, sched: Schedule, tl: Timeline) 
     return objective_value(portfolio, _plan_of(inst, sched), tl)
 
 
-def _lower_bound(
-    inst: Instance, goal: str, main: ModelResult, relaxed: ModelResult | None, w: object
-) -> int:
-    """A true lower bound on the objective of every valid plan (see module docstring)."""
+def _lower_bound(inst: Instance, goal: str, main: ModelResult, w: object) -> int:
+    """A true lower bound on the objective of every valid plan (see module docstring).
+
+    CP-SAT's bounds count only when its model is exact for this portfolio (see
+    ``solver_models.cpsat``); otherwise the analytic bound stands: the work nobody can do.
+    """
     const_units = sum(t.units for t in inst.tasks if not t.possible)
-    source = main if main.exact else relaxed
+    source = main if main.exact else None
     if goal == "makespan":
         analytic = 0
         if source is not None and "makespan" in source.stages:

@@ -19,6 +19,7 @@ Engine fields in a plan (documented here, optional for readers):
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -50,8 +51,11 @@ from allocator.domain import (
 from allocator.errors import Issue, PlanFormatError, PortfolioError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MISSING = object()
+#: larger integers are rejected: no field of the contract needs them, and they overflow floats
+_MAX_INT = 10**15
 
 #: Policy keys the engine reads besides the contract's own (documented in the README).
 ENGINE_POLICY_KEYS: frozenset[str] = frozenset()
@@ -121,13 +125,21 @@ class _Reader:
             if not math.isfinite(value) or not value.is_integer():
                 self.error(path, f"must be an integer, got {value!r}")
                 return None
-            return int(value)
+            value = int(value)
+        if abs(value) > _MAX_INT:
+            self.error(path, "number too large (over 10**15)")
+            return None
         return value
 
     def number(self, value: Any, path: str) -> float | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.error(path, f"must be a number, got {_kind(value)}")
             return None
+        if isinstance(value, int):
+            if abs(value) > _MAX_INT:
+                self.error(path, "number too large (over 10**15)")
+                return None
+            return value
         if not math.isfinite(value):
             self.error(path, f"must be a finite number, got {value!r}")
             return None
@@ -269,7 +281,8 @@ def _read_skills(r: _Reader, value: Any, path: str, who: str) -> dict[str, int]:
         return {}
     out: dict[str, int] = {}
     for skill, level in value.items():
-        lv = r.integer(level, f"{path}.{skill}")
+        key = f".{skill}" if re.fullmatch(r"[A-Za-z0-9_-]+", skill) else f"[{json.dumps(skill)}]"
+        lv = r.integer(level, f"{path}{key}")
         if lv is not None:
             out[skill] = lv
     return out
@@ -458,20 +471,20 @@ def parse_json_text(text: str, what: str = "file") -> Any:
 def load_portfolio(source: str | Path | Mapping[str, Any]) -> Portfolio:
     """Read a portfolio (a path, or already-parsed JSON) and validate it completely.
 
-    Raises :class:`~allocator.errors.PortfolioError` listing every error. Warnings (unknown
-    keys) are logged and attached to the portfolio's validation report
-    (:func:`allocator.validation.validate`).
+    Raises :class:`~allocator.errors.PortfolioError` listing every error, structural and of
+    meaning together (with the warnings in ``.warnings``). Warnings of a valid portfolio
+    (unknown keys, skills nobody has) are logged; :func:`allocator.validation.validate` returns
+    them as values.
     """
     from allocator.validation import validate  # local: validation imports this module
 
     data = _load_json(source, PortfolioError)
     portfolio, issues = read_portfolio(data)
-    errors = [i for i in issues if i.severity == "error"]
-    if errors:
-        raise PortfolioError(issues)
     report = validate(portfolio, structural=issues)
     if report.errors:
         raise PortfolioError(list(report.errors) + list(report.warnings))
+    for w in report.warnings:
+        log.warning("%s", w)
     return portfolio
 
 

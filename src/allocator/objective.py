@@ -36,6 +36,7 @@ four readable parts. Solvers optimize the terms one after another, which is the 
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from allocator.domain import Person, Plan, Portfolio, Task
@@ -116,10 +117,25 @@ def qualified(task: Task, person: Person) -> bool:
     return any(person.level(pl.skill) >= pl.min_level for pl in task.places)
 
 
+_WEIGHTS: dict[int, Weights] = {}
+
+
 def weights(portfolio: Portfolio, n_days: int | None = None) -> Weights:
-    """The weights of the ``portfolio`` objective (see module docstring)."""
-    if n_days is None:
-        n_days = len(Timeline.of(portfolio))
+    """The weights of the ``portfolio`` objective (see module docstring).
+
+    Computed once per portfolio object (they depend on it alone) and cached while it lives.
+    """
+    key = id(portfolio)
+    cached = _WEIGHTS.get(key)
+    if cached is not None:
+        return cached
+    w = _weights(portfolio, len(Timeline.of(portfolio)) if n_days is None else n_days)
+    _WEIGHTS[key] = w
+    weakref.finalize(portfolio, _WEIGHTS.pop, key, None)
+    return w
+
+
+def _weights(portfolio: Portfolio, n_days: int) -> Weights:
     c_max = 0
     prio_sum = 0
     for task in portfolio.tasks_to_plan:

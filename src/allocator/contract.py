@@ -641,11 +641,13 @@ def read_plan(data: Any) -> tuple[Plan, list[Issue]]:
     name = r.field(top, "portfolio", "", r.string, required=True, what="plan") or ""
     status = r.field(top, "status", "", _read_choice(r, _PLAN_STATUSES), required=True, what="plan")
 
-    def num_or_null(key: str) -> float | None:
+    def num_or_null(key: str) -> float | int | None:
         if key not in top:
             r.error(key, f"plan: missing required field {key!r}")
             return None
         v = top[key]
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v  # objectives are exact integers, possibly very large (allocator.objective)
         return None if v is None else r.number(v, key)
 
     objective = num_or_null("objective")

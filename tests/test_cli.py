@@ -1,0 +1,133 @@
+"""The command line as a user runs it: real processes, exit codes, one line per error, no traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from allocator.cli import example_path
+
+EXAMPLE = json.loads(example_path().read_text())
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "allocator.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+def write(tmp_path: Path, data: Any, name: str = "p.json") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return str(path)
+
+
+def test_solve_then_check_the_example(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    r = cli("solve", "example", "-o", str(plan), "--time-limit", "5", "--workers", "1", "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    assert "check: valid" in r.stdout
+    data = json.loads(plan.read_text())
+    assert data["format"] == "allocator.plan/v1" and data["status"] in ("optimal", "feasible")
+    r = cli("check", str(example_path()), str(plan))
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = cli("check", str(example_path()), str(plan), "--json")
+    assert json.loads(r.stdout)["valid"] is True
+
+
+def test_check_flags_an_edited_plan_with_exit_1(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    assert cli("solve", "example", "-o", str(plan), "--time-limit", "3", "--workers", "1").returncode == 0
+    data = json.loads(plan.read_text())
+    data["assignments"][0]["people"] = ["nobody"]
+    r = cli("check", str(example_path()), write(tmp_path, data, "bad.json"))
+    assert r.returncode == 1
+    assert "unknown_person" in r.stdout and "nobody" in r.stdout
+
+
+def test_validate_and_generate(tmp_path: Path) -> None:
+    out = tmp_path / "gen.json"
+    r = cli("generate", "--people", "12", "--projects", "4", "--seed", "7", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    r = cli("validate", str(out))
+    assert r.returncode == 0 and r.stdout.startswith("ok:"), r.stdout + r.stderr
+
+
+def _mutate(path: str, value: Any) -> dict[str, Any]:
+    data = json.loads(json.dumps(EXAMPLE))
+    node: Any = data
+    keys = path.split("/")
+    for k in keys[:-1]:
+        node = node[int(k)] if k.isdigit() else node[k]
+    last = keys[-1]
+    if value is KeyError:
+        del node[last]
+    elif last.isdigit():
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return data
+
+
+BAD = [
+    ("projects/0/tasks/1/min_level", 7, "crm-schema"),
+    ("projects/0/tasks/1/predecessors", ["ghost"], "ghost"),
+    ("projects/0/tasks/0/predecessors", ["crm-test"], "cycle"),
+    ("people/1/id", "ana", "ana"),
+    ("projects/0/tasks/0/effort_hours", -5, "crm-scope"),
+    ("projects/0/tasks/0/allocation", 150, "crm-scope"),
+    ("calendar/end", "2026-01-01", "calendar"),
+    ("calendar/start", "2027-13-01", "calendar.start"),
+    ("projects/2/tasks/1/pinned", {"person": "ben"}, "ben"),
+    ("projects/2/tasks/1/pinned", {"start": "2027-01-16"}, "ops-audit"),
+    ("projects/0/tasks/4/effort_hours", 10, "crm-cutover"),
+    ("projects/0/tasks/0/skill", KeyError, "crm-scope"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "needle"), BAD)
+def test_bad_input_exits_2_with_one_line_per_error(tmp_path: Path, path: str, value: Any, needle: str) -> None:
+    f = write(tmp_path, _mutate(path, value))
+    for args in (("validate", f), ("solve", f, "-o", str(tmp_path / "x.json"))):
+        r = cli(*args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert "Traceback" not in r.stderr
+        errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+        assert errors and any(needle in line for line in errors), r.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_not_json_and_missing_file_exit_2(tmp_path: Path) -> None:
+    r = cli("validate", write(tmp_path, "{not json"))
+    assert r.returncode == 2 and "not valid JSON" in r.stderr and "Traceback" not in r.stderr
+    r = cli("validate", str(tmp_path / "missing.json"))
+    assert r.returncode == 2 and "file not found" in r.stderr
+
+
+@pytest.mark.parametrize("args", [("solve", "example", "-o", "x", "--time-limit", "-1"), ("frobnicate",),
+                                  ("solve", "example", "-o", "x", "--workers", "zero")])
+def test_bad_arguments_exit_2_in_one_line(args: tuple[str, ...]) -> None:
+    r = cli(*args)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_several_errors_are_all_listed(tmp_path: Path) -> None:
+    data = _mutate("projects/0/tasks/1/min_level", 0)
+    data["projects"][1]["tasks"][0]["allocation"] = 0
+    data["people"][0]["hours_per_day"] = 30
+    r = cli("validate", write(tmp_path, data))
+    assert r.returncode == 2
+    assert len([line for line in r.stderr.splitlines() if line.startswith("error:")]) == 3
+
+
+def test_unknown_keys_warn_with_their_path(tmp_path: Path) -> None:
+    data = _mutate("projects/0/tasks/0/efort_hours", 3)
+    r = cli("validate", write(tmp_path, data))
+    assert r.returncode == 0
+    assert "projects[0].tasks[0].efort_hours" in r.stderr

@@ -1,0 +1,209 @@
+"""Property tests on generated portfolios: invariants every solve must keep.
+
+Solves use one worker and a fixed seed (parallel CP-SAT is not deterministic), short time limits,
+and assert invariants, never particular schedules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from datetime import date, timedelta
+from typing import Any
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from allocator.checker import check
+from allocator.contract import (
+    plan_to_dict,
+    portfolio_to_dict,
+    read_plan,
+    read_portfolio,
+)
+from allocator.domain import Portfolio, Project, frozen_map
+from allocator.engine import Result, SolveParams, solve
+from allocator.generator import generate
+from allocator.objective import evaluate
+from allocator.validation import validate
+
+small = st.builds(
+    lambda people, projects, seed, hard, team: generate(
+        people,
+        projects,
+        seed=seed,
+        tasks_per_project=(1, 5),
+        team_task_share=team,
+        hard_deadlines=hard,
+        tightness=1.1,
+    ),
+    st.integers(1, 6),
+    st.integers(1, 3),
+    st.integers(0, 10_000),
+    st.booleans(),
+    st.sampled_from([0.0, 0.3]),
+)
+
+FAST = SolveParams(time_limit=3, workers=1, seed=0)
+
+
+def solved(portfolio: Portfolio, params: SolveParams = FAST) -> Result:
+    result = solve(portfolio, params)
+    report = check(portfolio, result.plan)
+    assert report.valid, [str(v.message) for v in report.violations]
+    return result
+
+
+def key(portfolio: Portfolio, result: Result) -> tuple[int, ...]:
+    return evaluate(portfolio, result.plan).key()
+
+
+@given(small)
+def test_every_plan_passes_the_checker_and_bound_is_below_objective(portfolio: Portfolio) -> None:
+    assert validate(portfolio).ok
+    result = solved(portfolio)
+    plan = result.plan
+    assert plan.status in ("optimal", "feasible")
+    assert plan.objective is not None and plan.lower_bound is not None
+    assert plan.lower_bound <= plan.objective
+    # every unassigned task has at least one reason a planner can act on
+    assert all(u.reasons and all(r.strip() for r in u.reasons) for u in plan.unassigned)
+
+
+@given(small)
+def test_json_round_trips_are_exact(portfolio: Portfolio) -> None:
+    again, issues = read_portfolio(portfolio_to_dict(portfolio))
+    assert not [i for i in issues if i.severity == "error"]
+    assert again == portfolio
+    plan = solve(portfolio, SolveParams(greedy_only=True)).plan
+    plan_again, issues = read_plan(plan_to_dict(plan))
+    assert not issues
+    assert plan_again == plan
+
+
+@given(small)
+def test_cp_sat_is_never_worse_than_the_greedy_baseline(portfolio: Portfolio) -> None:
+    greedy = solve(portfolio, SolveParams(greedy_only=True))
+    full = solved(portfolio)
+    assert key(portfolio, full) <= key(portfolio, greedy)
+
+
+def _planted(seed: int, n_people: int, n_tasks: int) -> tuple[dict[str, Any], int]:
+    """A makespan portfolio built around a valid plan: tasks laid end to end per person.
+
+    Returns the portfolio and the planted plan's makespan (an upper bound on the optimum).
+    """
+    rng = random.Random(seed)
+    skills = ["a", "b", "c"]
+    people = [
+        {"id": f"p{i}", "skills": {s: rng.randint(1, 5) for s in rng.sample(skills, rng.randint(1, 3))}}
+        for i in range(n_people)
+    ]
+    busy = [0] * n_people  # next free working day of each person in the planted plan
+    tasks = []
+    for j in range(n_tasks):
+        i = rng.randrange(n_people)
+        skill, level = rng.choice(sorted(people[i]["skills"].items()))
+        days = rng.randint(1, 4)
+        preds = [f"t{k}" for k in range(j) if rng.random() < 0.15]
+        # planted start: after the person's previous task (preds may make it later still)
+        tasks.append({"id": f"t{j}", "skill": skill, "min_level": rng.randint(1, level),
+                      "effort_hours": 8 * days, "predecessors": preds, "_person": i, "_days": days})
+    finish: dict[str, int] = {}
+    for t in tasks:
+        i = t.pop("_person")
+        days = t.pop("_days")
+        start = max([busy[i]] + [finish[p] + 1 for p in t["predecessors"]])
+        finish[t["id"]] = start + days - 1
+        busy[i] = start + days
+    makespan = max(finish.values()) + 1
+    weeks = makespan // 5 + 2
+    end = date(2027, 1, 4) + timedelta(weeks=weeks) - timedelta(days=3)
+    data = {
+        "format": "allocator.portfolio/v1",
+        "name": "planted",
+        "calendar": {"start": "2027-01-04", "end": end.isoformat()},
+        "people": people,
+        "projects": [{"id": "P", "tasks": tasks}],
+        "policy": {"objective": "makespan"},
+    }
+    return data, makespan
+
+
+@given(st.integers(0, 100_000), st.integers(1, 4), st.integers(1, 8))
+def test_planted_plan_is_never_beaten_by_infeasible(seed: int, n_people: int, n_tasks: int) -> None:
+    from allocator import load_portfolio
+
+    data, planted = _planted(seed, n_people, n_tasks)
+    portfolio = load_portfolio(data)
+    result = solved(portfolio, SolveParams(time_limit=5, workers=1, seed=0))
+    assert result.status in ("optimal", "feasible"), result.plan.unassigned
+    assert result.plan.objective is not None and result.plan.objective <= planted
+    assert not result.plan.unassigned
+
+
+def _optimal(portfolio: Portfolio) -> Result | None:
+    result = solved(portfolio, SolveParams(time_limit=5, workers=1, seed=0))
+    return result if result.status == "optimal" else None
+
+
+tiny = st.builds(
+    lambda people, seed: generate(people, 1, seed=seed, tasks_per_project=(1, 4), team_task_share=0.0,
+                                  pin_share=0.0, tightness=1.3),
+    st.integers(1, 3),
+    st.integers(0, 10_000),
+)
+
+
+@given(tiny, st.data())
+def test_one_more_person_never_worsens_an_optimal_plan(portfolio: Portfolio, data: st.DataObject) -> None:
+    before = _optimal(portfolio)
+    assume(before is not None)
+    model = data.draw(st.sampled_from(portfolio.people))
+    extra = dataclasses.replace(model, id="extra-person")
+    bigger = dataclasses.replace(portfolio, people=(*portfolio.people, extra))
+    after = _optimal(bigger)
+    assume(after is not None)
+    assert before is not None and after is not None
+    assert key(bigger, after) <= key(portfolio, before)
+
+
+@given(tiny, st.data())
+def test_removing_a_skill_means_no_work_needing_it(portfolio: Portfolio, data: st.DataObject) -> None:
+    person = data.draw(st.sampled_from(portfolio.people))
+    skill = data.draw(st.sampled_from(sorted(person.skills)))
+    fewer = dataclasses.replace(person, skills=frozen_map({k: v for k, v in person.skills.items() if k != skill}))
+    changed = dataclasses.replace(
+        portfolio, people=tuple(fewer if p.id == person.id else p for p in portfolio.people)
+    )
+    assume(validate(changed).ok)
+    result = solved(changed)
+    for a in result.plan.assignments:
+        task = changed.task_by_id[a.task]
+        if person.id in a.people and not task.is_team:
+            assert task.skill != skill
+
+
+@given(tiny, st.integers(1, 30))
+def test_a_later_deadline_never_makes_the_optimum_worse(portfolio: Portfolio, shift: int) -> None:
+    before = _optimal(portfolio)
+    assume(before is not None)
+    later = dataclasses.replace(
+        portfolio,
+        projects=tuple(
+            Project(
+                id=p.id, name=p.name, priority=p.priority, start_after=p.start_after,
+                deadline=p.deadline + timedelta(days=shift) if p.deadline else None,
+                tasks=tuple(
+                    dataclasses.replace(t, deadline=t.deadline + timedelta(days=shift) if t.deadline else None)
+                    for t in p.tasks
+                ),
+            )
+            for p in portfolio.projects
+        ),
+    )
+    assume(validate(later).ok)
+    after = _optimal(later)
+    assume(after is not None)
+    assert before is not None and after is not None
+    assert key(later, after) <= key(portfolio, before)

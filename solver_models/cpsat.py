@@ -21,9 +21,8 @@ the absent days inside a span is harmless: every task spanning an absence of ``p
 Team tasks are modelled as *not* stretching over a member's absence (all members available on
 ``duration`` consecutive working days) — a restriction, so every plan is valid but some valid
 plans are out of reach. When a portfolio has a team task for which this can matter (or a
-fractional capacity percent, floored here), the model is flagged inexact and the lower bound is
-taken from a *relaxed* model (team tasks free of capacity and stretching rules, capacity
-percents rounded up), which is a true bound.
+fractional capacity percent, floored here), the model is flagged inexact and its bounds are not
+used as bounds of the portfolio (the engine falls back to a weaker bound that is true).
 """
 
 from __future__ import annotations
@@ -75,9 +74,8 @@ class ModelResult:
 class _Model:
     """Builds the CP-SAT model of an instance; one method per rule."""
 
-    def __init__(self, instance: Instance, *, relaxed: bool = False) -> None:
+    def __init__(self, instance: Instance) -> None:
         self.inst = instance
-        self.relaxed = relaxed
         self.m = cp_model.CpModel()
         self.tasks = [t for t in instance.tasks if t.possible]
         self.assigned: dict[int, cp_model.IntVar] = {}
@@ -161,7 +159,9 @@ class _Model:
             self.load.setdefault(p, []).append((iv, t.alloc))
         self.m.add(sum(lits) == x)
 
-    def _span_rule(self, t: TaskInfo, p: int, lit: cp_model.IntVar, table: dict[int, int], d: int) -> None:
+    def _span_rule(
+        self, t: TaskInfo, p: int, lit: cp_model.IntVar, table: dict[int, int], d: int
+    ) -> None:
         """If ``p`` does ``t``: ``finish = start + d - 1 + g`` where ``g`` is the number of ``p``'s
         unavailable working days inside the span, which depends on the start.
 
@@ -176,7 +176,9 @@ class _Model:
         who = self.inst.people[p].id
         if len(classes) == 1:
             ((g, starts),) = classes.items()
-            self.m.add_linear_expression_in_domain(s, cp_model.Domain.from_values(starts)).only_enforce_if(lit)
+            self.m.add_linear_expression_in_domain(
+                s, cp_model.Domain.from_values(starts)
+            ).only_enforce_if(lit)
             self.m.add(f == s + (d - 1 + g)).only_enforce_if(lit)
             return
         zs = []
@@ -184,7 +186,9 @@ class _Model:
             z = self.m.new_bool_var(f"gap[{t.id},{who},{g}]")
             zs.append(z)
             self.gap_lits.setdefault((t.index, p), []).append((z, g))
-            self.m.add_linear_expression_in_domain(s, cp_model.Domain.from_values(starts)).only_enforce_if(z)
+            self.m.add_linear_expression_in_domain(
+                s, cp_model.Domain.from_values(starts)
+            ).only_enforce_if(z)
             self.m.add(f == s + (d - 1 + g)).only_enforce_if(z)
         self.m.add(sum(zs) == lit)
 
@@ -192,9 +196,7 @@ class _Model:
         """Each place ``k``: ``sum_p fills[t,k,p] = assigned[t]``; each person fills at most one
         place: ``member[t,p] = sum_k fills[t,k,p] <= 1``. Members are available (with capacity
         >= allocation) on ``duration`` consecutive working days from ``start``, and each carries
-        the fixed-size interval ``[start, start+duration)``.
-
-        Relaxed model: ``finish >= start + duration - 1`` and no capacity use."""
+        the fixed-size interval ``[start, start+duration)``."""
         x = self.assigned[t.index]
         d = t.duration or 1
         s, f = self.start[t.index], self.finish[t.index]
@@ -208,14 +210,16 @@ class _Model:
             self.m.add(sum(lits) == x)
         window = slice(t.est, t.lft + 1)
         for p in t.candidates:
-            places = [self.fills[(t.index, k, p)] for k in range(len(t.places)) if (t.index, k, p) in self.fills]
+            places = [
+                self.fills[(t.index, k, p)]
+                for k in range(len(t.places))
+                if (t.index, k, p) in self.fills
+            ]
             mem = self.m.new_bool_var(f"member[{t.id},{inst.people[p].id}]")
             self.m.add(sum(places) == mem)
             self.member[(t.index, p)] = mem
             if not inst.avail[p, window].all():
                 self.exact = False
-            if self.relaxed:
-                continue
             ok = inst.avail[p] & (inst.cap[p] >= t.alloc)
             # starts s with ok on s..s+d-1 (all working days of the span)
             run = np.convolve(ok.astype(np.int64), np.ones(d, dtype=np.int64), mode="valid")
@@ -223,13 +227,14 @@ class _Model:
             if not good:
                 self.m.add(mem == 0)
                 continue
-            self.m.add_linear_expression_in_domain(s, cp_model.Domain.from_values(good)).only_enforce_if(mem)
-            iv = self.m.new_optional_fixed_size_interval_var(s, d, mem, f"work[{t.id},{inst.people[p].id}]")
+            self.m.add_linear_expression_in_domain(
+                s, cp_model.Domain.from_values(good)
+            ).only_enforce_if(mem)
+            iv = self.m.new_optional_fixed_size_interval_var(
+                s, d, mem, f"work[{t.id},{inst.people[p].id}]"
+            )
             self.load.setdefault(p, []).append((iv, t.alloc))
-        if self.relaxed:
-            self.m.add(f >= s + d - 1)
-        else:
-            self.m.add(f == s + d - 1)
+        self.m.add(f == s + d - 1)
 
     def _no_people(self, t: TaskInfo) -> None:
         """A task needing nobody: every working day is active, ``finish = start + duration - 1``."""
@@ -288,12 +293,12 @@ class _Model:
             while w < n:
                 if avail[w] and cap[w] < 100:
                     pct = int(cap[w])
-                    if self.relaxed:
-                        pct = int(math.ceil(pct))
                     e = w
                     while e + 1 < n and avail[e + 1] and cap[e + 1] == cap[w]:
                         e += 1
-                    iv = self.m.new_fixed_size_interval_var(w, e - w + 1, f"reduced[{inst.people[p].id},{w}]")
+                    iv = self.m.new_fixed_size_interval_var(
+                        w, e - w + 1, f"reduced[{inst.people[p].id},{w}]"
+                    )
                     blockers.append((iv, 100 - pct))
                     w = e + 1
                 else:
@@ -302,7 +307,9 @@ class _Model:
             if all(dem == 100 for _, dem in all_items):
                 self.m.add_no_overlap([iv for iv, _ in all_items])
             else:
-                self.m.add_cumulative([iv for iv, _ in all_items], [dem for _, dem in all_items], 100)
+                self.m.add_cumulative(
+                    [iv for iv, _ in all_items], [dem for _, dem in all_items], 100
+                )
 
     def _all_assigned(self) -> None:
         """``makespan`` objective: every task is assigned."""
@@ -325,7 +332,9 @@ class _Model:
             if hi == 0:
                 continue
             v = self.m.new_int_var(0, hi, f"late[{t.id}]")
-            self.m.add(v >= self.finish[t.index] - t.deadline_idx).only_enforce_if(self.assigned[t.index])
+            self.m.add(v >= self.finish[t.index] - t.deadline_idx).only_enforce_if(
+                self.assigned[t.index]
+            )
             self.late[t.index] = v
 
     def _finish_early(self) -> None:
@@ -344,8 +353,12 @@ class _Model:
         if stage == "finish":
             return sum(self.inst.tasks[i].priority * v for i, v in self.done_by.items())
         if stage == "cost":
-            terms = [self.inst.tasks[t].candidates[p].cost * lit for (t, p), lit in self.does.items()]
-            terms += [self.inst.tasks[t].candidates[p].cost * lit for (t, p), lit in self.member.items()]
+            terms = [
+                self.inst.tasks[t].candidates[p].cost * lit for (t, p), lit in self.does.items()
+            ]
+            terms += [
+                self.inst.tasks[t].candidates[p].cost * lit for (t, p), lit in self.member.items()
+            ]
             return sum(terms)
         if stage == "makespan":
             assert self.makespan is not None
@@ -367,7 +380,7 @@ class _Model:
             if i not in sched.start or not t.is_team:
                 continue
             s, d = sched.start[i], t.duration or 1
-            ok = sched.finish[i] == s + d - 1 and not self.relaxed
+            ok = sched.finish[i] == s + d - 1
             for p in sched.people.get(i, ()):
                 span = slice(s, s + d)
                 if not (inst.avail[p, span].all() and (inst.cap[p, span] >= t.alloc).all()):
@@ -392,7 +405,7 @@ class _Model:
 
     def hint(self, sched: Schedule) -> None:
         """A complete hint: every variable gets the value it has in ``sched``."""
-        self.m.clear_hints()
+        self.m.clear_hints()  # type: ignore[no-untyped-call]
         for t in self.tasks:
             i = t.index
             on = i in sched.start
@@ -441,10 +454,14 @@ class _Model:
             if t.is_team:
                 people = []
                 for k, cands in enumerate(t.place_candidates):
-                    people.append(next(p for p in cands if solver.boolean_value(self.fills[(i, k, p)])))
+                    people.append(
+                        next(p for p in cands if solver.boolean_value(self.fills[(i, k, p)]))
+                    )
                 sched.people[i] = tuple(people)
             elif t.places:
-                sched.people[i] = tuple(p for p in t.candidates if solver.boolean_value(self.does[(i, p)]))
+                sched.people[i] = tuple(
+                    p for p in t.candidates if solver.boolean_value(self.does[(i, p)])
+                )
             else:
                 sched.people[i] = ()
         return sched
@@ -477,7 +494,6 @@ def solve_lexicographic(
     params: SolverParams,
     *,
     hint: Schedule | None = None,
-    relaxed: bool = False,
     on_progress: ProgressFn | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> ModelResult:
@@ -485,13 +501,16 @@ def solve_lexicographic(
 
     Each stage minimizes its term under ``term_j <= best_j`` for the stages before it, starting
     from the previous stage's solution. Values are the model's own; bounds are valid for the
-    model (for the whole problem when the model is exact or relaxed).
+    model, and for the whole problem when the model is exact (``ModelResult.exact``).
     """
     t0 = time.monotonic()
-    model = _Model(instance, relaxed=relaxed)
+    model = _Model(instance)
     model.build(objective)
     stages: Sequence[str] = ("makespan",) if objective == "makespan" else PORTFOLIO_STAGES
-    result = ModelResult(schedule=None, exact=model.exact)
+    fractional = any(
+        float(r.percent) != int(r.percent) for p in instance.people for r in p.reduced_capacity
+    )
+    result = ModelResult(schedule=None, exact=model.exact and not fractional)
     best = hint
     budget = params.time_limit
     carried = 0.0
@@ -514,10 +533,12 @@ def solve_lexicographic(
         carried = max(0.0, budget * share + carried - used)
         name = solver.status_name(status)
         log.info(
-            "stage %s: %s value=%s bound=%s in %.2fs%s",
-            stage, name,
+            "stage %s: %s value=%s bound=%s in %.2fs",
+            stage,
+            name,
             solver.objective_value if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None,
-            solver.best_objective_bound, used, " (relaxed)" if relaxed else "",
+            solver.best_objective_bound,
+            used,
         )
         if status == cp_model.INFEASIBLE:
             result.infeasible = stage == stages[0]
@@ -532,9 +553,6 @@ def solve_lexicographic(
         result.schedule = best
         if on_progress is not None:
             on_progress(stage, value, min(bound, value), time.monotonic() - t0)
-        if not optimal:
-            # later stages still improve ties, but the bound of this stage stays as it is
-            pass
         model.m.add(expr <= value)
     result.wall_seconds = time.monotonic() - t0
     return result

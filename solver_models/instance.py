@@ -152,7 +152,9 @@ def compile_instance(portfolio: Portfolio) -> Instance:
     cap = np.zeros((len(people), n), dtype=np.int64)
     for i, p in enumerate(people):
         avail[i] = availability(portfolio, tl, p)
-        cap[i] = np.floor(np.asarray(capacity(portfolio, tl, p), dtype=float) + 1e-9).astype(np.int64)
+        cap[i] = np.floor(np.asarray(capacity(portfolio, tl, p), dtype=float) + 1e-9).astype(
+            np.int64
+        )
     hard = portfolio.policy.deadlines_hard and portfolio.policy.goal != "makespan"
     tasks: list[TaskInfo] = []
     tindex: dict[str, int] = {}
@@ -276,17 +278,20 @@ def _fill_candidates(
         else:
             info.out_reasons.append(_window_reason(tl, info, None, qualified))
         break
-    if not info.out_reasons and t.is_team:
-        # enough distinct people for all places?
-        if len(info.candidates) < len(info.places):
-            info.out_reasons.append(
-                f"it needs {len(info.places)} people but only {len(info.candidates)} "
-                "qualified people are available in its window"
-            )
+    if not info.out_reasons and t.is_team and len(info.candidates) < len(info.places):
+        # not enough distinct people for all places
+        info.out_reasons.append(
+            f"it needs {len(info.places)} people but only {len(info.candidates)} "
+            "qualified people are available in its window"
+        )
 
 
 def _keep_progress(
-    portfolio: Portfolio, tl: Timeline, info: TaskInfo, pidx: dict[str, int], avail: npt.NDArray[np.bool_]
+    portfolio: Portfolio,
+    tl: Timeline,
+    info: TaskInfo,
+    pidx: dict[str, int],
+    avail: npt.NDArray[np.bool_],
 ) -> None:
     t = info.task
     assert t.progress is not None
@@ -296,7 +301,7 @@ def _keep_progress(
     if len(idxs) != len(ids) or not idxs:
         info.change_reasons.append("a person in its progress is not in the portfolio any more")
         return
-    common = avail[idxs].all(axis=0)
+    common = np.asarray(avail[idxs].all(axis=0), dtype=bool)
     common[:start] = False
     days = np.flatnonzero(common)
     gone = [people_id for people_id, i in zip(ids, idxs, strict=True) if not avail[i, start:].any()]
@@ -306,7 +311,9 @@ def _keep_progress(
         )
         return
     if len(days) == 0:
-        info.change_reasons.append("its people have no common available day left, so it was reassigned")
+        info.change_reasons.append(
+            "its people have no common available day left, so it was reassigned"
+        )
         return
     info.keep_people = tuple(idxs)
     info.keep_start = int(days[0])
@@ -317,7 +324,9 @@ def _places_text(places: tuple[Place, ...]) -> str:
     return ", ".join(f"{p.skill} >= {p.min_level}" for p in places)
 
 
-def _window_reason(tl: Timeline, info: TaskInfo, duration: int | None, qualified: list[str] | None = None) -> str:
+def _window_reason(
+    tl: Timeline, info: TaskInfo, duration: int | None, qualified: list[str] | None = None
+) -> str:
     lo = tl.days[info.est].isoformat() if info.est < len(tl) else "after the horizon"
     hi = tl.days[info.lft].isoformat() if 0 <= info.lft < len(tl) else "before the horizon"
     what = f"{duration} working days" if duration is not None else "its duration"

@@ -17,7 +17,11 @@ EXAMPLE = json.loads(example_path().read_text())
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "allocator.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+        [sys.executable, "-m", "allocator.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
     )
 
 
@@ -29,7 +33,9 @@ def write(tmp_path: Path, data: Any, name: str = "p.json") -> str:
 
 def test_solve_then_check_the_example(tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
-    r = cli("solve", "example", "-o", str(plan), "--time-limit", "5", "--workers", "1", "--seed", "3")
+    r = cli(
+        "solve", "example", "-o", str(plan), "--time-limit", "5", "--workers", "1", "--seed", "3"
+    )
     assert r.returncode == 0, r.stderr
     assert "check: valid" in r.stdout
     data = json.loads(plan.read_text())
@@ -42,7 +48,10 @@ def test_solve_then_check_the_example(tmp_path: Path) -> None:
 
 def test_check_flags_an_edited_plan_with_exit_1(tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
-    assert cli("solve", "example", "-o", str(plan), "--time-limit", "3", "--workers", "1").returncode == 0
+    assert (
+        cli("solve", "example", "-o", str(plan), "--time-limit", "3", "--workers", "1").returncode
+        == 0
+    )
     data = json.loads(plan.read_text())
     data["assignments"][0]["people"] = ["nobody"]
     r = cli("check", str(example_path()), write(tmp_path, data, "bad.json"))
@@ -91,7 +100,9 @@ BAD = [
 
 
 @pytest.mark.parametrize(("path", "value", "needle"), BAD)
-def test_bad_input_exits_2_with_one_line_per_error(tmp_path: Path, path: str, value: Any, needle: str) -> None:
+def test_bad_input_exits_2_with_one_line_per_error(
+    tmp_path: Path, path: str, value: Any, needle: str
+) -> None:
     f = write(tmp_path, _mutate(path, value))
     for args in (("validate", f), ("solve", f, "-o", str(tmp_path / "x.json"))):
         r = cli(*args)
@@ -109,8 +120,14 @@ def test_not_json_and_missing_file_exit_2(tmp_path: Path) -> None:
     assert r.returncode == 2 and "file not found" in r.stderr
 
 
-@pytest.mark.parametrize("args", [("solve", "example", "-o", "x", "--time-limit", "-1"), ("frobnicate",),
-                                  ("solve", "example", "-o", "x", "--workers", "zero")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("solve", "example", "-o", "x", "--time-limit", "-1"),
+        ("frobnicate",),
+        ("solve", "example", "-o", "x", "--workers", "zero"),
+    ],
+)
 def test_bad_arguments_exit_2_in_one_line(args: tuple[str, ...]) -> None:
     r = cli(*args)
     assert r.returncode == 2

@@ -35,7 +35,10 @@ def test_ok_small_optimal(ok_small: dict[str, Any]) -> None:
     # cat does b after d (b=6). So bob does c then b.
     result, a = run(ok_small)
     assert result.status == "optimal"
-    assert a["a"].people == ("ann",) and (a["a"].start, a["a"].finish) == (D("2027-01-04"), D("2027-01-05"))
+    assert a["a"].people == ("ann",) and (a["a"].start, a["a"].finish) == (
+        D("2027-01-04"),
+        D("2027-01-05"),
+    )
     assert a["c"].people == ("bob",) and a["c"].finish == D("2027-01-06")
     assert a["b"].people == ("bob",) and a["b"].start == D("2027-01-07")
     assert result.terms is not None and result.terms.finish == 14
@@ -57,8 +60,10 @@ def test_skill_level_decides_who() -> None:
 def test_unknown_skill_is_unassigned_with_reason() -> None:
     data = portfolio_dict(
         [{"id": "ann", "skills": {"python": 3}}],
-        [{"id": "t", "skill": "ml", "effort_hours": 8}, {"id": "u", "skill": "python", "effort_hours": 8,
-                                                        "predecessors": ["t"]}],
+        [
+            {"id": "t", "skill": "ml", "effort_hours": 8},
+            {"id": "u", "skill": "python", "effort_hours": 8, "predecessors": ["t"]},
+        ],
     )
     result, a = run(data)
     assert not a
@@ -94,7 +99,13 @@ def test_overqualification_costs() -> None:
 def test_task_stretches_over_time_off() -> None:
     # 24h = 3 active days from Mon 4 Jan; ann is off Tue 5 Jan: Mon, Wed, Thu -> finish Thu 7 Jan.
     data = portfolio_dict(
-        [{"id": "ann", "skills": {"py": 3}, "time_off": [{"start": "2027-01-05", "end": "2027-01-05"}]}],
+        [
+            {
+                "id": "ann",
+                "skills": {"py": 3},
+                "time_off": [{"start": "2027-01-05", "end": "2027-01-05"}],
+            }
+        ],
         [{"id": "t", "skill": "py", "effort_hours": 24}],
     )
     _, a = run(data)
@@ -104,7 +115,14 @@ def test_task_stretches_over_time_off() -> None:
 def test_part_timer_and_hours_per_day() -> None:
     # Mon-Thu part-timer at 4 h/day: 20 h -> 5 active days: Mon-Thu 4-7 Jan, then Mon 11 Jan.
     data = portfolio_dict(
-        [{"id": "ann", "skills": {"py": 3}, "hours_per_day": 4, "workdays": ["Mon", "Tue", "Wed", "Thu"]}],
+        [
+            {
+                "id": "ann",
+                "skills": {"py": 3},
+                "hours_per_day": 4,
+                "workdays": ["Mon", "Tue", "Wed", "Thu"],
+            }
+        ],
         [{"id": "t", "skill": "py", "effort_hours": 20}],
     )
     _, a = run(data)
@@ -130,8 +148,13 @@ def test_reduced_capacity_blocks_full_time_work() -> None:
     # Week 1 at 50%: a 100% task cannot run then (it would be active and exceed capacity);
     # it starts Mon 11 Jan. A 50% task fits in week 1.
     data = portfolio_dict(
-        [{"id": "ann", "skills": {"py": 3},
-          "reduced_capacity": [{"start": "2027-01-04", "end": "2027-01-08", "percent": 50}]}],
+        [
+            {
+                "id": "ann",
+                "skills": {"py": 3},
+                "reduced_capacity": [{"start": "2027-01-04", "end": "2027-01-08", "percent": 50}],
+            }
+        ],
         [
             {"id": "full", "skill": "py", "effort_hours": 8},
             {"id": "half", "skill": "py", "effort_hours": 4, "allocation": 50},
@@ -160,9 +183,18 @@ def test_precedence_and_earliest_start() -> None:
 def test_pins_person_and_start() -> None:
     # Pinned to the dearer bob and to Wed 13 Jan: both hold although ann would be cheaper and earlier.
     data = portfolio_dict(
-        [{"id": "ann", "skills": {"py": 3}, "cost_per_hour": 1}, {"id": "bob", "skills": {"py": 3},
-                                                                 "cost_per_hour": 90}],
-        [{"id": "t", "skill": "py", "effort_hours": 8, "pinned": {"person": "bob", "start": "2027-01-13"}}],
+        [
+            {"id": "ann", "skills": {"py": 3}, "cost_per_hour": 1},
+            {"id": "bob", "skills": {"py": 3}, "cost_per_hour": 90},
+        ],
+        [
+            {
+                "id": "t",
+                "skill": "py",
+                "effort_hours": 8,
+                "pinned": {"person": "bob", "start": "2027-01-13"},
+            }
+        ],
     )
     _, a = run(data)
     assert a["t"].people == ("bob",) and a["t"].start == D("2027-01-13")
@@ -211,8 +243,13 @@ def test_team_task_places() -> None:
     # Places: py>=3 and qa>=2. bob has both but fills one place; cat fills qa.
     data = portfolio_dict(
         [{"id": "bob", "skills": {"py": 3, "qa": 2}}, {"id": "cat", "skills": {"qa": 4}}],
-        [{"id": "t", "requirements": [{"skill": "py", "min_level": 3}, {"skill": "qa", "min_level": 2}],
-          "duration_days": 3}],
+        [
+            {
+                "id": "t",
+                "requirements": [{"skill": "py", "min_level": 3}, {"skill": "qa", "min_level": 2}],
+                "duration_days": 3,
+            }
+        ],
     )
     _, a = run(data)
     assert sorted(a["t"].people) == ["bob", "cat"]
@@ -247,21 +284,44 @@ def test_makespan_infeasible_when_work_cannot_be_done() -> None:
 def test_in_progress_keeps_its_person() -> None:
     # As of Mon 11 Jan, t is in progress with bob (dearer), 2 days left: it stays with bob, 11-12 Jan.
     data = portfolio_dict(
-        [{"id": "ann", "skills": {"py": 3}}, {"id": "bob", "skills": {"py": 3}, "cost_per_hour": 99}],
-        [{"id": "t", "skill": "py", "effort_hours": 40, "status": "in_progress",
-          "progress": {"people": ["bob"], "remaining_days": 2}}],
+        [
+            {"id": "ann", "skills": {"py": 3}},
+            {"id": "bob", "skills": {"py": 3}, "cost_per_hour": 99},
+        ],
+        [
+            {
+                "id": "t",
+                "skill": "py",
+                "effort_hours": 40,
+                "status": "in_progress",
+                "progress": {"people": ["bob"], "remaining_days": 2},
+            }
+        ],
         as_of="2027-01-11",
     )
     result, a = run(data)
-    assert a["t"].people == ("bob",) and (a["t"].start, a["t"].finish) == (D("2027-01-11"), D("2027-01-12"))
+    assert a["t"].people == ("bob",) and (a["t"].start, a["t"].finish) == (
+        D("2027-01-11"),
+        D("2027-01-12"),
+    )
     assert not result.plan.changes
 
 
 def test_in_progress_reassigned_when_person_left() -> None:
     data = portfolio_dict(
-        [{"id": "ann", "skills": {"py": 3}}, {"id": "bob", "skills": {"py": 3}, "available_until": "2027-01-08"}],
-        [{"id": "t", "skill": "py", "effort_hours": 40, "status": "in_progress",
-          "progress": {"people": ["bob"], "remaining_days": 2}}],
+        [
+            {"id": "ann", "skills": {"py": 3}},
+            {"id": "bob", "skills": {"py": 3}, "available_until": "2027-01-08"},
+        ],
+        [
+            {
+                "id": "t",
+                "skill": "py",
+                "effort_hours": 40,
+                "status": "in_progress",
+                "progress": {"people": ["bob"], "remaining_days": 2},
+            }
+        ],
         as_of="2027-01-11",
     )
     result, a = run(data)
@@ -272,11 +332,12 @@ def test_in_progress_reassigned_when_person_left() -> None:
 
 @pytest.mark.parametrize("objective", ["portfolio", "makespan"])
 def test_example_portfolio_solves_valid(objective: str) -> None:
-    from allocator.cli import example_path
     import json
+
+    from allocator.cli import example_path
 
     data = json.loads(example_path().read_text())
     data["policy"] = {"objective": objective}
-    result, a = run(data)
+    result, _ = run(data)
     assert result.plan.lower_bound is not None and result.plan.objective is not None
     assert result.plan.lower_bound <= result.plan.objective

@@ -96,7 +96,10 @@ def _planted(seed: int, n_people: int, n_tasks: int) -> tuple[dict[str, Any], in
     rng = random.Random(seed)
     skills = ["a", "b", "c"]
     people = [
-        {"id": f"p{i}", "skills": {s: rng.randint(1, 5) for s in rng.sample(skills, rng.randint(1, 3))}}
+        {
+            "id": f"p{i}",
+            "skills": {s: rng.randint(1, 5) for s in rng.sample(skills, rng.randint(1, 3))},
+        }
         for i in range(n_people)
     ]
     busy = [0] * n_people  # next free working day of each person in the planted plan
@@ -107,8 +110,17 @@ def _planted(seed: int, n_people: int, n_tasks: int) -> tuple[dict[str, Any], in
         days = rng.randint(1, 4)
         preds = [f"t{k}" for k in range(j) if rng.random() < 0.15]
         # planted start: after the person's previous task (preds may make it later still)
-        tasks.append({"id": f"t{j}", "skill": skill, "min_level": rng.randint(1, level),
-                      "effort_hours": 8 * days, "predecessors": preds, "_person": i, "_days": days})
+        tasks.append(
+            {
+                "id": f"t{j}",
+                "skill": skill,
+                "min_level": rng.randint(1, level),
+                "effort_hours": 8 * days,
+                "predecessors": preds,
+                "_person": i,
+                "_days": days,
+            }
+        )
     finish: dict[str, int] = {}
     for t in tasks:
         i = t.pop("_person")
@@ -148,15 +160,24 @@ def _optimal(portfolio: Portfolio) -> Result | None:
 
 
 tiny = st.builds(
-    lambda people, seed: generate(people, 1, seed=seed, tasks_per_project=(1, 4), team_task_share=0.0,
-                                  pin_share=0.0, tightness=1.3),
+    lambda people, seed: generate(
+        people,
+        1,
+        seed=seed,
+        tasks_per_project=(1, 4),
+        team_task_share=0.0,
+        pin_share=0.0,
+        tightness=1.3,
+    ),
     st.integers(1, 3),
     st.integers(0, 10_000),
 )
 
 
 @given(tiny, st.data())
-def test_one_more_person_never_worsens_an_optimal_plan(portfolio: Portfolio, data: st.DataObject) -> None:
+def test_one_more_person_never_worsens_an_optimal_plan(
+    portfolio: Portfolio, data: st.DataObject
+) -> None:
     before = _optimal(portfolio)
     assume(before is not None)
     model = data.draw(st.sampled_from(portfolio.people))
@@ -169,10 +190,14 @@ def test_one_more_person_never_worsens_an_optimal_plan(portfolio: Portfolio, dat
 
 
 @given(tiny, st.data())
-def test_removing_a_skill_means_no_work_needing_it(portfolio: Portfolio, data: st.DataObject) -> None:
+def test_removing_a_skill_means_no_work_needing_it(
+    portfolio: Portfolio, data: st.DataObject
+) -> None:
     person = data.draw(st.sampled_from(portfolio.people))
     skill = data.draw(st.sampled_from(sorted(person.skills)))
-    fewer = dataclasses.replace(person, skills=frozen_map({k: v for k, v in person.skills.items() if k != skill}))
+    fewer = dataclasses.replace(
+        person, skills=frozen_map({k: v for k, v in person.skills.items() if k != skill})
+    )
     changed = dataclasses.replace(
         portfolio, people=tuple(fewer if p.id == person.id else p for p in portfolio.people)
     )
@@ -192,10 +217,15 @@ def test_a_later_deadline_never_makes_the_optimum_worse(portfolio: Portfolio, sh
         portfolio,
         projects=tuple(
             Project(
-                id=p.id, name=p.name, priority=p.priority, start_after=p.start_after,
+                id=p.id,
+                name=p.name,
+                priority=p.priority,
+                start_after=p.start_after,
                 deadline=p.deadline + timedelta(days=shift) if p.deadline else None,
                 tasks=tuple(
-                    dataclasses.replace(t, deadline=t.deadline + timedelta(days=shift) if t.deadline else None)
+                    dataclasses.replace(
+                        t, deadline=t.deadline + timedelta(days=shift) if t.deadline else None
+                    )
                     for t in p.tasks
                 ),
             )

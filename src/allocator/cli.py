@@ -10,7 +10,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import NoReturn
@@ -36,13 +36,12 @@ def example_path() -> Path:
     return Path(str(resources.files("allocator") / "data" / "example-portfolio.json"))
 
 
-def _print_issues(issues: Sequence[Issue], *, stream: object = None) -> None:
-    out = stream or sys.stderr
+def _print_issues(issues: Sequence[Issue]) -> None:
     for issue in issues:
-        print(f"{issue.severity}: {issue}", file=out)  # type: ignore[call-overload]
+        print(f"{issue.severity}: {issue}", file=sys.stderr)
 
 
-def _positive(kind: type[float] | type[int]) -> object:
+def _positive(kind: type[float] | type[int]) -> Callable[[str], float | int]:
     def conv(text: str) -> float | int:
         try:
             v = kind(text)
@@ -67,7 +66,9 @@ def _nonneg_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="allocator", description="Plan who works on what and when, check plans.")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: solver log)")
+    p.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv: solver log)"
+    )
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
     s = sub.add_parser("solve", help="solve a portfolio and write the plan")
@@ -76,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--time-limit", type=_positive(float), default=20.0, metavar="S")
     s.add_argument("--workers", type=_positive(int), default=2, metavar="N")
     s.add_argument("--seed", type=_nonneg_int, default=0, metavar="K")
-    s.add_argument("--greedy", action="store_true", help="only the greedy list scheduler (baseline)")
+    s.add_argument(
+        "--greedy", action="store_true", help="only the greedy list scheduler (baseline)"
+    )
 
     c = sub.add_parser("check", help="check a plan against a portfolio (exit 1 if invalid)")
     c.add_argument("portfolio")
@@ -117,7 +120,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     data = _load_json(path, PortfolioError)
     portfolio, issues = read_portfolio(data)
     if any(i.severity == "error" for i in issues):
-        _print_issues([i for i in issues if i.severity == "error"] + [i for i in issues if i.severity == "warning"])
+        _print_issues(
+            [i for i in issues if i.severity == "error"]
+            + [i for i in issues if i.severity == "warning"]
+        )
         return EXIT_INPUT
     report = validate(portfolio, structural=issues)
     _print_issues(list(report.errors) + list(report.warnings))
@@ -135,7 +141,11 @@ def _summary(portfolio: object, plan: object, check: object) -> str:
     from allocator.checker import CheckResult
     from allocator.domain import Plan, Portfolio
 
-    assert isinstance(portfolio, Portfolio) and isinstance(plan, Plan) and isinstance(check, CheckResult)
+    assert (
+        isinstance(portfolio, Portfolio)
+        and isinstance(plan, Plan)
+        and isinstance(check, CheckResult)
+    )
     k = check.kpis
     lines = [
         f"portfolio {portfolio.name}: {plan.status}, objective {plan.objective}, "
@@ -153,7 +163,9 @@ def _summary(portfolio: object, plan: object, check: object) -> str:
     return "\n".join(lines)
 
 
-def _solve_to(portfolio_path: str, output: str, time_limit: float, workers: int, seed: int, greedy_only: bool) -> int:
+def _solve_to(
+    portfolio_path: str, output: str, time_limit: float, workers: int, seed: int, greedy_only: bool
+) -> int:
     from allocator.checker import check
     from allocator.domain import Portfolio
     from allocator.engine import Progress, SolveParams, solve
@@ -167,7 +179,13 @@ def _solve_to(portfolio_path: str, output: str, time_limit: float, workers: int,
 
     result = solve(
         portfolio,
-        SolveParams(time_limit=time_limit, workers=workers, seed=seed, greedy_only=greedy_only, on_progress=progress),
+        SolveParams(
+            time_limit=time_limit,
+            workers=workers,
+            seed=seed,
+            greedy_only=greedy_only,
+            on_progress=progress,
+        ),
     )
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -194,8 +212,14 @@ def cmd_check(args: argparse.Namespace) -> int:
                 {
                     "valid": report.valid,
                     "violations": [
-                        {"rule": v.rule, "code": v.code, "message": v.message, "task": v.task,
-                         "person": v.person, "day": v.day.isoformat() if v.day else None}
+                        {
+                            "rule": v.rule,
+                            "code": v.code,
+                            "message": v.message,
+                            "task": v.task,
+                            "person": v.person,
+                            "day": v.day.isoformat() if v.day else None,
+                        }
                         for v in report.violations
                     ],
                     "kpis": report.kpis.as_dict(),
@@ -214,8 +238,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from allocator.generator import generate
 
     p = generate(
-        args.people, args.projects, seed=args.seed, tightness=args.tightness,
-        hard_deadlines=args.hard_deadlines, objective=args.objective,
+        args.people,
+        args.projects,
+        seed=args.seed,
+        tightness=args.tightness,
+        hard_deadlines=args.hard_deadlines,
+        objective=args.objective,
     )
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -234,7 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("solver_models").setLevel(logging.WARNING)
     try:
         if args.cmd == "solve":
-            return _solve_to(args.portfolio, args.output, args.time_limit, args.workers, args.seed, args.greedy)
+            return _solve_to(
+                args.portfolio, args.output, args.time_limit, args.workers, args.seed, args.greedy
+            )
         if args.cmd == "demo":
             return _solve_to("example", args.output, args.time_limit, args.workers, 0, False)
         if args.cmd == "check":
@@ -251,7 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
     except Exception as exc:  # an internal failure: one line, details in the debug log
         log.debug("internal failure", exc_info=True)
-        print(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {exc} (run with -v for details)",
+            file=sys.stderr,
+        )
         return EXIT_FAIL
     parser.error(f"unknown command {args.cmd!r}")
 

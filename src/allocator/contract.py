@@ -74,13 +74,17 @@ class _Reader:
         self.issues.append(Issue(path, message, "warning"))
 
     # -- containers --------------------------------------------------------------------------
-    def obj(self, value: Any, path: str, known: set[str] | frozenset[str], what: str) -> dict[str, Any]:
+    def obj(
+        self, value: Any, path: str, known: set[str] | frozenset[str], what: str
+    ) -> dict[str, Any]:
         if not isinstance(value, dict):
             self.error(path, f"{what} must be an object, got {_kind(value)}")
             return {}
         for key in value:
             if key not in known:
-                self.warn(f"{path}.{key}" if path else key, f"unknown key {key!r} in {what} (ignored)")
+                self.warn(
+                    f"{path}.{key}" if path else key, f"unknown key {key!r} in {what} (ignored)"
+                )
         return value
 
     def lst(self, value: Any, path: str, what: str) -> list[Any]:
@@ -126,10 +130,11 @@ class _Reader:
                 self.error(path, f"must be an integer, got {value!r}")
                 return None
             value = int(value)
-        if abs(value) > _MAX_INT:
+        out = int(value)
+        if abs(out) > _MAX_INT:
             self.error(path, "number too large (over 10**15)")
             return None
-        return value
+        return out
 
     def number(self, value: Any, path: str) -> float | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -213,16 +218,39 @@ _PORTFOLIO_KEYS = frozenset({"format", "name", "calendar", "people", "projects",
 _CALENDAR_KEYS = frozenset({"start", "end", "workdays", "holidays"})
 _PERSON_KEYS = frozenset(
     {
-        "id", "name", "skills", "hours_per_day", "cost_per_hour", "workdays", "available_from",
-        "available_until", "time_off", "reduced_capacity", "team",
+        "id",
+        "name",
+        "skills",
+        "hours_per_day",
+        "cost_per_hour",
+        "workdays",
+        "available_from",
+        "available_until",
+        "time_off",
+        "reduced_capacity",
+        "team",
     }
 )
 _PROJECT_KEYS = frozenset({"id", "name", "priority", "start_after", "deadline", "tasks"})
 _TASK_KEYS = frozenset(
     {
-        "id", "name", "skill", "min_level", "requirements", "effort_hours", "duration_days",
-        "allocation", "predecessors", "earliest_start", "deadline", "priority", "exclude",
-        "prefer", "pinned", "status", "progress",
+        "id",
+        "name",
+        "skill",
+        "min_level",
+        "requirements",
+        "effort_hours",
+        "duration_days",
+        "allocation",
+        "predecessors",
+        "earliest_start",
+        "deadline",
+        "priority",
+        "exclude",
+        "prefer",
+        "pinned",
+        "status",
+        "progress",
     }
 )
 _REQ_KEYS = frozenset({"skill", "min_level", "count"})
@@ -333,7 +361,9 @@ def _read_requirements(r: _Reader, value: Any, path: str, who: str) -> tuple[Req
 
 def _read_pin(r: _Reader, value: Any, path: str, who: str) -> Pin:
     data = r.obj(value, path, _PIN_KEYS, f"{who}: pinned")
-    return Pin(person=r.field(data, "person", path, r.string), start=r.field(data, "start", path, r.day))
+    return Pin(
+        person=r.field(data, "person", path, r.string), start=r.field(data, "start", path, r.day)
+    )
 
 
 def _read_progress(r: _Reader, value: Any, path: str, who: str) -> Progress:
@@ -393,7 +423,9 @@ def _read_project(r: _Reader, value: Any, path: str, n: int) -> Project:
     pid = r.field(data, "id", path, r.string, required=True, what="project") or f"<project #{n}>"
     tasks = tuple(
         _read_task(r, t, f"{path}.tasks[{i}]", pid, i)
-        for i, t in enumerate(r.lst(data.get("tasks", []), f"{path}.tasks", f"project {pid}: tasks"))
+        for i, t in enumerate(
+            r.lst(data.get("tasks", []), f"{path}.tasks", f"project {pid}: tasks")
+        )
     )
     if "tasks" not in data:
         r.error(f"{path}.tasks", f"project {pid}: missing required field 'tasks'")
@@ -462,7 +494,12 @@ def parse_json_text(text: str, what: str = "file") -> Any:
         return json.loads(text, parse_constant=bad_constant)
     except json.JSONDecodeError as exc:
         raise PortfolioError(
-            [Issue("", f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
+            [
+                Issue(
+                    "",
+                    f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                )
+            ]
         ) from None
     except ValueError as exc:
         raise PortfolioError([Issue("", f"{what}: {exc}")]) from None
@@ -488,7 +525,9 @@ def load_portfolio(source: str | Path | Mapping[str, Any]) -> Portfolio:
     return portfolio
 
 
-def _load_json(source: str | Path | Mapping[str, Any], err: type[PortfolioError] | type[PlanFormatError]) -> Any:
+def _load_json(
+    source: str | Path | Mapping[str, Any], err: type[PortfolioError] | type[PlanFormatError]
+) -> Any:
     if isinstance(source, Mapping):
         return source
     path = Path(source)
@@ -513,8 +552,6 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
     if isinstance(value, date):
         value = value.isoformat()
     out[key] = value
-
-
 
 
 def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
@@ -549,7 +586,9 @@ def _person_to_dict(x: Person) -> dict[str, Any]:
     _put(out, "available_from", x.available_from)
     _put(out, "available_until", x.available_until)
     if x.time_off:
-        out["time_off"] = [{"start": r.start.isoformat(), "end": r.end.isoformat()} for r in x.time_off]
+        out["time_off"] = [
+            {"start": r.start.isoformat(), "end": r.end.isoformat()} for r in x.time_off
+        ]
     if x.reduced_capacity:
         out["reduced_capacity"] = [
             {"start": r.start.isoformat(), "end": r.end.isoformat(), "percent": r.percent}
@@ -621,8 +660,15 @@ def dump_portfolio(p: Portfolio, path: str | Path | None = None) -> str:
 # ---------------------------------------------------------------------------------------------
 _PLAN_KEYS = frozenset(
     {
-        "format", "portfolio", "status", "objective", "lower_bound", "solve_seconds",
-        "assignments", "unassigned", "changes",
+        "format",
+        "portfolio",
+        "status",
+        "objective",
+        "lower_bound",
+        "solve_seconds",
+        "assignments",
+        "unassigned",
+        "changes",
     }
 )
 #: Plan keys the engine adds (kept in ``Plan.extra``), documented in this module's docstring.
@@ -665,8 +711,12 @@ def read_plan(data: Any) -> tuple[Plan, list[Issue]]:
             continue
         assignments.append(
             Assignment(
-                task, people, start, finish,
-                hours=r.field(d, "hours", p, r.number), cost=r.field(d, "cost", p, r.number),
+                task,
+                people,
+                start,
+                finish,
+                hours=r.field(d, "hours", p, r.number),
+                cost=r.field(d, "cost", p, r.number),
             )
         )
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from allocator.domain import Plan, Portfolio, Unassigned
+from allocator.domain import Plan, PlanStatus, Portfolio, Unassigned
 from allocator.objective import Terms, evaluate, objective_value, weights
 from allocator.reasons import Explainer
 from allocator.timeline import Timeline
@@ -152,15 +152,33 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
     runtime = time.monotonic() - t0
 
     if best_sched is None:
-        status = "infeasible" if (result.infeasible or (goal == "makespan" and impossible)) else "unknown"
+        status: PlanStatus = (
+            "infeasible"
+            if (result.infeasible or (goal == "makespan" and impossible))
+            else "unknown"
+        )
         empty = Schedule(start={}, finish={}, people={})
-        plan = to_plan(inst, empty, status=status, objective=None, lower_bound=None,
-                       solve_seconds=round(runtime, 3), solver="none")
+        plan = to_plan(
+            inst,
+            empty,
+            status=status,
+            objective=None,
+            lower_bound=None,
+            solve_seconds=round(runtime, 3),
+            solver="none",
+        )
         plan = _with_reasons(portfolio, inst, plan, tl)
         return Result(plan, None, runtime, stats)
 
-    plan = to_plan(inst, best_sched, status="feasible", objective=None, lower_bound=None,
-                   solve_seconds=round(runtime, 3), solver=best_name)
+    plan = to_plan(
+        inst,
+        best_sched,
+        status="feasible",
+        objective=None,
+        lower_bound=None,
+        solve_seconds=round(runtime, 3),
+        solver=best_name,
+    )
     obj = objective_value(portfolio, plan, tl)
     terms = evaluate(portfolio, plan, tl) if goal == "portfolio" else None
     lb = _lower_bound(inst, goal, result, w)
@@ -170,18 +188,32 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
     extra["gap"] = round(gap(obj, lb), 9)
     if terms is not None:
         extra["objective_terms"] = terms.as_dict()
-    plan = replace(plan, status=status, objective=obj, lower_bound=lb, extra=extra)  # type: ignore[arg-type]
+    plan = replace(plan, status=status, objective=obj, lower_bound=lb, extra=extra)
     plan = _with_reasons(portfolio, inst, plan, tl)
     stats["chosen"] = best_name
     report("done", obj, lb)
-    log.info("solved %s: %s objective=%s bound=%s via %s in %.2fs", portfolio.name, status, obj, lb,
-             best_name, runtime)
+    log.info(
+        "solved %s: %s objective=%s bound=%s via %s in %.2fs",
+        portfolio.name,
+        status,
+        obj,
+        lb,
+        best_name,
+        runtime,
+    )
     return Result(plan, terms, runtime, stats)
 
 
 def _plan_of(inst: Instance, sched: Schedule) -> Plan:
-    return to_plan(inst, sched, status="feasible", objective=None, lower_bound=None,
-                   solve_seconds=0.0, solver="")
+    return to_plan(
+        inst,
+        sched,
+        status="feasible",
+        objective=None,
+        lower_bound=None,
+        solve_seconds=0.0,
+        solver="",
+    )
 
 
 def _key(portfolio: Portfolio, inst: Instance, sched: Schedule, tl: Timeline) -> tuple[int, ...]:

@@ -93,7 +93,11 @@ def task_units(portfolio: Portfolio, task: Task) -> int:
 
 def over_levels(task: Task, person: Person) -> int:
     """Smallest excess level over the places the person qualifies for (0 if none)."""
-    excess = [person.level(pl.skill) - pl.min_level for pl in task.places if person.level(pl.skill) >= pl.min_level]
+    excess = [
+        person.level(pl.skill) - pl.min_level
+        for pl in task.places
+        if person.level(pl.skill) >= pl.min_level
+    ]
     return min(excess) if excess else 0
 
 

@@ -53,7 +53,11 @@ class Explainer:
                 lo = max(lo, self.tl.last_on_or_before(a.finish) + 1)
         hi = len(self.tl) - 1
         deadline = self.p.task_deadline(task)
-        if self.p.policy.deadlines_hard and self.p.policy.goal != "makespan" and deadline is not None:
+        if (
+            self.p.policy.deadlines_hard
+            and self.p.policy.goal != "makespan"
+            and deadline is not None
+        ):
             hi = min(hi, self.tl.last_on_or_before(deadline))
         return lo, hi
 
@@ -105,19 +109,27 @@ class Explainer:
         excluded = set(task.exclude)
         for place in task.places:
             qualified = [
-                x.id for x in self.p.people if x.level(place.skill) >= place.min_level and x.id not in excluded
+                x.id
+                for x in self.p.people
+                if x.level(place.skill) >= place.min_level and x.id not in excluded
             ]
             if task.pinned is not None and task.pinned.person is not None and not task.is_team:
                 qualified = [q for q in qualified if q == task.pinned.person]
             if not qualified:
-                return [f"nobody has skill '{place.skill}' at level {place.min_level} or above: hire or train someone"]
+                return [
+                    f"nobody has skill '{place.skill}' at level {place.min_level} or above: hire or train someone"
+                ]
             if task.is_team:
                 continue
             fits = [(q, self.fits_from(task, q, lo, hi)) for q in qualified]
             free = [(q, s) for q, s in fits if s is not None]
             if task.pinned is not None and task.pinned.start is not None:
                 pin_idx = self.tl.idx(task.pinned.start)
-                free = [(q, s) for q, s in fits if s is not None and s == pin_idx] if pin_idx is not None else []
+                free = (
+                    [(q, s) for q, s in fits if s is not None and s == pin_idx]
+                    if pin_idx is not None
+                    else []
+                )
             if free:
                 q, s = free[0]
                 assert s is not None
@@ -136,7 +148,11 @@ class Explainer:
         if task.is_team and not reasons:
             counts = []
             for place in task.places:
-                n = sum(1 for x in self.p.people if x.level(place.skill) >= place.min_level and x.id not in excluded)
+                n = sum(
+                    1
+                    for x in self.p.people
+                    if x.level(place.skill) >= place.min_level and x.id not in excluded
+                )
                 counts.append(f"{place.skill} >= {place.min_level}: {n} qualified")
             reasons.append(
                 f"no team with free common days was found in its window {span} ("
@@ -146,6 +162,8 @@ class Explainer:
         return reasons
 
 
-def explain_unassigned(portfolio: Portfolio, plan: Plan, task_id: str, timeline: Timeline | None = None) -> list[str]:
+def explain_unassigned(
+    portfolio: Portfolio, plan: Plan, task_id: str, timeline: Timeline | None = None
+) -> list[str]:
     """Reasons for one unassigned task (builds the booking table; use :class:`Explainer` for many)."""
     return Explainer(portfolio, plan, timeline).explain(task_id)

@@ -488,6 +488,24 @@ def _solver(params: SolverParams, seconds: float) -> cp_model.CpSolver:
 ProgressFn = Callable[[str, int, int, float], None]
 
 
+class _Watch(cp_model.CpSolverSolutionCallback):
+    """Reports each improving solution of a stage and stops the search when asked to."""
+
+    def __init__(
+        self, stage: str, t0: float, on_progress: ProgressFn | None, stop: Callable[[], bool] | None
+    ) -> None:
+        super().__init__()
+        self.stage, self.t0, self.on_progress, self.stop = stage, t0, on_progress, stop
+
+    def on_solution_callback(self) -> None:
+        if self.on_progress is not None:
+            value = round(self.objective_value)
+            bound = min(value, math.ceil(self.best_objective_bound - 1e-6))
+            self.on_progress(self.stage, value, bound, time.monotonic() - self.t0)
+        if self.stop is not None and self.stop():
+            self.stop_search()
+
+
 def solve_lexicographic(
     instance: Instance,
     objective: str,
@@ -528,7 +546,7 @@ def solve_lexicographic(
             model.hint(best)
         solver = _solver(params, seconds)
         stage_t0 = time.monotonic()
-        status = solver.solve(model.m)
+        status = solver.solve(model.m, _Watch(stage, t0, on_progress, stop))
         used = time.monotonic() - stage_t0
         carried = max(0.0, budget * share + carried - used)
         name = solver.status_name(status)
@@ -551,8 +569,6 @@ def solve_lexicographic(
         result.stages[stage] = (value, min(bound, value), optimal)
         best = model.decode(solver)
         result.schedule = best
-        if on_progress is not None:
-            on_progress(stage, value, min(bound, value), time.monotonic() - t0)
         model.m.add(expr <= value)
     result.wall_seconds = time.monotonic() - t0
     return result

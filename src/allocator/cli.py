@@ -174,8 +174,10 @@ def _solve_to(
     assert isinstance(portfolio, Portfolio)
 
     def progress(p: Progress) -> None:
+        value = "" if p.objective is None else f" value {p.objective}"
+        bound = "" if p.lower_bound is None else f" bound {p.lower_bound}"
         gap = f" gap {p.gap:.2%}" if p.gap is not None else ""
-        log.info("[%6.1fs] %s%s", p.elapsed, p.stage, gap)
+        log.info("[%6.1fs] %s%s%s%s", p.elapsed, p.stage, value, bound, gap)
 
     result = solve(
         portfolio,

@@ -35,7 +35,13 @@ GREEDY_RULES = ("edf", "priority")
 
 @dataclass(frozen=True)
 class Progress:
-    """One progress report: the objective and bound known so far (``None`` when unknown)."""
+    """One progress report, for progress bars and logs.
+
+    ``stage`` says what the figures measure: ``greedy-*`` and ``done``: the plan's objective and
+    (for ``done``) its lower bound; ``cp-sat:<term>``: the value and the model's bound of the
+    objective term being optimized (``undelivered`` in hundredths of priority-weighted hours,
+    ``late``, ``finish``, ``cost`` in cents, or ``makespan``).
+    """
 
     stage: str
     objective: int | None
@@ -133,7 +139,7 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         stop = params.stop_event.is_set if params.stop_event is not None else None
 
         def on_stage(stage: str, value: int, bound: int, elapsed: float) -> None:
-            report(f"cp-sat:{stage}", None, None)
+            report(f"cp-sat:{stage}", value, bound)
 
         result = solve_lexicographic(inst, goal, sp, hint=g_sched, on_progress=on_stage, stop=stop)
         stats["cpsat_seconds"] = round(result.wall_seconds, 3)

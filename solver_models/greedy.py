@@ -1,0 +1,446 @@
+"""A constructive list scheduler: fast, always valid, never optimal.
+
+Used as the *earliest-deadline-first greedy* baseline the engine must beat, as the CP-SAT warm
+start and fallback, and alone on portfolios too large for CP-SAT.
+
+**Order.** A priority queue over the precedence DAG: a task becomes ready once every predecessor
+is decided (assigned or not). Among ready tasks, pinned and in-progress tasks come first, then
+
+* rule ``"edf"``: earliest deadline (no deadline last), higher priority, larger ``units``;
+* rule ``"priority"``: higher priority, earliest deadline, larger ``units``;
+
+ties by task index, so the result is deterministic.
+
+**Placement.** Each task is placed once, as early as possible, and never moved. Remaining
+capacity is one array ``free[p, day]`` (percent, -1 where away), from ``Instance.cap``; booking a
+task subtracts its allocation on its *active* days only. With
+``es = max(est, 1 + finish of every predecessor)`` (``= pin_start`` when pinned, which must not
+be earlier):
+
+* *one-person task*: for each candidate ``p`` (only the pinned / kept person when there is one)
+  the earliest start ``s >= es`` that is an available day of ``p`` such that the ``duration(p)``
+  available days from ``s`` (the active days) end by ``lft`` and ``free[p, d] >= alloc`` on each;
+  the candidate with the earliest finish wins (then lower cost, then lower index);
+* *team task* (fixed duration ``D``): for each start ``s`` from ``es`` on, the places are filled
+  one by one, most constrained first, each by the unused candidate with whom the partial team
+  finishes earliest (then lower cost, lower index); the team's active days are the days from
+  ``s`` on on which all members are available, ``s`` must be one, the finish is the ``D``-th and
+  every member needs ``free >= alloc`` on each. A pinned person is placed first, kept
+  (in-progress) people are the team. The first ``s`` that works is taken; starts and people are
+  pre-screened by what each person could do alone (see :func:`_place_team`);
+* *task needing nobody*: ``start = es``, ``finish = es + D - 1`` (every working day is active).
+
+A task that does not fit by ``lft``, is impossible (``out_reasons``) or has an unassigned
+predecessor stays unassigned. Every rule of the contract holds by construction: skills,
+exclusions and pins through the compiled candidates, capacity through ``free``, active days by
+definition, windows through ``est``/``lft`` (``lft`` includes hard deadlines), precedence
+through ``es``.
+
+All inner searches are numpy over (candidates x days), inside a bounded lookahead window of
+``2 * duration + LOOKAHEAD`` days, widened to the whole window only when nothing fits in it
+(one-person tasks: the earliest finish inside the short window is the earliest overall).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from solver_models.instance import Instance, TaskInfo
+from solver_models.schedule import Schedule
+
+log = logging.getLogger(__name__)
+
+RULES: tuple[str, ...] = ("edf", "priority")
+#: Extra days of lookahead beyond twice the duration before the search widens to the horizon.
+LOOKAHEAD = 20
+#: ``free`` on a day the person is not available (never an active day, never booked).
+AWAY = -1
+
+FreeArray = npt.NDArray[np.int16]
+IntArray = npt.NDArray[np.int64]
+Placement = tuple[int, int, tuple[int, ...]]
+
+
+def greedy(instance: Instance, *, rule: str = "edf") -> Schedule:
+    """Schedule ``instance`` by list scheduling in ``rule`` order (``"edf"`` or ``"priority"``).
+
+    Always returns a valid schedule (possibly leaving tasks unassigned); never raises on a
+    compiled instance.
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown greedy rule {rule!r}; expected one of {', '.join(RULES)}")
+    t0 = time.perf_counter()
+    sched = Schedule()
+    free = initial_free(instance)
+    tasks = instance.tasks
+    indeg = [len(t.preds) for t in tasks]
+    heap = [(_key(t, rule, instance.n_days), t.index) for t in tasks if indeg[t.index] == 0]
+    heapq.heapify(heap)
+    while heap:
+        _, i = heapq.heappop(heap)
+        info = tasks[i]
+        placed = _place(instance, info, sched, free)
+        if placed is not None:
+            s, f, people = placed
+            book(free, info.alloc, s, f, people)
+            sched.add(i, s, f, people)
+        for j in info.succs:
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                heapq.heappush(heap, (_key(tasks[j], rule, instance.n_days), j))
+    log.debug(
+        "greedy(%s): %d of %d tasks assigned in %.3f s",
+        rule,
+        len(sched),
+        len(tasks),
+        time.perf_counter() - t0,
+    )
+    return sched
+
+
+def initial_free(instance: Instance) -> FreeArray:
+    """``free[p, d]``: percent of person ``p``'s day ``d`` still free (:data:`AWAY` if away).
+
+    One array carries both availability and remaining capacity, so that a search gathers one
+    block of it per candidate set.
+    """
+    free = np.where(instance.avail, instance.cap, AWAY)
+    return np.asarray(np.clip(free, AWAY, 100), dtype=np.int16)
+
+
+def book(free: FreeArray, alloc: int, s: int, f: int, people: Sequence[int]) -> None:
+    """Take ``alloc`` from each assignee's ``free`` on the task's active days in ``s..f``.
+
+    The active days are the days on which every assignee is available (none for a task
+    needing nobody, which takes no capacity).
+    """
+    if not people:
+        return
+    idx = np.asarray(people, dtype=np.int64)
+    block = free[idx, s : f + 1]
+    active = (block >= 0).all(axis=0)
+    free[idx, s : f + 1] = block - np.int16(alloc) * active
+
+
+# -- order --------------------------------------------------------------------------------------
+def _key(info: TaskInfo, rule: str, n_days: int) -> tuple[int, int, int, int, int]:
+    """Heap key: committed tasks first, then the rule's order, then the task index."""
+    committed = (
+        info.pin_person is not None or info.pin_start is not None or info.keep_people is not None
+    )
+    deadline = info.deadline_idx if info.deadline_idx is not None else n_days + 1_000_000
+    if rule == "priority":
+        return (0 if committed else 1, -info.priority, deadline, -info.units, info.index)
+    return (0 if committed else 1, deadline, -info.priority, -info.units, info.index)
+
+
+# -- placement ----------------------------------------------------------------------------------
+def _place(
+    instance: Instance, info: TaskInfo, sched: Schedule, free: FreeArray
+) -> Placement | None:
+    """Where the task goes (start, finish, people per place), or ``None`` to leave it out."""
+    if not info.possible or not _pins_compiled(instance, info):
+        return None
+    es = info.est
+    for j in info.preds:
+        if not sched.assigned(j):
+            return None
+        es = max(es, sched.finish[j] + 1)
+    fixed = info.pin_start is not None
+    if info.pin_start is not None:
+        if info.pin_start < es:
+            return None
+        es = info.pin_start
+    lft = min(info.lft, instance.n_days - 1)
+    if es > lft:
+        return None
+    if not info.places:
+        return _place_wait(info, es, lft)
+    if not info.is_team and len(info.places) == 1:
+        return _place_single(info, free, es, lft, fixed)
+    return _place_team(info, free, es, lft, fixed)
+
+
+def _pins_compiled(instance: Instance, info: TaskInfo) -> bool:
+    """Whether the task's pin survived compilation intact (else it is left out, to stay valid).
+
+    Guards against a compiled ``pin_start`` that is not the pinned date (an in-progress task's
+    keep start replaces it) and a pinned person the instance does not know.
+    """
+    pin = info.task.pinned
+    if pin is None:
+        return True
+    if pin.start is not None and (
+        info.pin_start is None or instance.day(info.pin_start) != pin.start
+    ):
+        return False
+    return pin.person is None or (
+        info.pin_person is not None and instance.people[info.pin_person].id == pin.person
+    )
+
+
+def _place_wait(info: TaskInfo, es: int, lft: int) -> Placement | None:
+    """A task needing nobody: every working day is active, it starts as early as allowed."""
+    if info.duration is None or info.duration < 1:
+        return None
+    f = es + info.duration - 1
+    return (es, f, ()) if f <= lft else None
+
+
+def _single_candidates(info: TaskInfo) -> tuple[IntArray, IntArray, IntArray]:
+    """(person, duration, cost) arrays of the task's candidates (pin / kept people only)."""
+    cands = list(info.candidates.values())
+    if info.pin_person is not None or info.keep_people is not None:
+        cands = [
+            c
+            for c in cands
+            if (info.pin_person is None or c.person == info.pin_person)
+            and (info.keep_people is None or c.person in info.keep_people)
+        ]
+    return (
+        np.array([c.person for c in cands], dtype=np.int64),
+        np.array([c.duration for c in cands], dtype=np.int64),
+        np.array([c.cost for c in cands], dtype=np.int64),
+    )
+
+
+def _place_single(
+    info: TaskInfo, free: FreeArray, es: int, lft: int, fixed: bool
+) -> Placement | None:
+    """One-person task: the candidate and start giving the earliest finish.
+
+    The search looks ``2 * duration + LOOKAHEAD`` days ahead first and widens to ``lft`` only
+    when nobody fits: a candidate found in the short window finishes before any other could.
+    """
+    cand, durs, costs = _single_candidates(info)
+    if cand.size == 0:
+        return None
+    hi = lft if fixed else min(lft, es + 2 * int(durs.max()) + LOOKAHEAD - 1)
+    while True:
+        found = _earliest_single(free, info.alloc, cand, durs, costs, es, hi, fixed)
+        if found is not None or hi >= lft:
+            return found
+        hi = lft
+
+
+def _earliest_single(
+    free: FreeArray,
+    alloc: int,
+    cand: IntArray,
+    durs: IntArray,
+    costs: IntArray,
+    lo: int,
+    hi: int,
+    fixed: bool,
+) -> Placement | None:
+    """Best (start, finish, person) with start and finish in ``lo..hi``, vectorized.
+
+    Per candidate row, over the window: ``n_av[d]`` counts available days up to ``d``;
+    ``base[d]`` is ``n_av`` at the last *blocked* day (available, ``free < alloc``) up to ``d``
+    (0 if none). A span of ``dur`` active days with no blocked day ends at ``d`` exactly when
+    ``n_av[d] - base[d] >= dur`` first holds, so the earliest finish is the first such ``d``;
+    its start is the available day of rank ``n_av[d] - dur + 1``.
+    """
+    block = free[cand, lo : hi + 1]
+    avail = block >= 0
+    blocked = avail & (block < alloc)
+    n_av = np.cumsum(avail, axis=1, dtype=np.int32)
+    base = np.maximum.accumulate(np.where(blocked, n_av, 0), axis=1)
+    hit = (n_av - base) >= durs[:, None]
+    fits = hit.any(axis=1)
+    fin = np.argmax(hit, axis=1)
+    if fixed:
+        rows = np.arange(len(cand))
+        # the span must start on ``lo`` itself: lo available and the first hit of rank ``dur``
+        fits &= avail[:, 0] & (n_av[rows, fin] == durs)
+    idx = np.flatnonzero(fits)
+    if idx.size == 0:
+        return None
+    best = int(idx[np.lexsort((cand[idx], costs[idx], fin[idx]))[0]])
+    f = int(fin[best])
+    rank = int(n_av[best, f]) - int(durs[best]) + 1
+    s = int(np.searchsorted(n_av[best], rank))
+    return (lo + s, lo + f, (int(cand[best]),))
+
+
+# -- team tasks ---------------------------------------------------------------------------------
+def _match(people: Sequence[int], place_candidates: Sequence[Sequence[int]]) -> list[int] | None:
+    """A one-to-one matching of ``people`` to places (person per place), or ``None``."""
+    n = len(place_candidates)
+    if len(people) != n:
+        return None
+    owner: list[int | None] = [None] * n
+
+    def augment(p: int, seen: set[int]) -> bool:
+        for k in range(n):
+            if k in seen or p not in place_candidates[k]:
+                continue
+            seen.add(k)
+            other = owner[k]
+            if other is None or augment(other, seen):
+                owner[k] = p
+                return True
+        return False
+
+    for p in people:
+        if not augment(p, set()):
+            return None
+    out = [p for p in owner if p is not None]
+    return out if len(out) == n else None
+
+
+def _place_team(
+    info: TaskInfo, free: FreeArray, es: int, lft: int, fixed: bool
+) -> Placement | None:
+    """Team task: the first start at which the places can be filled, place by place.
+
+    Starts and candidates are pre-screened by :func:`_solo_starts`: a start is tried only when
+    every place has enough people who could do the ``D`` days from it on their own, and only
+    those people are offered for the place. (A team may in fact tolerate a member's full day
+    that falls on a teammate's absence; skipping that rare case costs quality, never validity.)
+    """
+    dur = info.duration
+    if dur is None or dur < 1:
+        return None
+    n_places = len(info.places)
+    alloc = info.alloc
+    pcs = [
+        np.asarray([p for p in pc if p in info.candidates], dtype=np.int64)
+        for pc in info.place_candidates
+    ]
+    presets: list[dict[int, int]]
+    if info.keep_people is not None:
+        matched = _match(info.keep_people, [pc.tolist() for pc in pcs])
+        if matched is None:
+            return None
+        presets = [dict(enumerate(matched))]
+    elif info.pin_person is not None:
+        pin = info.pin_person
+        spots = sorted((k for k in range(n_places) if pin in pcs[k]), key=lambda k: len(pcs[k]))
+        presets = [{k: pin} for k in spots]
+    else:
+        presets = [{}]
+    if not presets or any(pc.size == 0 for pc in pcs):
+        return None
+    costs = np.zeros(int(max(int(pc.max()) for pc in pcs)) + 1, dtype=np.int64)
+    for p, c in info.candidates.items():
+        if p < len(costs):
+            costs[p] = c.cost
+
+    n_starts = 1 if fixed else lft - es + 1
+    ok_start = np.ones(n_starts, dtype=bool)
+    # places with the same candidates need that many distinct people
+    same: dict[tuple[int, ...], int] = {}
+    for pc in pcs:
+        same[tuple(pc.tolist())] = same.get(tuple(pc.tolist()), 0) + 1
+    solo: list[npt.NDArray[np.bool_]] = []
+    for pc in pcs:
+        feas = _solo_starts(free, pc, alloc, dur, es, lft)[:, :n_starts]
+        solo.append(feas)
+        ok_start &= feas.sum(axis=0) >= same[tuple(pc.tolist())]
+    for p in {p for preset in presets for p in preset.values()}:  # kept people, or the pin
+        ok_start &= free[p, es : es + n_starts] >= alloc
+    for off in np.flatnonzero(ok_start):
+        s = es + int(off)
+        hi = min(lft, s + 2 * dur + LOOKAHEAD - 1)
+        at_s = [pc[feas[:, off]] for pc, feas in zip(pcs, solo, strict=True)]
+        order = sorted(range(n_places), key=lambda k: len(at_s[k]))
+        for preset in presets:
+            found = _fill_team(free, alloc, dur, at_s, order, costs, preset, s, hi)
+            if found is None and hi < lft:
+                found = _fill_team(free, alloc, dur, at_s, order, costs, preset, s, lft)
+            if found is not None:
+                return found
+    return None
+
+
+def _solo_starts(
+    free: FreeArray, cand: IntArray, alloc: int, dur: int, lo: int, hi: int
+) -> npt.NDArray[np.bool_]:
+    """``[c, s - lo]``: candidate ``c`` alone could work ``dur`` days from ``s`` (by ``hi``).
+
+    That is: available on ``s``, and the ``dur`` available days from ``s`` (ranks
+    ``n_av[s] .. n_av[s] + dur - 1``) end by ``hi`` and hold no blocked day (available,
+    ``free < alloc``): the rank of the next blocked day at or after ``s`` is beyond them.
+    """
+    block = free[cand, lo : hi + 1]
+    avail = block >= 0
+    blocked = avail & (block < alloc)
+    n_av = np.cumsum(avail, axis=1, dtype=np.int32)
+    big = np.iinfo(np.int32).max
+    marks = np.where(blocked, n_av, big)[:, ::-1]
+    next_blocked = np.minimum.accumulate(marks, axis=1)[:, ::-1]
+    last = n_av[:, -1:]
+    ok: npt.NDArray[np.bool_] = (
+        avail & (next_blocked > n_av + (dur - 1)) & (n_av + (dur - 1) <= last)
+    )
+    return ok
+
+
+def _fill_team(
+    free: FreeArray,
+    alloc: int,
+    dur: int,
+    pcs: Sequence[IntArray],
+    order: Sequence[int],
+    costs: IntArray,
+    preset: dict[int, int],
+    s: int,
+    hi: int,
+) -> Placement | None:
+    """Fill the places at start ``s`` (finish by ``hi``) greedily; ``None`` when stuck.
+
+    ``common[d]``: every member so far is available on ``s + d`` (the team's active days);
+    ``room[d]``: every member so far has ``free >= alloc`` on it. Each place takes the unused
+    candidate with whom the partial team finishes first (then lower cost, lower index), among
+    those available on ``s`` with room on every active day up to that finish.
+    """
+    sl = slice(s, hi + 1)
+    width = hi - s + 1
+    common = np.ones(width, dtype=bool)
+    room = np.ones(width, dtype=bool)
+    chosen: dict[int, int] = {}
+    for k, p in preset.items():
+        chosen[k] = p
+        common &= free[p, sl] >= 0
+        room &= free[p, sl] >= alloc
+    if not common[0]:
+        return None
+    used = set(chosen.values())
+    for k in order:
+        if k in chosen:
+            continue
+        cand = pcs[k]
+        for u in used:
+            cand = cand[cand != u]
+        if cand.size == 0:
+            return None
+        block = free[cand, sl]
+        act = common & (block >= 0)
+        count = np.cumsum(act, axis=1, dtype=np.int32)
+        reach = count[:, -1] >= dur
+        fin = np.argmax(count >= dur, axis=1)
+        bad = act & ~(room & (block >= alloc))
+        first_bad = np.where(bad.any(axis=1), np.argmax(bad, axis=1), width)
+        idx = np.flatnonzero(act[:, 0] & reach & (first_bad > fin))
+        if idx.size == 0:
+            return None
+        best = int(idx[np.lexsort((cand[idx], costs[cand[idx]], fin[idx]))[0]])
+        p = int(cand[best])
+        chosen[k] = p
+        used.add(p)
+        common &= act[best]
+        room &= block[best] >= alloc
+    count_all = np.cumsum(common)
+    if not common[0] or count_all[-1] < dur:
+        return None
+    f = int(np.argmax(count_all >= dur))
+    if (common[: f + 1] & ~room[: f + 1]).any():
+        return None
+    return (s, s + f, tuple(chosen[k] for k in range(len(pcs))))

@@ -225,32 +225,19 @@ def _fill_candidates(
         return
     if t.is_team:
         info.duration = task_duration(t, None)
-    for k, place in enumerate(info.places):
-        for i, p in enumerate(people):
-            if p.level(place.skill) < place.min_level or p.id in excluded:
-                continue
-            if info.keep_people is not None and i not in info.keep_people:
-                continue
-            if i not in info.candidates:
-                dur = info.duration if t.is_team else task_duration(t, p)
-                assert dur is not None
-                # a one-person task may not span a day where the person's capacity is below
-                # its allocation; for a team that day may be inactive (a teammate is away)
-                blocked = None if t.is_team else avail[i] & (cap[i] < info.alloc)
-                table = _finish_table(avail[i], info.est, info.lft, dur, blocked)
-                if info.pin_start is not None:
-                    table = {s: f for s, f in table.items() if s == info.pin_start}
-                if info.keep_start is not None:
-                    table = {s: f for s, f in table.items() if s >= info.keep_start}
-                if not table:
-                    continue
-                info.candidates[i] = Candidate(
-                    person=i,
-                    duration=dur,
-                    cost=assignee_cost_units(t, p),
-                    finish_of=None if t.is_team else table,
-                )
-            info.place_candidates[k].append(i)
+    _candidates(portfolio, info, excluded, avail, cap)
+    if info.keep_people is not None and not _keeps(info):
+        # the people in progress cannot go on from their first common day: reassign
+        who = ", ".join(people[i].id for i in info.keep_people)
+        day = tl.days[info.keep_start].isoformat() if info.keep_start is not None else "?"
+        info.change_reasons.append(
+            f"{who} cannot go on with it from {day} (capacity or skill), so it was reassigned"
+        )
+        info.keep_people = info.keep_start = None
+        info.pin_start = tl.idx(t.pinned.start) if t.pinned and t.pinned.start else None
+        info.candidates = {}
+        info.place_candidates = [[] for _ in info.places]
+        _candidates(portfolio, info, excluded, avail, cap)
     if info.pin_person is not None and info.pin_person not in info.candidates:
         pin = people[info.pin_person].id
         info.out_reasons.append(
@@ -286,6 +273,62 @@ def _fill_candidates(
         )
 
 
+def _candidates(
+    portfolio: Portfolio,
+    info: TaskInfo,
+    excluded: set[str],
+    avail: npt.NDArray[np.bool_],
+    cap: npt.NDArray[np.int64],
+) -> None:
+    """Eligible people per place, with their duration, cost and (one-person) span table."""
+    t = info.task
+    for k, place in enumerate(info.places):
+        for i, p in enumerate(portfolio.people):
+            if p.level(place.skill) < place.min_level or p.id in excluded:
+                continue
+            if info.keep_people is not None and i not in info.keep_people:
+                continue
+            if i not in info.candidates:
+                dur = info.duration if t.is_team else task_duration(t, p)
+                assert dur is not None
+                # A one-person task may not span a day where the person's capacity is below
+                # its allocation (every available day of its span is active). For a team that
+                # holds only on days all members are available, so it is checked in the model.
+                blocked = None if t.is_team else avail[i] & (cap[i] < info.alloc)
+                table = _finish_table(avail[i], info.est, info.lft, dur, blocked)
+                if info.pin_start is not None:
+                    table = {s: f for s, f in table.items() if s == info.pin_start}
+                if not table:
+                    continue
+                info.candidates[i] = Candidate(
+                    person=i,
+                    duration=dur,
+                    cost=assignee_cost_units(t, p),
+                    finish_of=None if t.is_team else table,
+                )
+            info.place_candidates[k].append(i)
+
+
+def _keeps(info: TaskInfo) -> bool:
+    """Whether the kept people can fill every place (distinctly) from the kept start."""
+    keep = info.keep_people or ()
+    if not all(i in info.candidates for i in keep):
+        return False
+    # a one-to-one matching of kept people to places
+    match: dict[int, int] = {}
+
+    def augment(k: int, seen: set[int]) -> bool:
+        for i in info.place_candidates[k]:
+            if i in keep and i not in seen:
+                seen.add(i)
+                if i not in match or augment(match[i], seen):
+                    match[i] = k
+                    return True
+        return False
+
+    return all(augment(k, set()) for k in range(len(info.places)))
+
+
 def _keep_progress(
     portfolio: Portfolio,
     tl: Timeline,
@@ -296,9 +339,11 @@ def _keep_progress(
     t = info.task
     assert t.progress is not None
     ids = t.progress.people
+    if not ids:  # a wait in progress: nobody to keep
+        return
     idxs = [pidx[i] for i in ids if i in pidx]
     start = tl.first_on_or_after(portfolio.as_of or portfolio.calendar.start)
-    if len(idxs) != len(ids) or not idxs:
+    if len(idxs) != len(ids):
         info.change_reasons.append("a person in its progress is not in the portfolio any more")
         return
     common = np.asarray(avail[idxs].all(axis=0), dtype=bool)
@@ -315,9 +360,16 @@ def _keep_progress(
             "its people have no common available day left, so it was reassigned"
         )
         return
+    first = int(days[0])
+    if info.pin_start is not None and info.pin_start != first:
+        info.change_reasons.append(
+            f"it is pinned to start on {tl.days[info.pin_start].isoformat()}, not on its people's "
+            f"first common available day {tl.days[first].isoformat()}, so it was rescheduled"
+        )
+        return
     info.keep_people = tuple(idxs)
-    info.keep_start = int(days[0])
-    info.pin_start = int(days[0])
+    info.keep_start = first
+    info.pin_start = first
 
 
 def _places_text(places: tuple[Place, ...]) -> str:

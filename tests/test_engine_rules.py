@@ -341,3 +341,53 @@ def test_example_portfolio_solves_valid(objective: str) -> None:
     result, _ = run(data)
     assert result.plan.lower_bound is not None and result.plan.objective is not None
     assert result.plan.lower_bound <= result.plan.objective
+
+
+def test_in_progress_reassigned_when_its_person_cannot_go_on() -> None:
+    # bob is at 50% on Mon 11 Jan (as_of), the task takes 100% of a day: it cannot go on with bob
+    # from his first available day, so it moves to ann and the change is listed with the reason.
+    data = portfolio_dict(
+        [
+            {"id": "ann", "skills": {"py": 3}},
+            {
+                "id": "bob",
+                "skills": {"py": 3},
+                "reduced_capacity": [{"start": "2027-01-11", "end": "2027-01-11", "percent": 50}],
+            },
+        ],
+        [
+            {
+                "id": "t",
+                "skill": "py",
+                "effort_hours": 40,
+                "status": "in_progress",
+                "progress": {"people": ["bob"], "remaining_days": 2},
+            }
+        ],
+        as_of="2027-01-11",
+    )
+    result, a = run(data)
+    assert a["t"].people == ("ann",)
+    assert result.plan.changes is not None
+    assert "bob cannot go on" in result.plan.changes[0].reasons[0]
+
+
+def test_in_progress_with_a_pinned_start_keeps_the_pin() -> None:
+    # The pin says Wed 13 Jan; the people's first common day is Mon 11 Jan: the pin wins.
+    data = portfolio_dict(
+        [{"id": "bob", "skills": {"py": 3}}],
+        [
+            {
+                "id": "t",
+                "skill": "py",
+                "effort_hours": 40,
+                "status": "in_progress",
+                "pinned": {"start": "2027-01-13"},
+                "progress": {"people": ["bob"], "remaining_days": 2},
+            }
+        ],
+        as_of="2027-01-11",
+    )
+    result, a = run(data)
+    assert a["t"].start == D("2027-01-13")
+    assert result.plan.changes is not None and "pinned" in result.plan.changes[0].reasons[0]

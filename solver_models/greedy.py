@@ -67,8 +67,22 @@ IntArray = npt.NDArray[np.int64]
 Placement = tuple[int, int, tuple[int, ...]]
 
 
-def greedy(instance: Instance, *, rule: str = "edf") -> Schedule:
+def greedy(
+    instance: Instance,
+    *,
+    rule: str = "edf",
+    team_contiguous: bool = False,
+    base: Schedule | None = None,
+) -> Schedule:
     """Schedule ``instance`` by list scheduling in ``rule`` order (``"edf"`` or ``"priority"``).
+
+    With ``team_contiguous``, a team task is first placed where its members are all available
+    on ``duration`` consecutive working days (no stretching over a member's absence), which is
+    the form the CP-SAT model represents (so the plan is a complete warm start); only when no
+    such start exists does it stretch.
+
+    With ``base`` (a valid schedule), its tasks stay exactly where they are and the others are
+    inserted around them where they fit: the repair pass after CP-SAT, which only adds work.
 
     Always returns a valid schedule (possibly leaving tasks unassigned); never raises on a
     compiled instance.
@@ -79,13 +93,18 @@ def greedy(instance: Instance, *, rule: str = "edf") -> Schedule:
     sched = Schedule()
     free = initial_free(instance)
     tasks = instance.tasks
+    fixed = set(base.start) if base is not None else set()
+    if base is not None:
+        for i in sorted(fixed):
+            book(free, tasks[i].alloc, base.start[i], base.finish[i], base.people[i])
+            sched.add(i, base.start[i], base.finish[i], base.people[i])
     indeg = [len(t.preds) for t in tasks]
     heap = [(_key(t, rule, instance.n_days), t.index) for t in tasks if indeg[t.index] == 0]
     heapq.heapify(heap)
     while heap:
         _, i = heapq.heappop(heap)
         info = tasks[i]
-        placed = _place(instance, info, sched, free)
+        placed = None if i in fixed else _place(instance, info, sched, free, team_contiguous)
         if placed is not None:
             s, f, people = placed
             book(free, info.alloc, s, f, people)
@@ -142,7 +161,7 @@ def _key(info: TaskInfo, rule: str, n_days: int) -> tuple[int, int, int, int, in
 
 # -- placement ----------------------------------------------------------------------------------
 def _place(
-    instance: Instance, info: TaskInfo, sched: Schedule, free: FreeArray
+    instance: Instance, info: TaskInfo, sched: Schedule, free: FreeArray, contiguous: bool = False
 ) -> Placement | None:
     """Where the task goes (start, finish, people per place), or ``None`` to leave it out."""
     if not info.possible or not _pins_compiled(instance, info):
@@ -164,6 +183,10 @@ def _place(
         return _place_wait(info, es, lft)
     if not info.is_team and len(info.places) == 1:
         return _place_single(info, free, es, lft, fixed)
+    if contiguous:
+        tight = _place_team(info, free, es, lft, fixed, tight=True)
+        if tight is not None:
+            return tight
     return _place_team(info, free, es, lft, fixed)
 
 
@@ -296,9 +319,12 @@ def _match(people: Sequence[int], place_candidates: Sequence[Sequence[int]]) -> 
 
 
 def _place_team(
-    info: TaskInfo, free: FreeArray, es: int, lft: int, fixed: bool
+    info: TaskInfo, free: FreeArray, es: int, lft: int, fixed: bool, tight: bool = False
 ) -> Placement | None:
     """Team task: the first start at which the places can be filled, place by place.
+
+    ``tight``: only spans of exactly ``duration`` working days (every day active for every
+    member).
 
     Starts and candidates are pre-screened by :func:`_solo_starts`: a start is tried only when
     every place has enough people who could do the ``D`` days from it on their own, and only
@@ -348,12 +374,12 @@ def _place_team(
         ok_start &= free[p, es : es + n_starts] >= alloc
     for off in np.flatnonzero(ok_start):
         s = es + int(off)
-        hi = min(lft, s + 2 * dur + LOOKAHEAD - 1)
+        hi = min(lft, s + dur - 1) if tight else min(lft, s + 2 * dur + LOOKAHEAD - 1)
         at_s = [pc[feas[:, off]] for pc, feas in zip(pcs, solo, strict=True)]
         order = sorted(range(n_places), key=lambda k: len(at_s[k]))
         for preset in presets:
             found = _fill_team(free, alloc, dur, at_s, order, costs, preset, s, hi)
-            if found is None and hi < lft:
+            if found is None and hi < lft and not tight:
                 found = _fill_team(free, alloc, dur, at_s, order, costs, preset, s, lft)
             if found is not None:
                 return found

@@ -115,15 +115,23 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
     # 1. greedy list schedules, valid by construction: the best is the warm start
     g_t0 = time.monotonic()
     candidates: list[tuple[str, Schedule]] = []
+    hints: list[tuple[str, Schedule]] = []
     for rule in GREEDY_RULES:
-        sched = greedy(inst, rule=rule)
-        if goal == "portfolio" or len(sched.start) == len(inst.tasks):
-            candidates.append((f"greedy-{rule}", sched))
+        for contiguous in (False, True):
+            sched = greedy(inst, rule=rule, team_contiguous=contiguous)
+            if goal == "portfolio" or len(sched.start) == len(inst.tasks):
+                name = f"greedy-{rule}" + ("-contiguous" if contiguous else "")
+                candidates.append((name, sched))
+                if contiguous:
+                    hints.append((name, sched))
     stats["greedy_seconds"] = round(time.monotonic() - g_t0, 3)
     g_sched: Schedule | None = None
     if candidates:
-        g_name, g_sched = min(candidates, key=lambda c: _key(portfolio, inst, c[1], tl))
-        report(g_name, _value(portfolio, inst, g_sched, tl), None)
+        g_name, best_greedy = min(candidates, key=lambda c: _key(portfolio, inst, c[1], tl))
+        report(g_name, _value(portfolio, inst, best_greedy, tl), None)
+    if hints:
+        # the warm start: team tasks not stretched, so CP-SAT can take the whole plan
+        g_sched = min(hints, key=lambda c: _key(portfolio, inst, c[1], tl))[1]
 
     result = ModelResult(schedule=None)
     impossible = [t for t in inst.tasks if not t.possible]
@@ -147,6 +155,11 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         stats["model_exact"] = result.exact
         if result.schedule is not None:
             candidates.append(("cp-sat", result.schedule))
+            # repair: insert what CP-SAT left out wherever it still fits (only adds work)
+            for rule in GREEDY_RULES:
+                filled = greedy(inst, rule=rule, base=result.schedule)
+                if len(filled.start) > len(result.schedule.start):
+                    candidates.append((f"cp-sat+insert-{rule}", filled))
 
     # 2. choose the best valid schedule by the documented objective
     best_name, best_sched = "none", None

@@ -7,9 +7,10 @@
 ``portfolio`` objective (the default) is lexicographic: four integer terms, compared in order,
 combined into one exact integer with weights that provably keep that order.
 
-1. ``undelivered`` = sum over unassigned tasks of ``round(100 * priority * work_hours)``:
+1. ``undelivered`` = sum over unassigned tasks of ``max(1, round(100 * priority * work_hours))``:
    priority-weighted undelivered work in hundredths of an hour (the contract's *Undelivered work*,
-   rounded per task to 0.01 h so that it is an exact integer).
+   rounded per task to 0.01 h so that it is an exact integer; at least 0.01 h, so that a wait
+   needing nobody is planned too).
 2. ``late`` = sum over assigned tasks of ``priority * late_days`` (contract *Late*).
 3. ``finish`` = sum over assigned tasks of ``priority * (idx(finish) + 1)``: finish early,
    important work first.
@@ -87,8 +88,11 @@ class Weights:
 
 
 def task_units(portfolio: Portfolio, task: Task) -> int:
-    """``round(100 * priority * work_hours)``: what leaving the task unassigned costs."""
-    return round(100 * portfolio.task_priority(task) * portfolio.task_work_hours(task))
+    """``max(1, round(100 * priority * work_hours))``: what leaving the task unassigned costs.
+
+    At least 1, so that a task without work (a wait, which needs nobody) is still planned.
+    """
+    return max(1, round(100 * portfolio.task_priority(task) * portfolio.task_work_hours(task)))
 
 
 def over_levels(task: Task, person: Person) -> int:

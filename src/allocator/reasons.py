@@ -67,6 +67,13 @@ class Explainer:
             return 1.0
         return min(1.0, sum(self.booked[pid][lo : hi + 1]) / cap)
 
+    def duration(self, task: Task, pid: str) -> int:
+        person = self.p.person_by_id[pid]
+        return task_duration(task, None if task.is_team else person)
+
+    def available_days(self, pid: str, lo: int, hi: int) -> int:
+        return sum(1 for ok in self.avail[pid][lo : hi + 1] if ok)
+
     def fits_from(self, task: Task, pid: str, lo: int, hi: int) -> int | None:
         """First start day from which ``pid`` alone could do the task in free capacity."""
         person = self.p.person_by_id[pid]
@@ -137,6 +144,24 @@ class Explainer:
                     f"it would fit with {q} from {self._day(s).isoformat()}, but the solver did not "
                     "place it in the time given (the plan is not proven optimal): give it more time"
                 ]
+            short = [
+                q for q in qualified if self.available_days(q, lo, hi) < self.duration(task, q)
+            ]
+            if len(short) == len(qualified):
+                need = min(self.duration(task, q) for q in qualified)
+                have = max(self.available_days(q, lo, hi) for q in qualified)
+                late_start = (
+                    " (its predecessors finish late)"
+                    if lo > self.tl.first_on_or_after(self.p.task_earliest_start(task))
+                    else ""
+                )
+                reasons.append(
+                    f"its window {span}{late_start} is too short: it needs {need} working days "
+                    f"and no qualified person has more than {have} available days in it: move the "
+                    "deadline or the earliest start, or plan its predecessors earlier"
+                )
+                continue
+            qualified = [q for q in qualified if q not in short]
             booked = sorted(((self.share_booked(q, lo, hi), q) for q in qualified), reverse=True)
             listed = ", ".join(f"{q} {share:.0%}" for share, q in booked[:6])
             more = f" and {len(booked) - 6} more" if len(booked) > 6 else ""
@@ -147,13 +172,14 @@ class Explainer:
             )
         if task.is_team and not reasons:
             counts = []
-            for place in task.places:
+            for place in dict.fromkeys(task.places):  # each distinct requirement once
                 n = sum(
                     1
                     for x in self.p.people
                     if x.level(place.skill) >= place.min_level and x.id not in excluded
                 )
-                counts.append(f"{place.skill} >= {place.min_level}: {n} qualified")
+                need = task.places.count(place)
+                counts.append(f"{need} x {place.skill} >= {place.min_level}: {n} qualified")
             reasons.append(
                 f"no team with free common days was found in its window {span} ("
                 + "; ".join(counts)

@@ -22,7 +22,9 @@ Team tasks are modelled as *not* stretching over a member's absence (all members
 ``duration`` consecutive working days) — a restriction, so every plan is valid but some valid
 plans are out of reach. When a portfolio has a team task for which this can matter (or a
 fractional capacity percent, floored here), the model is flagged inexact and its bounds are not
-used as bounds of the portfolio (the engine falls back to a weaker bound that is true).
+used as bounds of the portfolio. A *relaxed* model (``relaxed=True``: team members only known to
+be busy on the first and last active day, capacity percents rounded up) then gives a true bound
+when time allows; otherwise the engine falls back to the analytic bound.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from solver_models.instance import Instance, TaskInfo
@@ -74,8 +77,10 @@ class ModelResult:
 class _Model:
     """Builds the CP-SAT model of an instance; one method per rule."""
 
-    def __init__(self, instance: Instance) -> None:
+    def __init__(self, instance: Instance, *, relaxed: bool = False) -> None:
         self.inst = instance
+        #: a relaxation for bounds only: team tasks as in ``_team_member_relaxed``
+        self.relaxed = relaxed
         self.m = cp_model.CpModel()
         self.tasks = [t for t in instance.tasks if t.possible]
         self.assigned: dict[int, cp_model.IntVar] = {}
@@ -221,6 +226,9 @@ class _Model:
             if not inst.avail[p, window].all():
                 self.exact = False
             ok = inst.avail[p] & (inst.cap[p] >= t.alloc)
+            if self.relaxed:
+                self._team_member_relaxed(t, p, mem, ok)
+                continue
             # starts s with ok on s..s+d-1 (all working days of the span)
             run = np.convolve(ok.astype(np.int64), np.ones(d, dtype=np.int64), mode="valid")
             good = [int(w) for w in np.flatnonzero(run == d) if t.est <= w and w + d - 1 <= t.lft]
@@ -234,7 +242,31 @@ class _Model:
                 s, d, mem, f"work[{t.id},{inst.people[p].id}]"
             )
             self.load.setdefault(p, []).append((iv, t.alloc))
-        self.m.add(f == s + d - 1)
+        if self.relaxed:
+            self.m.add(f >= s + d - 1)
+        else:
+            self.m.add(f == s + d - 1)
+
+    def _team_member_relaxed(
+        self, t: TaskInfo, p: int, mem: cp_model.IntVar, ok: npt.NDArray[np.bool_]
+    ) -> None:
+        """Relaxation of a member's part in a team task, true of every valid plan: ``start`` and
+        ``finish`` are active days, so the member is available there with capacity for the
+        allocation, and is busy on both days (what happens between is left free)."""
+        s, f = self.start[t.index], self.finish[t.index]
+        days = [int(w) for w in np.flatnonzero(ok) if t.est <= w <= t.lft]
+        if not days:
+            self.m.add(mem == 0)
+            return
+        dom = cp_model.Domain.from_values(days)
+        self.m.add_linear_expression_in_domain(s, dom).only_enforce_if(mem)
+        self.m.add_linear_expression_in_domain(f, dom).only_enforce_if(mem)
+        who = self.inst.people[p].id
+        first = self.m.new_optional_fixed_size_interval_var(s, 1, mem, f"first_day[{t.id},{who}]")
+        self.load.setdefault(p, []).append((first, t.alloc))
+        if (t.duration or 1) > 1:
+            last = self.m.new_optional_fixed_size_interval_var(f, 1, mem, f"last_day[{t.id},{who}]")
+            self.load.setdefault(p, []).append((last, t.alloc))
 
     def _no_people(self, t: TaskInfo) -> None:
         """A task needing nobody: every working day is active, ``finish = start + duration - 1``."""
@@ -512,6 +544,7 @@ def solve_lexicographic(
     params: SolverParams,
     *,
     hint: Schedule | None = None,
+    relaxed: bool = False,
     on_progress: ProgressFn | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> ModelResult:
@@ -522,13 +555,14 @@ def solve_lexicographic(
     model, and for the whole problem when the model is exact (``ModelResult.exact``).
     """
     t0 = time.monotonic()
-    model = _Model(instance)
+    model = _Model(instance, relaxed=relaxed)
     model.build(objective)
     stages: Sequence[str] = ("makespan",) if objective == "makespan" else PORTFOLIO_STAGES
     fractional = any(
         float(r.percent) != int(r.percent) for p in instance.people for r in p.reduced_capacity
     )
-    result = ModelResult(schedule=None, exact=model.exact and not fractional)
+    # bounds count for the portfolio when the model is exact, or a relaxation of it
+    result = ModelResult(schedule=None, exact=(model.exact or relaxed) and not fractional)
     best = hint
     budget = params.time_limit
     carried = 0.0
@@ -540,7 +574,7 @@ def solve_lexicographic(
             break
         expr = model.stage_expr(stage)
         model.m.minimize(expr)
-        if best is not None:
+        if best is not None and not relaxed:
             if stage == stages[0]:
                 best = model.admissible(best)
             model.hint(best)

@@ -4,8 +4,8 @@ Flow: compile the portfolio (:mod:`solver_models.instance`) → a greedy list sc
 construction, as the warm start and the fallback → CP-SAT, the objective's terms optimized in
 lexicographic order from that start → the best plan of the two (by the documented objective,
 evaluated on the plans themselves) → reasons for unassigned work → a lower bound that is true
-for the portfolio (CP-SAT's, when its model is exact for the portfolio; else the analytic bound
-of the work nobody can do).
+for the portfolio (CP-SAT's, when its model is exact for the portfolio; else, with time left, that
+of a relaxed model; else the analytic bound of the work nobody can do).
 
 Infeasible and timed-out runs are values (``Result.plan.status``), not exceptions.
 """
@@ -134,6 +134,7 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         g_sched = min(hints, key=lambda c: _key(portfolio, inst, c[1], tl))[1]
 
     result = ModelResult(schedule=None)
+    bound_source: ModelResult | None = None
     impossible = [t for t in inst.tasks if not t.possible]
     if not params.greedy_only and not (goal == "makespan" and impossible):
         remaining = max(0.1, params.time_limit - (time.monotonic() - t0))
@@ -153,6 +154,15 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         stats["cpsat_seconds"] = round(result.wall_seconds, 3)
         stats["cpsat_stages"] = {k: list(v) for k, v in result.stages.items()}
         stats["model_exact"] = result.exact
+        left = params.time_limit - (time.monotonic() - t0)
+        if not result.exact and left > 0.2 and not (stop is not None and stop()):
+            # the exact model's bounds do not hold for the portfolio: prove one on a relaxation
+            relaxed = solve_lexicographic(
+                inst, goal, replace(sp, time_limit=left), relaxed=True, stop=stop
+            )
+            stats["relaxed_stages"] = {k: list(v) for k, v in relaxed.stages.items()}
+            if relaxed.exact:
+                bound_source = relaxed
         if result.schedule is not None:
             candidates.append(("cp-sat", result.schedule))
             # repair: insert what CP-SAT left out wherever it still fits (only adds work)
@@ -200,7 +210,9 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
     )
     obj = objective_value(portfolio, plan, tl)
     terms = evaluate(portfolio, plan, tl) if goal == "portfolio" else None
-    lb = _lower_bound(inst, goal, result, w)
+    if bound_source is None and result.exact:
+        bound_source = result
+    lb = _lower_bound(inst, goal, bound_source, w)
     lb = min(lb, obj)
     status = "optimal" if lb == obj else "feasible"
     extra = dict(plan.extra)
@@ -246,14 +258,13 @@ def _value(portfolio: Portfolio, inst: Instance, sched: Schedule, tl: Timeline) 
     return objective_value(portfolio, _plan_of(inst, sched), tl)
 
 
-def _lower_bound(inst: Instance, goal: str, main: ModelResult, w: object) -> int:
+def _lower_bound(inst: Instance, goal: str, source: ModelResult | None, w: object) -> int:
     """A true lower bound on the objective of every valid plan (see module docstring).
 
-    CP-SAT's bounds count only when its model is exact for this portfolio (see
-    ``solver_models.cpsat``); otherwise the analytic bound stands: the work nobody can do.
+    ``source``: a CP-SAT run whose model is exact for this portfolio, or a relaxation of it (see
+    ``solver_models.cpsat``); without one the analytic bound stands: the work nobody can do.
     """
     const_units = sum(t.units for t in inst.tasks if not t.possible)
-    source = main if main.exact else None
     if goal == "makespan":
         analytic = 0
         if source is not None and "makespan" in source.stages:

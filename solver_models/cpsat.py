@@ -128,9 +128,9 @@ class _Model:
         starts: set[int] = set()
         finishes: set[int] = set()
         for c in t.candidates.values():
-            if c.finish_of is not None:
-                starts.update(c.finish_of)
-                finishes.update(c.finish_of.values())
+            if c.spans is not None:
+                starts.update(c.spans[0].tolist())
+                finishes.update(c.spans[1].tolist())
         self.bounds[t.index] = (min(starts), max(finishes)) if starts else (t.est, t.lft)
         if starts:
             sdom = cp_model.Domain.from_values(sorted(starts))
@@ -153,11 +153,11 @@ class _Model:
         self.span[t.index] = size
         lits = []
         for p, c in t.candidates.items():
-            assert c.finish_of is not None
+            assert c.spans is not None
             lit = self.m.new_bool_var(f"does[{t.id},{self.inst.people[p].id}]")
             self.does[(t.index, p)] = lit
             lits.append(lit)
-            self._span_rule(t, p, lit, c.finish_of, c.duration)
+            self._span_rule(t, p, lit, c.spans, c.duration)
             iv = self.m.new_optional_interval_var(
                 s, size, f + 1, lit, f"work[{t.id},{self.inst.people[p].id}]"
             )
@@ -165,7 +165,12 @@ class _Model:
         self.m.add(sum(lits) == x)
 
     def _span_rule(
-        self, t: TaskInfo, p: int, lit: cp_model.IntVar, table: dict[int, int], d: int
+        self,
+        t: TaskInfo,
+        p: int,
+        lit: cp_model.IntVar,
+        spans: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+        d: int,
     ) -> None:
         """If ``p`` does ``t``: ``finish = start + d - 1 + g`` where ``g`` is the number of ``p``'s
         unavailable working days inside the span, which depends on the start.
@@ -175,9 +180,13 @@ class _Model:
         ``finish = start + d - 1 + g``. Exact, and far smaller than a (start, finish) table.
         """
         s, f = self.start[t.index], self.finish[t.index]
+        if len(spans[0]) == 0:  # eligible by day count, but every span crosses a blocked day
+            self.m.add(lit == 0)
+            return
         classes: dict[int, list[int]] = {}
-        for st, fi in table.items():
-            classes.setdefault(fi - st - (d - 1), []).append(st)
+        gaps = spans[1] - spans[0] - (d - 1)
+        for g in np.unique(gaps).tolist():
+            classes[int(g)] = spans[0][gaps == g].tolist()
         who = self.inst.people[p].id
         if len(classes) == 1:
             ((g, starts),) = classes.items()

@@ -36,13 +36,39 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Candidate:
-    """A person who could fill a task (one of its places)."""
+    """A person who could fill a task (one of its places).
+
+    ``spans`` (one-person tasks) are computed on first use: at scale most candidates are never
+    put in a CP-SAT model, and the greedy works from the capacity arrays directly.
+    """
 
     person: int
     duration: int
     cost: int
-    #: start day -> finish day for this person alone (one-person tasks; ``None`` for team tasks)
-    finish_of: dict[int, int] | None = None
+    _maker: tuple[_PersonDays, int, int, int | None, int] | None = field(default=None, repr=False)
+    _spans: Spans | None = field(default=None, repr=False)
+
+    @property
+    def spans(self) -> Spans | None:
+        """(starts, finishes): this person's valid spans alone (one-person tasks; None for teams)."""
+        if self._spans is None and self._maker is not None:
+            pdays, lo, hi, pin, alloc = self._maker
+            starts, finishes = _spans(
+                pdays.days(self.person), lo, hi, self.duration, pdays.bad_before(self.person, alloc)
+            )
+            if pin is not None:
+                keep = starts == pin
+                starts, finishes = starts[keep], finishes[keep]
+            self._spans = (starts, finishes)
+        return self._spans
+
+    @property
+    def finish_of(self) -> dict[int, int] | None:
+        """The spans as a start -> finish mapping."""
+        spans = self.spans
+        if spans is None:
+            return None
+        return dict(zip(spans[0].tolist(), spans[1].tolist(), strict=True))
 
 
 @dataclass
@@ -107,39 +133,58 @@ class Instance:
         return self.timeline.days[i]
 
 
-def _finish_table(
-    active: npt.NDArray[np.bool_],
+Spans = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
+
+
+class _PersonDays:
+    """Per person, the available days and (per allocation) prefix counts of blocked days.
+
+    Built once per compile, so a span table is a few vectorized numpy operations.
+    """
+
+    def __init__(self, avail: npt.NDArray[np.bool_], cap: npt.NDArray[np.int64]) -> None:
+        self.avail, self.cap = avail, cap
+        self._days: dict[int, npt.NDArray[np.int64]] = {}
+        self._bad: dict[tuple[int, int], npt.NDArray[np.int64] | None] = {}
+
+    def days(self, p: int) -> npt.NDArray[np.int64]:
+        out = self._days.get(p)
+        if out is None:
+            out = self._days[p] = np.flatnonzero(self.avail[p]).astype(np.int64)
+        return out
+
+    def bad_before(self, p: int, alloc: int) -> npt.NDArray[np.int64] | None:
+        """``out[w]`` = number of days before ``w`` that are available with capacity < alloc."""
+        key = (p, alloc)
+        if key not in self._bad:
+            blocked = self.avail[p] & (self.cap[p] < alloc)
+            self._bad[key] = (
+                np.concatenate(([0], np.cumsum(blocked))).astype(np.int64)
+                if blocked.any()
+                else None
+            )
+        return self._bad[key]
+
+
+def _spans(
+    days: npt.NDArray[np.int64],
     lo: int,
     hi: int,
     duration: int,
-    blocked: npt.NDArray[np.bool_] | None = None,
-) -> dict[int, int]:
-    """start -> finish for every active start >= ``lo`` whose ``duration`` fits by ``hi``.
-
-    ``blocked`` marks active days the task may not span at all (the person's capacity there is
-    below the task's allocation): a span containing one is left out.
-    """
-    days = np.flatnonzero(active)
-    out: dict[int, int] = {}
-    if duration < 1:
-        return out
-    bad_before = None
-    if blocked is not None and blocked.any():
-        bad_before = np.concatenate(([0], np.cumsum(blocked)))
-    # position of each active day; the finish is the (k + duration - 1)-th active day
-    for k, s in enumerate(days):
-        if s < lo:
-            continue
-        j = k + duration - 1
-        if j >= len(days):
-            break
-        f = int(days[j])
-        if f > hi:
-            break
-        if bad_before is not None and bad_before[f + 1] - bad_before[s] > 0:
-            continue
-        out[int(s)] = f
-    return out
+    bad_before: npt.NDArray[np.int64] | None = None,
+) -> Spans:
+    """(starts, finishes) of every span of ``duration`` days of ``days`` (sorted active days)
+    starting on or after ``lo`` and finishing by ``hi``; spans over a blocked day (``bad_before``,
+    a prefix count) are left out."""
+    empty = np.zeros(0, dtype=np.int64)
+    if duration < 1 or len(days) < duration:
+        return empty, empty
+    starts = days[: len(days) - duration + 1]
+    finishes = days[duration - 1 :]
+    keep = (starts >= lo) & (finishes <= hi)
+    if bad_before is not None:
+        keep &= bad_before[finishes + 1] - bad_before[starts] == 0
+    return starts[keep], finishes[keep]
 
 
 def compile_instance(portfolio: Portfolio) -> Instance:
@@ -155,6 +200,7 @@ def compile_instance(portfolio: Portfolio) -> Instance:
         cap[i] = np.floor(np.asarray(capacity(portfolio, tl, p), dtype=float) + 1e-9).astype(
             np.int64
         )
+    ctx = _Ctx(portfolio, avail, cap)
     hard = portfolio.policy.deadlines_hard and portfolio.policy.goal != "makespan"
     tasks: list[TaskInfo] = []
     tindex: dict[str, int] = {}
@@ -180,7 +226,7 @@ def compile_instance(portfolio: Portfolio) -> Instance:
             lft=lft,
             deadline_idx=d_idx,
         )
-        _fill_candidates(portfolio, tl, info, pidx, avail, cap)
+        _fill_candidates(portfolio, tl, info, pidx, avail, cap, ctx)
         tasks.append(info)
     for info in tasks:
         for pred in info.task.predecessors:
@@ -199,6 +245,7 @@ def _fill_candidates(
     pidx: dict[str, int],
     avail: npt.NDArray[np.bool_],
     cap: npt.NDArray[np.int64],
+    ctx: _Ctx,
 ) -> None:
     t = info.task
     people = portfolio.people
@@ -219,14 +266,14 @@ def _fill_candidates(
     if not info.places:
         # a task needing nobody: every working day is active
         info.duration = task_duration(t, None)
-        table = _finish_table(np.ones(len(tl), dtype=bool), info.est, info.lft, info.duration)
-        if not table:
+        every_day = np.arange(len(tl), dtype=np.int64)
+        if len(_spans(every_day, info.est, info.lft, info.duration)[0]) == 0:
             info.out_reasons.append(_window_reason(tl, info, info.duration))
         return
     if t.is_team:
         info.duration = task_duration(t, None)
-    _candidates(portfolio, info, excluded, avail, cap)
-    if info.keep_people is not None and not _keeps(info):
+    _candidates(ctx, info, excluded)
+    if info.keep_people is not None and not _keeps(ctx, info):
         # the people in progress cannot go on from their first common day: reassign
         who = ", ".join(people[i].id for i in info.keep_people)
         day = tl.days[info.keep_start].isoformat() if info.keep_start is not None else "?"
@@ -237,7 +284,7 @@ def _fill_candidates(
         info.pin_start = tl.idx(t.pinned.start) if t.pinned and t.pinned.start else None
         info.candidates = {}
         info.place_candidates = [[] for _ in info.places]
-        _candidates(portfolio, info, excluded, avail, cap)
+        _candidates(ctx, info, excluded)
     if info.pin_person is not None and info.pin_person not in info.candidates:
         pin = people[info.pin_person].id
         info.out_reasons.append(
@@ -273,47 +320,99 @@ def _fill_candidates(
         )
 
 
-def _candidates(
-    portfolio: Portfolio,
-    info: TaskInfo,
-    excluded: set[str],
-    avail: npt.NDArray[np.bool_],
-    cap: npt.NDArray[np.int64],
-) -> None:
-    """Eligible people per place, with their duration, cost and (one-person) span table."""
-    t = info.task
-    for k, place in enumerate(info.places):
+class _Ctx:
+    """What candidate search needs, precomputed once per compile."""
+
+    def __init__(
+        self, portfolio: Portfolio, avail: npt.NDArray[np.bool_], cap: npt.NDArray[np.int64]
+    ) -> None:
+        self.portfolio = portfolio
+        self.pdays = _PersonDays(avail, cap)
+        #: avail_before[p, w] = available days of p before day w
+        self.avail_before = np.concatenate(
+            (np.zeros((avail.shape[0], 1), dtype=np.int64), np.cumsum(avail, axis=1)), axis=1
+        )
+        by_skill: dict[str, list[tuple[int, int]]] = {}
         for i, p in enumerate(portfolio.people):
-            if p.level(place.skill) < place.min_level or p.id in excluded:
+            for skill, level in p.skills.items():
+                by_skill.setdefault(skill, []).append((i, int(level)))
+        #: skill -> (people indices, their levels)
+        self.by_skill = {
+            k: (np.asarray([i for i, _ in v], dtype=np.int64), np.asarray([lv for _, lv in v]))
+            for k, v in by_skill.items()
+        }
+
+    def qualified(self, skill: str, min_level: int) -> list[int]:
+        """Indices of the people with ``skill`` at ``min_level`` or above, in portfolio order."""
+        found = self.by_skill.get(skill)
+        if found is None:
+            return []
+        idx, levels = found
+        return [int(i) for i in idx[levels >= min_level]]
+
+
+def _candidates(ctx: _Ctx, info: TaskInfo, excluded: set[str]) -> None:
+    """Eligible people per place, with their duration and cost.
+
+    A person is eligible when they qualify, are not excluded, and have at least ``duration``
+    available days between the earliest start (or the pinned start, which must be available)
+    and the latest finish. Exact spans (which also avoid days of too little capacity) are left
+    to :attr:`Candidate.spans`.
+    """
+    t = info.task
+    people = ctx.portfolio.people
+    avail_before = ctx.avail_before
+    lo, hi = info.est, info.lft
+    durations: dict[float, int] = {}
+    for k, place in enumerate(info.places):
+        for i in ctx.qualified(place.skill, place.min_level):
+            if i in info.candidates:
+                info.place_candidates[k].append(i)
+                continue
+            p = people[i]
+            if p.id in excluded:
                 continue
             if info.keep_people is not None and i not in info.keep_people:
                 continue
-            if i not in info.candidates:
-                dur = info.duration if t.is_team else task_duration(t, p)
-                assert dur is not None
-                # A one-person task may not span a day where the person's capacity is below
-                # its allocation (every available day of its span is active). For a team that
-                # holds only on days all members are available, so it is checked in the model.
-                blocked = None if t.is_team else avail[i] & (cap[i] < info.alloc)
-                table = _finish_table(avail[i], info.est, info.lft, dur, blocked)
-                if info.pin_start is not None:
-                    table = {s: f for s, f in table.items() if s == info.pin_start}
-                if not table:
+            if t.is_team:
+                dur = info.duration
+            else:
+                dur = durations.get(p.hpd)
+                if dur is None:
+                    dur = durations[p.hpd] = task_duration(t, p)
+            assert dur is not None
+            first = lo
+            if info.pin_start is not None:
+                if not ctx.pdays.avail[i, info.pin_start]:
                     continue
-                info.candidates[i] = Candidate(
-                    person=i,
-                    duration=dur,
-                    cost=assignee_cost_units(t, p),
-                    finish_of=None if t.is_team else table,
-                )
+                first = info.pin_start
+            if hi < first or avail_before[i, hi + 1] - avail_before[i, first] < dur:
+                continue
+            info.candidates[i] = Candidate(
+                person=i,
+                duration=dur,
+                cost=assignee_cost_units(t, p, dur),
+                _maker=None if t.is_team else (ctx.pdays, lo, hi, info.pin_start, info.alloc),
+            )
             info.place_candidates[k].append(i)
 
 
-def _keeps(info: TaskInfo) -> bool:
+def _keeps(ctx: _Ctx, info: TaskInfo) -> bool:
     """Whether the kept people can fill every place (distinctly) from the kept start."""
     keep = info.keep_people or ()
     if not all(i in info.candidates for i in keep):
         return False
+    for i in keep:
+        spans = info.candidates[i].spans
+        if spans is not None and len(spans[0]) == 0:  # blocked from the kept start
+            return False
+        # team: the kept start is an active day, so each member needs the capacity there
+        if (
+            spans is None
+            and info.keep_start is not None
+            and ctx.pdays.cap[i, info.keep_start] < info.alloc
+        ):
+            return False
     # a one-to-one matching of kept people to places
     match: dict[int, int] = {}
 

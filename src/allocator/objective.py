@@ -105,16 +105,25 @@ def over_levels(task: Task, person: Person) -> int:
     return min(excess) if excess else 0
 
 
-def assignee_hours(task: Task, person: Person) -> float:
+def assignee_hours(task: Task, person: Person, days: int | None = None) -> float:
     """Hours of ``person`` on ``task``: duration x hours_per_day x allocation / 100."""
-    days = task_duration(task, None if task.is_team else person)
+    if days is None:
+        days = task_duration(task, None if task.is_team else person)
     return days * person.hpd * task.alloc / 100.0
 
 
-def assignee_cost_units(task: Task, person: Person) -> int:
-    """Cost term of one assignee, in cents (see module docstring)."""
-    hours = assignee_hours(task, person)
-    rate = person.rate + OVERQUALIFIED * over_levels(task, person)
+def assignee_cost_units(task: Task, person: Person, days: int | None = None) -> int:
+    """Cost term of one assignee, in cents (see module docstring).
+
+    ``days``: the task's duration for this person, when the caller already knows it.
+    """
+    hours = assignee_hours(task, person, days)
+    if task.is_team:
+        over = over_levels(task, person)
+    else:  # one place: the excess over it
+        place = task.places[0]
+        over = max(0, person.level(place.skill) - place.min_level)
+    rate = person.rate + OVERQUALIFIED * over
     if task.prefer and person.id not in task.prefer:
         rate += NOT_PREFERRED
     return round(100 * hours * rate)

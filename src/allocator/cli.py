@@ -102,7 +102,36 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", default="out/example-plan.json")
     d.add_argument("--time-limit", type=_positive(float), default=10.0, metavar="S")
     d.add_argument("--workers", type=_positive(int), default=2, metavar="N")
+    _add_service_commands(sub)
     return p
+
+
+def _add_service_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``serve`` and ``keys``: the REST service (``api/``, needs the ``api`` extra)."""
+    sv = sub.add_parser("serve", help="run the REST service")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument(
+        "--db", metavar="URL", help="database URL (default: sqlite:///allocator.sqlite)"
+    )
+    k = sub.add_parser("keys", help="make, list or revoke API keys of the REST service")
+    try:
+        from api.commands import add_keys_arguments
+    except ImportError:  # without the api extra, the command says so when run
+        return
+    add_keys_arguments(k, _Parser)
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    """``serve`` / ``keys`` (imported lazily: the library does not need the web stack)."""
+    try:
+        from api import commands
+    except ImportError as exc:
+        print(f"error: the REST service needs the 'api' extra ({exc})", file=sys.stderr)
+        return EXIT_FAIL
+    if args.cmd == "serve":
+        return commands.serve(args.host, args.port, args.db)
+    return commands.keys(args)
 
 
 def _load(path: str) -> object:
@@ -275,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_validate(args)
         if args.cmd == "generate":
             return cmd_generate(args)
+        if args.cmd in ("serve", "keys"):
+            return cmd_service(args)
     except InputError as exc:
         _print_issues(list(exc.issues) + list(exc.warnings))
         return EXIT_INPUT

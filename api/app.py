@@ -1,0 +1,112 @@
+"""The app factory: ``create_app(settings=None)``.
+
+Start it with ``allocator serve`` or ``uvicorn --factory api.app:create_app``. On start-up the
+database is migrated to the newest schema, jobs left running by a dead process are marked
+failed, and the solve workers start (see :mod:`api.worker`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import allocator
+from api.db import Database
+from api.errors import ApiError, api_error_handler, http_error_handler, validation_error_handler
+from api.logs import configure_logging
+from api.metrics import Metrics
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.repository import JobStore
+from api.routers import jobs, keys, ops, plans, portfolios, solve
+from api.settings import Settings, get_settings
+from api.worker import JobRunner
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+The REST service of the allocator: store portfolios (contract JSON, `allocator.portfolio/v1`),
+solve them as jobs, follow the jobs, fetch and check plans (`allocator.plan/v1`).
+
+Every route but `/healthz` and `/readyz` needs `Authorization: Bearer <key>`. Roles: `viewer`
+reads, `planner` also writes and solves, `admin` also manages keys. Another tenant's resources
+answer 404. Every error has the body `{"error": {"code", "message", "details": [{"path",
+"message"}], "request_id"}}`.
+"""
+
+TAGS = [
+    {"name": "portfolios", "description": "portfolios, their plan versions, solves and checks"},
+    {"name": "jobs", "description": "solve jobs: progress, best plan so far, cancel"},
+    {"name": "plans", "description": "plan versions"},
+    {"name": "solve", "description": "synchronous solve of small portfolios"},
+    {"name": "keys", "description": "API keys of the caller's tenant (admin)"},
+    {"name": "operations", "description": "health, readiness, metrics"},
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new app with its own database engine, metrics registry and solve workers."""
+    settings = settings or get_settings()
+    if settings.json_logs:
+        configure_logging(settings.log_level)
+    db = Database(settings.database_url)
+    metrics = Metrics(JobStore(db.sessions))
+    runner = JobRunner(db, settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_startup:
+            await run_in_threadpool(db.migrate)
+        if settings.run_workers:
+            await run_in_threadpool(runner.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(runner.stop)
+            db.dispose()
+
+    app = FastAPI(
+        title="allocator",
+        version=allocator.__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if settings.public_docs else None,
+        docs_url="/docs" if settings.public_docs else None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.metrics = metrics
+    app.state.runner = runner
+    app.state.sync_slots = threading.BoundedSemaphore(settings.sync_slots)
+    app.dependency_overrides[get_settings] = lambda: settings
+
+    app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+
+    for module in (portfolios, jobs, plans, solve, keys, ops):
+        app.include_router(module.router)
+    if not settings.public_docs:
+        app.include_router(ops.docs_router)
+
+    # added last = outermost: request context, then the body limit, then CORS
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Location", "Retry-After"],
+        )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app

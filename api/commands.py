@@ -1,0 +1,115 @@
+"""The service's command-line verbs, called by ``allocator serve`` and ``allocator keys``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from api.security import ROLES, valid_tenant
+
+# the web stack and the database are imported in the verbs: building the CLI's parser stays
+# light for the library's own commands
+
+log = logging.getLogger(__name__)
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
+
+
+def serve(host: str, port: int, db: str | None) -> int:
+    """Run the service with uvicorn (JSON logs on stderr) until interrupted."""
+    from api.logs import configure_logging
+    from api.settings import Settings
+
+    settings = Settings.from_env(database_url=db)
+    root = logging.getLogger()
+    for handler in list(root.handlers):  # the CLI's plain handler: the service logs JSON
+        root.removeHandler(handler)
+    configure_logging(settings.log_level)
+
+    import uvicorn
+
+    from api.app import create_app
+
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    return EXIT_OK
+
+
+def keys(args: argparse.Namespace) -> int:
+    """``keys create|list|revoke``: the key itself goes to stdout, once; the rest to stderr."""
+    for noisy in ("alembic", "api.db"):  # before the imports: alembic logs as it loads
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from api.db import Database
+    from api.repository import Keys
+    from api.settings import Settings
+
+    settings = Settings.from_env(database_url=args.db)
+    if not valid_tenant(args.tenant):
+        _err(
+            f"error: --tenant: {args.tenant!r} is not a tenant name "
+            "(letters, digits, '.', '_', '-'; at most 64)"
+        )
+        return EXIT_INPUT
+    database = Database(settings.database_url)
+    try:
+        database.migrate()
+        with database.sessions() as session:
+            repo = Keys(session)
+            if args.keys_cmd == "create":
+                row, token = repo.create(args.tenant, args.role, args.name)
+                _out(token)
+                _err(
+                    f"created key {row.id} ({row.role}) for tenant {row.tenant}: keep it now, "
+                    "it is not shown again"
+                )
+                return EXIT_OK
+            if args.keys_cmd == "list":
+                for r in repo.list(args.tenant):
+                    state = "revoked" if r.revoked_at else "active"
+                    _out(f"{r.id}\t{r.role}\t{r.prefix}...\t{state}\t{r.name or ''}")
+                return EXIT_OK
+            if args.keys_cmd == "revoke":
+                if repo.revoke(args.tenant, args.key_id):
+                    _err(f"revoked key {args.key_id}")
+                    return EXIT_OK
+                _err(f"error: tenant {args.tenant} has no active key {args.key_id}")
+                return EXIT_INPUT
+    finally:
+        database.dispose()
+    return EXIT_INPUT
+
+
+def add_keys_arguments(
+    parser: argparse.ArgumentParser, sub_parser_class: type[argparse.ArgumentParser]
+) -> None:
+    """The ``keys`` verbs (used by ``allocator.cli``)."""
+    verbs: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
+        dest="keys_cmd", required=True, parser_class=sub_parser_class
+    )
+    for name, text in (
+        ("create", "make a key (printed once)"),
+        ("list", "list a tenant's keys"),
+        ("revoke", "revoke a key"),
+    ):
+        p = verbs.add_parser(name, help=text)
+        p.add_argument(
+            "--db",
+            metavar="URL",
+            help="database URL (default: ALLOCATOR_DATABASE_URL or sqlite:///allocator.sqlite)",
+        )
+        p.add_argument("--tenant", required=True)
+        if name == "create":
+            p.add_argument("--role", required=True, choices=ROLES)
+            p.add_argument("--name", default=None, help="a label for people")
+        if name == "revoke":
+            p.add_argument("key_id")

@@ -1,0 +1,124 @@
+"""FastAPI dependencies, as ``Annotated`` aliases: settings, sessions, the caller's key, the
+tenant-scoped repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.db import Database
+from api.errors import ApiError
+from api.repository import Jobs, Keys, Plans, Portfolios
+from api.security import Principal, Role
+from api.settings import Settings, get_settings
+from api.worker import JobRunner
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="an API key made by `allocator keys create` or `POST /v1/keys`",
+)
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_runner(request: Request) -> JobRunner:
+    runner: JobRunner = request.app.state.runner
+    return runner
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+
+
+def get_session(db: DatabaseDep) -> Iterator[Session]:
+    with db.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_principal(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, from ``Authorization: Bearer <key>``; 401 when missing or unknown."""
+    if credentials is None or not credentials.credentials:
+        raise _unauthorized("an API key is required: Authorization: Bearer <key>")
+    principal = Keys(session).authenticate(credentials.credentials)
+    if principal is None:
+        raise _unauthorized("unknown or revoked API key")
+    request.state.tenant = principal.tenant
+    return principal
+
+
+def _require(role: Role) -> Callable[[Principal], Principal]:
+    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.allows(role):
+            raise ApiError(403, "forbidden", f"this needs a key with role {role} or above")
+        return principal
+
+    dependency.__name__ = f"require_{role}"
+    return dependency
+
+
+require_viewer = _require("viewer")
+require_planner = _require("planner")
+require_admin = _require("admin")
+
+Viewer = Annotated[Principal, Depends(require_viewer)]
+Planner = Annotated[Principal, Depends(require_planner)]
+Admin = Annotated[Principal, Depends(require_admin)]
+
+
+def portfolios_of(session: SessionDep, principal: Viewer) -> Portfolios:
+    return Portfolios(session, principal.tenant)
+
+
+def plans_of(session: SessionDep, principal: Viewer) -> Plans:
+    return Plans(session, principal.tenant)
+
+
+def jobs_of(session: SessionDep, principal: Viewer) -> Jobs:
+    return Jobs(session, principal.tenant)
+
+
+def keys_repo(session: SessionDep) -> Keys:
+    return Keys(session)
+
+
+PortfoliosDep = Annotated[Portfolios, Depends(portfolios_of)]
+PlansDep = Annotated[Plans, Depends(plans_of)]
+JobsDep = Annotated[Jobs, Depends(jobs_of)]
+KeysDep = Annotated[Keys, Depends(keys_repo)]
+
+
+class Page:
+    """``limit`` and ``offset`` query parameters, bounded by the settings."""
+
+    def __init__(
+        self,
+        settings: SettingsDep,
+        limit: Annotated[int | None, Query(ge=1, le=1000, description="page size")] = None,
+        offset: Annotated[int, Query(ge=0, le=10**9, description="items to skip")] = 0,
+    ) -> None:
+        self.limit = min(limit or settings.page_size_default, settings.page_size_max)
+        self.offset = offset
+
+
+PageDep = Annotated[Page, Depends(Page)]

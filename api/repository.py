@@ -1,0 +1,543 @@
+"""Data access: every query of the service, scoped to a tenant where the data is a tenant's.
+
+Routes use the tenant-scoped repositories (``Portfolios``, ``Plans``, ``Jobs``, ``Keys``);
+the solve workers use :class:`JobStore`, which works across tenants and opens one short
+transaction per call. Each write commits before returning.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.models import (
+    ACTIVE_JOB_STATES,
+    ApiKeyRow,
+    AssignmentRow,
+    JobRow,
+    PlanRow,
+    PortfolioRow,
+    new_id,
+    utcnow,
+)
+from api.security import Principal, Role, hash_token, new_token, same_hash
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# Values passed in and out
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PortfolioDoc:
+    """A validated portfolio, ready to store (made by :mod:`api.service`)."""
+
+    name: str
+    body: dict[str, Any]
+    people: int
+    tasks: int
+
+
+@dataclass(frozen=True)
+class AssignmentValues:
+    task: str
+    person: str | None
+    start: date
+    finish: date
+    hours: float | None
+    cost: float | None
+    team_size: int
+
+
+@dataclass(frozen=True)
+class PlanDoc:
+    """A plan to store: the contract JSON and the columns read from it (made by the service)."""
+
+    body: dict[str, Any]
+    status: str
+    objective: int | float | None
+    lower_bound: int | float | None
+    gap: float | None
+    solver: str | None
+    solve_seconds: float
+    assignments: Sequence[AssignmentValues] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ProgressValues:
+    stage: str | None = None
+    objective: int | float | None = None
+    lower_bound: int | float | None = None
+    gap: float | None = None
+    elapsed: float | None = None
+
+
+def num_to_text(value: int | float | None) -> str | None:
+    """Exact decimal text of an objective (Python ints have no size limit; BIGINT does)."""
+    return None if value is None else repr(value)
+
+
+def text_to_num(text: str | None) -> int | float | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+class QueueFull(Exception):
+    """No room for another job; ``reason`` says which limit."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys
+# ---------------------------------------------------------------------------------------------
+class Keys:
+    """API keys (the only lookup that is not scoped to a tenant is by token)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def create(self, tenant: str, role: Role, name: str | None = None) -> tuple[ApiKeyRow, str]:
+        """A new key; returns its row and the token (shown once, stored only hashed)."""
+        token = new_token()
+        row = ApiKeyRow(
+            id=new_id(),
+            tenant=tenant,
+            role=role,
+            name=name,
+            key_hash=hash_token(token),
+            prefix=token[:10],
+            created_at=utcnow(),
+        )
+        self.session.add(row)
+        self.session.commit()
+        return row, token
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal of a valid, unrevoked key; None otherwise."""
+        digest = hash_token(token)
+        row = self.session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
+        if row is None or row.revoked_at is not None or not same_hash(row.key_hash, digest):
+            return None
+        role: Role = row.role  # type: ignore[assignment]
+        return Principal(key_id=row.id, tenant=row.tenant, role=role)
+
+    def list(self, tenant: str) -> list[ApiKeyRow]:
+        stmt = (
+            select(ApiKeyRow)
+            .where(ApiKeyRow.tenant == tenant)
+            .order_by(ApiKeyRow.created_at, ApiKeyRow.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def revoke(self, tenant: str, key_id: str) -> bool:
+        """Revoke a key of ``tenant``; False when it has no such (unrevoked) key."""
+        result = self.session.execute(
+            update(ApiKeyRow)
+            .where(
+                ApiKeyRow.id == key_id,
+                ApiKeyRow.tenant == tenant,
+                ApiKeyRow.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+        self.session.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------
+# Portfolios
+# ---------------------------------------------------------------------------------------------
+class Portfolios:
+    def __init__(self, session: Session, tenant: str) -> None:
+        self.session = session
+        self.tenant = tenant
+
+    def create(self, doc: PortfolioDoc) -> PortfolioRow:
+        now = utcnow()
+        row = PortfolioRow(
+            id=new_id(),
+            tenant=self.tenant,
+            name=doc.name,
+            revision=1,
+            people=doc.people,
+            tasks=doc.tasks,
+            body=doc.body,
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(row)
+        self.session.commit()
+        return row
+
+    def get(self, portfolio_id: str) -> PortfolioRow | None:
+        stmt = select(PortfolioRow).where(
+            PortfolioRow.id == portfolio_id, PortfolioRow.tenant == self.tenant
+        )
+        return self.session.scalar(stmt)
+
+    def exists(self, portfolio_id: str) -> bool:
+        stmt = select(func.count()).where(
+            PortfolioRow.id == portfolio_id, PortfolioRow.tenant == self.tenant
+        )
+        return bool(self.session.scalar(stmt))
+
+    def page(self, limit: int, offset: int) -> tuple[list[PortfolioRow], int]:
+        where = PortfolioRow.tenant == self.tenant
+        total = self.session.scalar(select(func.count()).select_from(PortfolioRow).where(where))
+        stmt = (
+            select(PortfolioRow)
+            .where(where)
+            .order_by(PortfolioRow.created_at.desc(), PortfolioRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(self.session.scalars(stmt)), int(total or 0)
+
+    def replace(self, portfolio_id: str, doc: PortfolioDoc) -> PortfolioRow | None:
+        row = self.get(portfolio_id)
+        if row is None:
+            return None
+        row.name, row.body, row.people, row.tasks = doc.name, doc.body, doc.people, doc.tasks
+        row.revision += 1
+        row.updated_at = utcnow()
+        self.session.commit()
+        return row
+
+    def delete(self, portfolio_id: str) -> bool:
+        """Delete it with its plans and jobs (a running solve notices and stops)."""
+        where = (PortfolioRow.id == portfolio_id, PortfolioRow.tenant == self.tenant)
+        if not self.session.scalar(select(func.count()).select_from(PortfolioRow).where(*where)):
+            return False
+        plan_ids = select(PlanRow.id).where(PlanRow.portfolio_id == portfolio_id)
+        # explicit, not only ON DELETE CASCADE: SQLite databases made elsewhere may lack it
+        self.session.execute(delete(AssignmentRow).where(AssignmentRow.plan_id.in_(plan_ids)))
+        self.session.execute(delete(PlanRow).where(PlanRow.portfolio_id == portfolio_id))
+        self.session.execute(delete(JobRow).where(JobRow.portfolio_id == portfolio_id))
+        self.session.execute(delete(PortfolioRow).where(*where))
+        self.session.commit()
+        return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Plans
+# ---------------------------------------------------------------------------------------------
+class Plans:
+    def __init__(self, session: Session, tenant: str) -> None:
+        self.session = session
+        self.tenant = tenant
+
+    def get(self, plan_id: str) -> PlanRow | None:
+        stmt = select(PlanRow).where(PlanRow.id == plan_id, PlanRow.tenant == self.tenant)
+        return self.session.scalar(stmt)
+
+    def for_job(self, job_id: str) -> PlanRow | None:
+        stmt = select(PlanRow).where(PlanRow.job_id == job_id, PlanRow.tenant == self.tenant)
+        return self.session.scalar(stmt)
+
+    def page_for_portfolio(
+        self, portfolio_id: str, limit: int, offset: int
+    ) -> tuple[list[PlanRow], int]:
+        where = (PlanRow.portfolio_id == portfolio_id, PlanRow.tenant == self.tenant)
+        total = self.session.scalar(select(func.count()).select_from(PlanRow).where(*where))
+        stmt = (
+            select(PlanRow)
+            .where(*where)
+            .order_by(PlanRow.version.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(self.session.scalars(stmt)), int(total or 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs, as the routes see them
+# ---------------------------------------------------------------------------------------------
+class Jobs:
+    def __init__(self, session: Session, tenant: str) -> None:
+        self.session = session
+        self.tenant = tenant
+
+    def enqueue(
+        self,
+        portfolio_id: str,
+        *,
+        time_limit: float,
+        workers: int,
+        max_queued: int,
+        max_per_tenant: int,
+    ) -> JobRow:
+        """A new queued job; raises :class:`QueueFull` when a limit is reached.
+
+        The limits are counted before the insert, so concurrent requests may pass them by a
+        few jobs: they protect the server, they are not quotas to the unit.
+        """
+        active = self.session.scalar(
+            select(func.count())
+            .select_from(JobRow)
+            .where(JobRow.tenant == self.tenant, JobRow.status.in_(ACTIVE_JOB_STATES))
+        )
+        if (active or 0) >= max_per_tenant:
+            raise QueueFull(
+                f"this tenant has {active} queued or running jobs, the most allowed "
+                f"(setting max_jobs_per_tenant = {max_per_tenant})"
+            )
+        queued = self.session.scalar(
+            select(func.count()).select_from(JobRow).where(JobRow.status == "queued")
+        )
+        if (queued or 0) >= max_queued:
+            raise QueueFull(
+                f"the solve queue is full ({queued} jobs waiting; setting max_queued_jobs "
+                f"= {max_queued})"
+            )
+        row = JobRow(
+            id=new_id(),
+            tenant=self.tenant,
+            portfolio_id=portfolio_id,
+            status="queued",
+            time_limit=time_limit,
+            workers=workers,
+            cancel_requested=False,
+            created_at=utcnow(),
+        )
+        self.session.add(row)
+        self.session.commit()
+        return row
+
+    def get(self, job_id: str) -> JobRow | None:
+        stmt = select(JobRow).where(JobRow.id == job_id, JobRow.tenant == self.tenant)
+        return self.session.scalar(stmt)
+
+    def cancel(self, job_id: str) -> JobRow | None:
+        """Cancel a queued job at once; ask a running one to stop (its worker ends it)."""
+        now = utcnow()
+        mine = (JobRow.id == job_id, JobRow.tenant == self.tenant)
+        self.session.execute(
+            update(JobRow)
+            .where(*mine, JobRow.status == "queued")
+            .values(status="cancelled", cancel_requested=True, finished_at=now)
+        )
+        self.session.execute(
+            update(JobRow).where(*mine, JobRow.status == "running").values(cancel_requested=True)
+        )
+        self.session.commit()
+        return self.get(job_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs, as the workers see them
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: str
+    tenant: str
+    portfolio_id: str
+    portfolio_revision: int
+    portfolio: dict[str, Any]
+    time_limit: float
+    workers: int
+
+
+class JobStore:
+    """The queue in the database, for the solve workers of any process on any host."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def claim(self, worker: str) -> ClaimedJob | None:
+        """Take the oldest queued job (``FOR UPDATE SKIP LOCKED`` where the database has it,
+        and a compare-and-set on the status everywhere), mark it running; None if none."""
+        for _ in range(5):
+            with self.sessions() as s:
+                stmt = (
+                    select(JobRow.id)
+                    .where(JobRow.status == "queued")
+                    .order_by(JobRow.created_at, JobRow.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+                job_id = s.scalar(stmt)
+                if job_id is None:
+                    s.rollback()
+                    return None
+                now = utcnow()
+                result = s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id, JobRow.status == "queued")
+                    .values(status="running", worker=worker, started_at=now, heartbeat_at=now)
+                )
+                if not result.rowcount:  # type: ignore[attr-defined]
+                    s.rollback()
+                    continue  # another worker was faster
+                job = s.get_one(JobRow, job_id)
+                portfolio = s.get_one(PortfolioRow, job.portfolio_id)
+                job.portfolio_revision = portfolio.revision
+                claimed = ClaimedJob(
+                    id=job.id,
+                    tenant=job.tenant,
+                    portfolio_id=job.portfolio_id,
+                    portfolio_revision=portfolio.revision,
+                    portfolio=dict(portfolio.body),
+                    time_limit=job.time_limit,
+                    workers=job.workers,
+                )
+                s.commit()
+                return claimed
+        return None
+
+    def save_plan(self, job: ClaimedJob, plan: PlanDoc, *, final: bool) -> str | None:
+        """Store the job's best plan so far (a new version the first time, then in place).
+
+        Returns the plan id; None when the job's portfolio is gone (deleted meanwhile).
+        """
+        for _ in range(5):
+            try:
+                with self.sessions() as s:
+                    if s.get(PortfolioRow, job.portfolio_id) is None:
+                        return None
+                    row = s.scalar(select(PlanRow).where(PlanRow.job_id == job.id))
+                    now = utcnow()
+                    if row is None:
+                        top = s.scalar(
+                            select(func.max(PlanRow.version)).where(
+                                PlanRow.portfolio_id == job.portfolio_id
+                            )
+                        )
+                        row = PlanRow(
+                            id=new_id(),
+                            tenant=job.tenant,
+                            portfolio_id=job.portfolio_id,
+                            portfolio_revision=job.portfolio_revision,
+                            version=(top or 0) + 1,
+                            job_id=job.id,
+                            created_at=now,
+                        )
+                        s.add(row)
+                    else:
+                        s.execute(delete(AssignmentRow).where(AssignmentRow.plan_id == row.id))
+                    row.final = final
+                    row.status = plan.status
+                    row.objective = num_to_text(plan.objective)
+                    row.lower_bound = num_to_text(plan.lower_bound)
+                    row.gap = plan.gap
+                    row.solver = plan.solver
+                    row.solve_seconds = plan.solve_seconds
+                    row.body = plan.body
+                    row.updated_at = now
+                    s.flush()
+                    s.add_all(
+                        AssignmentRow(
+                            plan_id=row.id,
+                            task=a.task,
+                            person=a.person,
+                            start=a.start,
+                            finish=a.finish,
+                            hours=a.hours,
+                            cost=a.cost,
+                            team_size=a.team_size,
+                        )
+                        for a in plan.assignments
+                    )
+                    s.commit()
+                    return row.id
+            except IntegrityError:
+                log.info("plan version taken by a concurrent job; retrying", extra={"job": job.id})
+        raise RuntimeError(f"could not store the plan of job {job.id}")
+
+    def write_progress(self, job_id: str, worker: str, progress: ProgressValues | None) -> bool:
+        """Heartbeat (and progress, when given) of a running job of ``worker``.
+
+        False when the job is no longer this worker's running job (deleted, or taken as
+        interrupted): the worker should stop.
+        """
+        values: dict[str, Any] = {"heartbeat_at": utcnow()}
+        if progress is not None:
+            values.update(
+                stage=progress.stage,
+                objective=num_to_text(progress.objective),
+                lower_bound=num_to_text(progress.lower_bound),
+                gap=progress.gap,
+                elapsed=progress.elapsed,
+            )
+        with self.sessions() as s:
+            result = s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == "running", JobRow.worker == worker)
+                .values(**values)
+            )
+            s.commit()
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def cancel_requested(self, job_ids: Sequence[str]) -> set[str]:
+        if not job_ids:
+            return set()
+        with self.sessions() as s:
+            stmt = select(JobRow.id).where(JobRow.id.in_(job_ids), JobRow.cancel_requested)
+            return set(s.scalars(stmt))
+
+    def finish(
+        self,
+        job_id: str,
+        worker: str,
+        status: str,
+        *,
+        progress: ProgressValues | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """End a running job of ``worker``; False when it was not (any more) its job."""
+        values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error}
+        if progress is not None:
+            values.update(
+                stage=progress.stage,
+                objective=num_to_text(progress.objective),
+                lower_bound=num_to_text(progress.lower_bound),
+                gap=progress.gap,
+                elapsed=progress.elapsed,
+            )
+        with self.sessions() as s:
+            result = s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == "running", JobRow.worker == worker)
+                .values(**values)
+            )
+            s.commit()
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def fail_stale(self, older_than: datetime) -> list[str]:
+        """Mark failed the running jobs whose heartbeat is older than ``older_than`` (their
+        process died: crash, kill, restart). Returns their ids."""
+        with self.sessions() as s:
+            stale = (JobRow.status == "running", JobRow.heartbeat_at < older_than)
+            ids = list(s.scalars(select(JobRow.id).where(*stale)))
+            if not ids:
+                return []
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id.in_(ids), JobRow.status == "running")
+                .values(
+                    status="failed",
+                    finished_at=utcnow(),
+                    error="interrupted: the server stopped during the solve (the best plan "
+                    "found until then, if any, is kept)",
+                )
+            )
+            s.commit()
+            return ids
+
+    def counts_by_status(self) -> dict[str, int]:
+        with self.sessions() as s:
+            rows = s.execute(select(JobRow.status, func.count()).group_by(JobRow.status))
+            return {status: int(n) for status, n in rows}

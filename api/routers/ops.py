@@ -1,0 +1,63 @@
+"""Operations: liveness, readiness, Prometheus metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import Admin, DatabaseDep, Viewer
+from api.errors import ApiError, error_responses
+from api.metrics import Metrics
+from api.schemas import HealthOut
+
+router = APIRouter(tags=["operations"])
+#: the OpenAPI document behind a key (included when ``Settings.public_docs`` is off)
+docs_router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/healthz",
+    operation_id="healthz",
+    response_model=HealthOut,
+    responses=error_responses(),
+    summary="Liveness: the process answers (no key needed)",
+)
+async def healthz() -> HealthOut:
+    return HealthOut(status="ok")
+
+
+@router.get(
+    "/readyz",
+    operation_id="readyz",
+    response_model=HealthOut,
+    responses=error_responses(503),
+    summary="Readiness: the database answers (no key needed)",
+)
+async def readyz(db: DatabaseDep) -> HealthOut:
+    if not await run_in_threadpool(db.ping):
+        raise ApiError(503, "not_ready", "the database is not reachable")
+    return HealthOut(status="ready")
+
+
+@router.get(
+    "/metrics",
+    operation_id="metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        **error_responses(401, 403),
+    },
+    summary="Prometheus metrics (an admin key)",
+)
+def metrics(_: Admin, request: Request) -> Response:
+    registry: Metrics = request.app.state.metrics
+    return Response(registry.render(), media_type=Metrics.CONTENT_TYPE)
+
+
+@docs_router.get("/openapi.json", include_in_schema=False)
+def openapi(_: Viewer, request: Request) -> dict[str, Any]:
+    """The OpenAPI document, for holders of a key (unless ``public_docs`` serves it openly)."""
+    schema: dict[str, Any] = request.app.openapi()
+    return schema

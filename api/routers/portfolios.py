@@ -1,0 +1,224 @@
+"""``/v1/portfolios``: store, read, replace, delete portfolios; solve and check against them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+
+from api.deps import (
+    JobsDep,
+    PageDep,
+    Planner,
+    PlansDep,
+    PortfoliosDep,
+    RunnerDep,
+    SettingsDep,
+    Viewer,
+)
+from api.errors import ApiError, error_responses, issues_as_details, not_found
+from api.repository import QueueFull
+from api.schemas import (
+    CheckOut,
+    JobCreatedOut,
+    PlanIn,
+    PlanPageOut,
+    PlanSummaryOut,
+    PortfolioIn,
+    PortfolioPageOut,
+    PortfolioSavedOut,
+    PortfolioSummaryOut,
+    SolveIn,
+)
+from api.service import (
+    Limits,
+    capped,
+    check_plan,
+    read_plan_body,
+    read_valid_portfolio,
+    stored_portfolio,
+)
+from api.settings import Settings
+
+router = APIRouter(prefix="/v1/portfolios", tags=["portfolios"])
+
+
+def _limits(settings: Settings) -> Limits:
+    return Limits(max_people=settings.max_people, max_tasks=settings.max_tasks)
+
+
+@router.post(
+    "",
+    operation_id="create_portfolio",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PortfolioSavedOut,
+    responses=error_responses(401, 403, 413, 422),
+    summary="Store a portfolio (validated by the library; every error is listed)",
+)
+def create_portfolio(
+    body: PortfolioIn,
+    _: Planner,
+    portfolios: PortfoliosDep,
+    settings: SettingsDep,
+    response: Response,
+) -> PortfolioSavedOut:
+    valid = read_valid_portfolio(body, _limits(settings))
+    row = portfolios.create(valid.doc)
+    response.headers["Location"] = f"/v1/portfolios/{row.id}"
+    return PortfolioSavedOut(
+        id=row.id, revision=row.revision, warnings=issues_as_details(valid.warnings)
+    )
+
+
+@router.get(
+    "",
+    operation_id="list_portfolios",
+    response_model=PortfolioPageOut,
+    responses=error_responses(401, 422),
+    summary="The tenant's portfolios, newest first (limit/offset paging)",
+)
+def list_portfolios(_: Viewer, portfolios: PortfoliosDep, page: PageDep) -> PortfolioPageOut:
+    rows, total = portfolios.page(page.limit, page.offset)
+    return PortfolioPageOut(
+        items=[PortfolioSummaryOut.of(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get(
+    "/{portfolio_id}",
+    operation_id="get_portfolio",
+    response_model=dict[str, Any],
+    responses=error_responses(401, 404),
+    summary="A portfolio in contract JSON",
+)
+def get_portfolio(
+    portfolio_id: str, _: Viewer, portfolios: PortfoliosDep, response: Response
+) -> dict[str, Any]:
+    row = portfolios.get(portfolio_id)
+    if row is None:
+        raise not_found("portfolio")
+    response.headers["X-Portfolio-Revision"] = str(row.revision)
+    return row.body
+
+
+@router.put(
+    "/{portfolio_id}",
+    operation_id="replace_portfolio",
+    response_model=PortfolioSavedOut,
+    responses=error_responses(401, 403, 404, 413, 422),
+    summary="Replace a portfolio (its revision goes up; earlier plans stay)",
+)
+def replace_portfolio(
+    portfolio_id: str,
+    body: PortfolioIn,
+    _: Planner,
+    portfolios: PortfoliosDep,
+    settings: SettingsDep,
+) -> PortfolioSavedOut:
+    if not portfolios.exists(portfolio_id):
+        raise not_found("portfolio")
+    valid = read_valid_portfolio(body, _limits(settings))
+    row = portfolios.replace(portfolio_id, valid.doc)
+    if row is None:
+        raise not_found("portfolio")
+    return PortfolioSavedOut(
+        id=row.id, revision=row.revision, warnings=issues_as_details(valid.warnings)
+    )
+
+
+@router.delete(
+    "/{portfolio_id}",
+    operation_id="delete_portfolio",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(401, 403, 404),
+    summary="Delete a portfolio with its plans and jobs (a running solve stops)",
+)
+def delete_portfolio(portfolio_id: str, _: Planner, portfolios: PortfoliosDep) -> Response:
+    if not portfolios.delete(portfolio_id):
+        raise not_found("portfolio")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{portfolio_id}/solve",
+    operation_id="solve_portfolio",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobCreatedOut,
+    responses=error_responses(401, 403, 404, 413, 422, 429),
+    summary="Queue a solve job; follow it at /v1/jobs/{job_id}",
+)
+def solve_portfolio(
+    portfolio_id: str,
+    _: Planner,
+    portfolios: PortfoliosDep,
+    jobs: JobsDep,
+    runner: RunnerDep,
+    settings: SettingsDep,
+    response: Response,
+    params: SolveIn | None = None,
+) -> JobCreatedOut:
+    if not portfolios.exists(portfolio_id):
+        raise not_found("portfolio")
+    params = params or SolveIn()
+    time_limit = capped(params.time_limit, settings.default_time_limit, settings.max_time_limit)
+    workers = int(capped(params.workers, settings.default_workers, settings.max_workers))
+    try:
+        job = jobs.enqueue(
+            portfolio_id,
+            time_limit=time_limit,
+            workers=workers,
+            max_queued=settings.max_queued_jobs,
+            max_per_tenant=settings.max_jobs_per_tenant,
+        )
+    except QueueFull as exc:
+        raise ApiError(
+            429,
+            "too_many_jobs",
+            exc.reason,
+            headers={"Retry-After": str(settings.retry_after_seconds)},
+        ) from None
+    runner.notify()
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return JobCreatedOut(job_id=job.id, status=job.status, time_limit=time_limit, workers=workers)
+
+
+@router.get(
+    "/{portfolio_id}/plans",
+    operation_id="list_plans",
+    response_model=PlanPageOut,
+    responses=error_responses(401, 404, 422),
+    summary="The portfolio's plan versions, newest first",
+)
+def list_plans(
+    portfolio_id: str, _: Viewer, portfolios: PortfoliosDep, plans: PlansDep, page: PageDep
+) -> PlanPageOut:
+    if not portfolios.exists(portfolio_id):
+        raise not_found("portfolio")
+    rows, total = plans.page_for_portfolio(portfolio_id, page.limit, page.offset)
+    return PlanPageOut(
+        items=[PlanSummaryOut.of(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post(
+    "/{portfolio_id}/check",
+    operation_id="check_plan",
+    response_model=CheckOut,
+    responses=error_responses(401, 404, 409, 413, 422),
+    summary="Check a plan (e.g. edited by hand) against the portfolio: violations and KPIs",
+)
+def check_plan_route(
+    portfolio_id: str, body: PlanIn, _: Viewer, portfolios: PortfoliosDep
+) -> CheckOut:
+    row = portfolios.get(portfolio_id)
+    if row is None:
+        raise not_found("portfolio")
+    plan = read_plan_body(body)
+    return CheckOut.model_validate(check_plan(stored_portfolio(row.body), plan))

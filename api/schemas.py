@@ -1,0 +1,278 @@
+"""Request and response bodies, named by direction (``...In`` read, ``...Out`` written).
+
+Portfolios and plans travel in the contract's JSON formats (``allocator.portfolio/v1``,
+``allocator.plan/v1``, see the contract README); the library reads and writes them, so here
+they are plain JSON objects.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Body
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.errors import ErrorDetail
+from api.models import ApiKeyRow, JobRow, PlanRow, PortfolioRow
+from api.repository import text_to_num
+from api.security import Role
+
+_EXAMPLE_PORTFOLIO: dict[str, Any] = {
+    "format": "allocator.portfolio/v1",
+    "name": "tiny",
+    "calendar": {"start": "2027-01-04", "end": "2027-01-29"},
+    "people": [{"id": "ann", "skills": {"py": 4}, "cost_per_hour": 50}],
+    "projects": [{"id": "P", "tasks": [{"id": "a", "skill": "py", "effort_hours": 16}]}],
+}
+
+#: a portfolio in contract JSON (``allocator.portfolio/v1``)
+PortfolioIn = Annotated[
+    dict[str, Any],
+    Body(
+        description="a portfolio in the contract's JSON format (allocator.portfolio/v1)",
+        examples=[_EXAMPLE_PORTFOLIO],
+    ),
+]
+#: a plan in contract JSON (``allocator.plan/v1``), e.g. a solved plan edited by hand
+PlanIn = Annotated[
+    dict[str, Any],
+    Body(description="a plan in the contract's JSON format (allocator.plan/v1)"),
+]
+
+Number = int | float
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """Stored times are naive UTC; answers carry the zone."""
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+# -- portfolios -------------------------------------------------------------------------------
+class PortfolioSavedOut(BaseModel):
+    id: str
+    revision: int
+    warnings: list[ErrorDetail] = Field(
+        default_factory=list, description="the library's warnings (unknown keys are dropped)"
+    )
+
+
+class PortfolioSummaryOut(BaseModel):
+    id: str
+    name: str
+    revision: int
+    people: int
+    tasks: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: PortfolioRow) -> PortfolioSummaryOut:
+        return cls(
+            id=row.id,
+            name=row.name,
+            revision=row.revision,
+            people=row.people,
+            tasks=row.tasks,
+            created_at=utc(row.created_at) or row.created_at,
+            updated_at=utc(row.updated_at) or row.updated_at,
+        )
+
+
+class PortfolioPageOut(BaseModel):
+    items: list[PortfolioSummaryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+# -- jobs -------------------------------------------------------------------------------------
+class SolveIn(BaseModel):
+    """Solve parameters, both optional; larger values are lowered to the server's caps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_limit: float | None = Field(
+        default=None, gt=0, le=86_400, description="seconds (capped by the server)"
+    )
+    workers: int | None = Field(
+        default=None, ge=1, le=256, description="CP-SAT workers (capped by the server)"
+    )
+
+
+class JobCreatedOut(BaseModel):
+    job_id: str
+    status: str
+    time_limit: float = Field(description="the time limit the job runs with, after capping")
+    workers: int
+
+
+class ProgressOut(BaseModel):
+    """The latest progress of a solve. ``stage`` says what the figures measure: ``greedy-*``
+    and ``done``: the plan's objective and lower bound; ``cp-sat:<term>``: the value and bound
+    of the objective term being optimized (see the library's ``engine.Progress``)."""
+
+    stage: str | None = None
+    objective: Number | None = None
+    lower_bound: Number | None = None
+    gap: float | None = None
+    elapsed: float | None = Field(default=None, description="seconds since the solve began")
+
+
+class JobOut(BaseModel):
+    id: str
+    portfolio_id: str
+    status: str = Field(description="queued, running, done, failed or cancelled")
+    progress: ProgressOut
+    time_limit: float
+    workers: int
+    cancel_requested: bool
+    plan_id: str | None = Field(default=None, description="the job's plan (the best so far)")
+    error: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row: JobRow, plan_id: str | None) -> JobOut:
+        return cls(
+            id=row.id,
+            portfolio_id=row.portfolio_id,
+            status=row.status,
+            progress=ProgressOut(
+                stage=row.stage,
+                objective=text_to_num(row.objective),
+                lower_bound=text_to_num(row.lower_bound),
+                gap=row.gap,
+                elapsed=row.elapsed,
+            ),
+            time_limit=row.time_limit,
+            workers=row.workers,
+            cancel_requested=row.cancel_requested,
+            plan_id=plan_id,
+            error=row.error,
+            created_at=utc(row.created_at) or row.created_at,
+            started_at=utc(row.started_at),
+            finished_at=utc(row.finished_at),
+        )
+
+
+# -- plans ------------------------------------------------------------------------------------
+class PlanSummaryOut(BaseModel):
+    id: str
+    portfolio_id: str
+    version: int
+    portfolio_revision: int
+    job_id: str | None
+    final: bool = Field(description="false while its job still runs (the best plan so far)")
+    status: str
+    objective: Number | None
+    lower_bound: Number | None
+    gap: float | None
+    solver: str | None
+    solve_seconds: float
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def summary(cls, row: PlanRow) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "portfolio_id": row.portfolio_id,
+            "version": row.version,
+            "portfolio_revision": row.portfolio_revision,
+            "job_id": row.job_id,
+            "final": row.final,
+            "status": row.status,
+            "objective": text_to_num(row.objective),
+            "lower_bound": text_to_num(row.lower_bound),
+            "gap": row.gap,
+            "solver": row.solver,
+            "solve_seconds": row.solve_seconds,
+            "created_at": utc(row.created_at),
+            "updated_at": utc(row.updated_at),
+        }
+
+    @classmethod
+    def of(cls, row: PlanRow) -> PlanSummaryOut:
+        return cls(**cls.summary(row))
+
+
+class PlanPageOut(BaseModel):
+    items: list[PlanSummaryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class PlanOut(PlanSummaryOut):
+    plan: dict[str, Any] = Field(description="the plan in contract JSON (allocator.plan/v1)")
+
+    @classmethod
+    def of(cls, row: PlanRow) -> PlanOut:
+        return cls(**cls.summary(row), plan=row.body)
+
+
+class ViolationOut(BaseModel):
+    rule: int = Field(description="the contract's rule number (1-9), 0 for plan consistency")
+    code: str
+    message: str
+    task: str | None = None
+    person: str | None = None
+    day: str | None = None
+
+
+class CheckOut(BaseModel):
+    valid: bool
+    violations: list[ViolationOut]
+    kpis: dict[str, Any] = Field(description="the library checker's KPIs of the plan")
+
+
+# -- synchronous solve ------------------------------------------------------------------------
+class SyncSolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    portfolio: dict[str, Any] = Field(
+        description="a small portfolio in contract JSON", examples=[_EXAMPLE_PORTFOLIO]
+    )
+    time_limit: float | None = Field(default=None, gt=0, le=86_400)
+    workers: int | None = Field(default=None, ge=1, le=256)
+
+
+# -- keys -------------------------------------------------------------------------------------
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    name: str | None = Field(default=None, max_length=200)
+
+
+class KeyOut(BaseModel):
+    id: str
+    tenant: str
+    role: str
+    name: str | None
+    prefix: str = Field(description="the key's first characters, to tell keys apart")
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ApiKeyRow) -> KeyOut:
+        return cls(
+            id=row.id,
+            tenant=row.tenant,
+            role=row.role,
+            name=row.name,
+            prefix=row.prefix,
+            created_at=utc(row.created_at) or row.created_at,
+            revoked_at=utc(row.revoked_at),
+        )
+
+
+class KeyCreatedOut(KeyOut):
+    key: str = Field(description="the secret key: shown this once, stored only hashed")
+
+
+# -- operations -------------------------------------------------------------------------------
+class HealthOut(BaseModel):
+    status: str

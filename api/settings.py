@@ -1,0 +1,110 @@
+"""Service settings: defaults, overridden by ``ALLOCATOR_<FIELD>`` environment variables.
+
+``get_settings()`` is cached and is also the FastAPI dependency that routes use, so a test
+either passes ``Settings(...)`` to :func:`api.app.create_app` or overrides the dependency.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ENV_PREFIX = "ALLOCATOR_"
+DEFAULT_DATABASE_URL = "sqlite:///allocator.sqlite"
+
+
+class Settings(BaseModel):
+    """Everything an operator may tune. Each field reads ``ALLOCATOR_<NAME>`` (upper case)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: SQLAlchemy URL; ``postgresql://`` is read as ``postgresql+psycopg://`` (psycopg 3)
+    database_url: str = DEFAULT_DATABASE_URL
+    #: run the Alembic migrations to ``head`` when the app starts
+    migrate_on_startup: bool = True
+    #: start the solve workers in this process (a read-only replica may turn them off)
+    run_workers: bool = True
+
+    # -- request limits ---------------------------------------------------------------------
+    max_body_bytes: int = Field(default=5_000_000, gt=0)
+    max_tasks: int = Field(default=5_000, gt=0)
+    max_people: int = Field(default=1_000, gt=0)
+    page_size_default: int = Field(default=50, gt=0)
+    page_size_max: int = Field(default=200, gt=0)
+
+    # -- solves -----------------------------------------------------------------------------
+    #: time limit of a job when the request gives none, and the cap of what it may ask for
+    default_time_limit: float = Field(default=20.0, gt=0)
+    max_time_limit: float = Field(default=300.0, gt=0)
+    #: CP-SAT workers of one solve: default and cap
+    default_workers: int = Field(default=1, gt=0)
+    max_workers: int = Field(default=4, gt=0)
+    #: solves running at once in this process (each on its own worker thread)
+    solve_slots: int = Field(default=2, gt=0)
+    #: queued jobs (all tenants) before new ones get 429
+    max_queued_jobs: int = Field(default=50, gt=0)
+    #: queued + running jobs of one tenant before its new ones get 429
+    max_jobs_per_tenant: int = Field(default=5, gt=0)
+    #: ``Retry-After`` of a 429, seconds
+    retry_after_seconds: int = Field(default=10, gt=0)
+    #: how often idle workers look for queued jobs, and running jobs for cancels, seconds
+    poll_interval: float = Field(default=0.5, gt=0)
+    #: a running job whose heartbeat is older than this is taken as interrupted (failed)
+    job_stale_seconds: float = Field(default=15.0, gt=0)
+
+    # -- the synchronous solve (POST /v1/solve) ---------------------------------------------
+    sync_max_tasks: int = Field(default=50, gt=0)
+    sync_max_people: int = Field(default=20, gt=0)
+    sync_max_time_limit: float = Field(default=5.0, gt=0)
+    #: synchronous solves at once; more get 429
+    sync_slots: int = Field(default=2, gt=0)
+
+    # -- operations -------------------------------------------------------------------------
+    #: allowed CORS origins (comma-separated in the environment); empty: CORS off
+    cors_origins: tuple[str, ...] = ()
+    #: serve /openapi.json and /docs without a key (off: /openapi.json needs a key, no /docs)
+    public_docs: bool = False
+    #: install the JSON log handler on the service's loggers
+    json_logs: bool = True
+    log_level: str = "INFO"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg3(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``ALLOCATOR_*`` variables, then ``overrides`` (ignored when None)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is not None:
+                values[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
+
+
+def normalize_database_url(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` mean psycopg 3 here (psycopg2 is not installed)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings (cached); a FastAPI dependency that tests may override."""
+    return Settings.from_env()

@@ -1,0 +1,232 @@
+"""Figures (allocator.plots): checked for their content, and saved as HTML and PNG offline."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from allocator import load_portfolio, plots
+from allocator.checker import check
+from allocator.domain import Plan, Portfolio
+from allocator.engine import SolveParams, solve
+from allocator.frames import (
+    ProgressRecorder,
+    assignments_frame,
+    demand_capacity_frame,
+    kpi_frames,
+)
+
+EXAMPLE = Path(str(files("allocator") / "data" / "example-portfolio.json"))
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def late() -> tuple[Portfolio, Plan, ProgressRecorder]:
+    """The example with the CRM deadline pulled to 2027-02-05, so some work is late."""
+    example = load_portfolio(EXAMPLE)
+    projects = tuple(
+        dataclasses.replace(p, deadline=date(2027, 2, 5)) if p.id == "crm" else p
+        for p in example.projects
+    )
+    portfolio = dataclasses.replace(example, projects=projects)
+    rec = ProgressRecorder()
+    plan = solve(portfolio, SolveParams(time_limit=2, workers=1, seed=0, on_progress=rec)).plan
+    assert check(portfolio, plan).kpis.late_tasks > 0
+    return portfolio, plan, rec
+
+
+def bars(fig: go.Figure) -> list[go.Bar]:
+    return [t for t in fig.data if t.type == "bar"]
+
+
+def test_gantt_by_person(late: tuple[Portfolio, Plan, ProgressRecorder]) -> None:
+    portfolio, plan, _ = late
+    asg = assignments_frame(portfolio, plan)
+    fig = plots.gantt(portfolio, plan)
+    # one bar per task and assignee
+    assert sum(len(t.y) for t in bars(fig)) == len(asg)
+    names = [t.name for t in bars(fig)]
+    assert set(names) <= {p.id for p in portfolio.projects} | {"late"}
+    # late work is its own trace, in its own colour, and holds exactly the late tasks
+    (late_trace,) = [t for t in bars(fig) if t.name == "late"]
+    assert late_trace.marker.color == plots.LATE_COLOR
+    assert all(t.marker.color != plots.LATE_COLOR for t in bars(fig) if t.name != "late")
+    assert late_trace.marker.pattern.shape == "/"
+    late_tasks = set(asg.loc[asg["late"], "task"])
+    assert {row[0] for row in late_trace.customdata} == late_tasks
+    assert len(late_trace.y) == int(asg["late"].sum())
+    # bars span start .. finish inclusive, on a date axis, in rows of people
+    crm_scope = asg[asg["task"] == "crm-scope"].iloc[0]
+    trace = next(t for t in bars(fig) if "crm-scope" in {row[0] for row in t.customdata})
+    i = [row[0] for row in trace.customdata].index("crm-scope")
+    assert trace.base[i] == crm_scope["start"].strftime("%Y-%m-%d")
+    days = (crm_scope["finish"] - crm_scope["start"]).days + 1
+    assert trace.x[i] == days * 86_400_000
+    assert trace.y[i] == crm_scope["person"]
+    assert fig.layout.xaxis.title.text == "date" and fig.layout.xaxis.type == "date"
+    assert fig.layout.yaxis.title.text == "person"
+    assert list(fig.layout.yaxis.categoryarray) == [
+        p.id for p in portfolio.people if p.id in set(asg["person"])
+    ]
+
+
+def test_gantt_by_project(late: tuple[Portfolio, Plan, ProgressRecorder]) -> None:
+    portfolio, plan, _ = late
+    fig = plots.gantt(portfolio, plan, by="project")
+    assert sum(len(t.y) for t in bars(fig)) == len(plan.assignments)  # one bar per task
+    assert fig.layout.yaxis.title.text == "task"
+    assert list(fig.layout.yaxis.categoryarray) == [t.id for t in portfolio.tasks()]
+    (deadlines,) = [t for t in fig.data if t.name == "deadline"]
+    with_deadline = [t for t in portfolio.tasks() if portfolio.task_deadline(t) is not None]
+    assert len(deadlines.x) == len(with_deadline)
+    deadline = {t.id: portfolio.task_deadline(t) for t in with_deadline}
+    late_ids = {
+        a.task for a in plan.assignments if a.task in deadline and a.finish > deadline[a.task]
+    }
+    (late_trace,) = [t for t in bars(fig) if t.name == "late"]
+    assert set(late_trace.y) == late_ids
+    with pytest.raises(ValueError):
+        plots.gantt(portfolio, plan, by="team")
+
+
+def test_unassigned_work_is_announced() -> None:
+    p = load_portfolio(EXAMPLE)
+    plan = solve(p, SolveParams(time_limit=1, workers=1, seed=0)).plan
+    half = dataclasses.replace(plan, assignments=plan.assignments[:5])
+    fig = plots.gantt(p, half)
+    assert sum(len(t.y) for t in bars(fig)) == len(assignments_frame(p, half))
+    assert fig.layout.annotations == () or all(
+        "unassigned" not in a.text for a in fig.layout.annotations
+    )
+    from allocator.domain import Unassigned
+
+    fig2 = plots.gantt(p, dataclasses.replace(half, unassigned=(Unassigned("x", ("why",)),)))
+    assert any("1 task(s) unassigned" in a.text for a in fig2.layout.annotations)
+
+
+def test_utilization_heatmap(late: tuple[Portfolio, Plan, ProgressRecorder]) -> None:
+    portfolio, plan, _ = late
+    fig = plots.utilization_heatmap(portfolio, plan)
+    (hm,) = fig.data
+    assert hm.type == "heatmap"
+    z = np.asarray(hm.z, dtype=float)
+    weeks = kpi_frames(portfolio, plan)["week"]
+    assert z.shape == (len(portfolio.people), len(weeks)) == (6, 12)
+    assert list(hm.y) == [p.id for p in portfolio.people]
+    assert list(hm.x) == [d.strftime("%Y-%m-%d") for d in weeks["period"]]
+    # eli joins on 2027-01-18: no capacity in the first two weeks, blank cells
+    eli = [p.id for p in portfolio.people].index("eli")
+    assert np.isnan(z[eli, :2]).all() and not np.isnan(z[eli, 2:]).any()
+    # each cell is hours / capacity of that person and week
+    hours = np.asarray(hm.customdata, dtype=float)[..., 0]
+    cap = np.asarray(hm.customdata, dtype=float)[..., 1]
+    ok = cap > 0
+    assert np.allclose(z[ok], hours[ok] / cap[ok])
+    assert np.nansum(hours) == pytest.approx(check(portfolio, plan).kpis.total_hours)
+    assert fig.layout.xaxis.title.text == "week" and fig.layout.yaxis.title.text == "person"
+    assert hm.zmin == 0 and hm.zmax >= 1
+
+
+def test_demand_capacity(late: tuple[Portfolio, Plan, ProgressRecorder]) -> None:
+    portfolio, plan, _ = late
+    fig = plots.demand_capacity(portfolio, plan, top=4)
+    skills = list(dict.fromkeys(t.meta for t in fig.data))
+    assert len(skills) == 4
+    assert [t.name for t in fig.data] == ["planned", "unplanned", "capacity"] * 4
+    frame = demand_capacity_frame(portfolio, plan)
+    for t in fig.data:
+        s = frame[frame["skill"] == t.meta]
+        column = {"planned": "planned_hours", "unplanned": "unplanned_hours"}.get(
+            t.name, "capacity_hours"
+        )
+        assert np.allclose(np.asarray(t.y, dtype=float), s[column].to_numpy())
+    assert fig.layout.barmode == "stack"
+    assert sum(bool(t.showlegend) for t in fig.data) == 3  # one legend entry per kind
+    # without a plan: all demand is unplanned, two traces per skill
+    fig2 = plots.demand_capacity(portfolio, skills=["qa", "python"])
+    assert [(t.meta, t.name) for t in fig2.data] == [
+        ("qa", "unplanned"),
+        ("qa", "capacity"),
+        ("python", "unplanned"),
+        ("python", "capacity"),
+    ]
+    assert [a.text for a in fig2.layout.annotations] == ["qa", "python"]
+
+
+def test_progress(late: tuple[Portfolio, Plan, ProgressRecorder]) -> None:
+    _, _, rec = late
+    df = rec.frame()
+    terms = list(dict.fromkeys(df.loc[df["stage"].str.startswith("cp-sat:"), "term"]))
+    fig = plots.progress(rec)
+    assert [(t.meta, t.name) for t in fig.data] == [
+        (term, kind) for term in terms for kind in ("value", "bound")
+    ]
+    assert fig.data[-1].xaxis == f"x{len(terms)}" if len(terms) > 1 else True
+    assert fig.layout[f"xaxis{len(terms)}" if len(terms) > 1 else "xaxis"].title.text == "seconds"
+    greedy = df[~df["stage"].str.startswith("cp-sat:")]
+    fig2 = plots.progress(greedy)
+    assert [t.name for t in fig2.data] == ["value", "bound"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Saving
+# ---------------------------------------------------------------------------------------------
+def test_save_html(tmp_path: Path, late: tuple[Portfolio, Plan, ProgressRecorder]) -> None:
+    portfolio, plan, _ = late
+    out = plots.save(plots.gantt(portfolio, plan), tmp_path / "gantt.html")
+    text = out.read_text(encoding="utf-8")
+    assert "<html>" in text and "crm-etl" in text
+    # plotly.js is inlined (no <script src=...>): the page opens offline
+    assert '<script src="https://cdn.plot.ly' not in text and len(text) > 1_000_000
+
+
+@pytest.mark.parametrize("engine", ["kaleido", "matplotlib", "auto"])
+def test_save_png(
+    tmp_path: Path, late: tuple[Portfolio, Plan, ProgressRecorder], engine: str
+) -> None:
+    if engine == "kaleido":
+        pytest.importorskip("kaleido")
+    portfolio, plan, rec = late
+    figures = {
+        "gantt": plots.gantt(portfolio, plan),
+        "heatmap": plots.utilization_heatmap(portfolio, plan),
+        "demand": plots.demand_capacity(portfolio, plan, top=3),
+        "progress": plots.progress(rec),
+    }
+    for name, fig in figures.items():
+        out = plots.save(fig, tmp_path / f"{name}-{engine}.png", engine=engine, timeout=60)
+        data = out.read_bytes()
+        assert data[:8] == PNG_MAGIC, name
+        assert len(data) > 5_000, name
+
+
+def test_save_svg_with_matplotlib(
+    tmp_path: Path, late: tuple[Portfolio, Plan, ProgressRecorder]
+) -> None:
+    portfolio, plan, _ = late
+    out = plots.save(
+        plots.gantt(portfolio, plan, by="project"), tmp_path / "g.svg", engine="matplotlib"
+    )
+    assert out.read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_save_rejects_unknown_formats(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot save"):
+        plots.save(go.Figure(), tmp_path / "x.docx")
+    with pytest.raises(ValueError, match="engine"):
+        plots.save(go.Figure(), tmp_path / "x.png", engine="paint")
+
+
+def test_figures_are_restylable(late: tuple[Portfolio, Plan, ProgressRecorder]) -> None:
+    portfolio, plan, _ = late
+    fig = plots.gantt(portfolio, plan)
+    fig.update_traces(selector=dict(name="late"), marker_color="black")
+    assert next(t for t in fig.data if t.name == "late").marker.color == "black"
+    assert isinstance(pd.DataFrame(fig.data[0].customdata), pd.DataFrame)

@@ -77,12 +77,33 @@ class ModelResult:
 class _Model:
     """Builds the CP-SAT model of an instance; one method per rule."""
 
-    def __init__(self, instance: Instance, *, relaxed: bool = False) -> None:
+    def __init__(
+        self,
+        instance: Instance,
+        *,
+        relaxed: bool = False,
+        free: set[int] | None = None,
+        fixed: Schedule | None = None,
+    ) -> None:
+        """The model of ``instance``; with ``free`` and ``fixed``, the sub-model of a large
+        neighbourhood: only the ``free`` tasks are variables, the other tasks stay as ``fixed``
+        has them (their bookings taken off capacity, their dates bounding the free tasks)."""
         self.inst = instance
         #: a relaxation for bounds only: team tasks as in ``_team_member_relaxed``
         self.relaxed = relaxed
         self.m = cp_model.CpModel()
-        self.tasks = [t for t in instance.tasks if t.possible]
+        self.cap = instance.cap
+        #: per task: the window [lo, hi] its start and finish must lie in
+        self.lo = {t.index: t.est for t in instance.tasks}
+        self.hi = {t.index: t.lft for t in instance.tasks}
+        #: tasks that must be assigned (a fixed successor depends on them)
+        self.forced: set[int] = set()
+        self.fixed = fixed
+        if free is None:
+            self.tasks = [t for t in instance.tasks if t.possible]
+        else:
+            assert fixed is not None
+            self.tasks = self._neighbourhood(free, fixed)
         self.assigned: dict[int, cp_model.IntVar] = {}
         self.start: dict[int, cp_model.IntVar] = {}
         self.finish: dict[int, cp_model.IntVar] = {}
@@ -100,6 +121,32 @@ class _Model:
         self.load: dict[int, list[tuple[cp_model.IntervalVar, int]]] = {}
         self.makespan: cp_model.IntVar | None = None
         self.exact = True
+
+    def _neighbourhood(self, free: set[int], fixed: Schedule) -> list[TaskInfo]:
+        """Free tasks that can take part, with windows narrowed by their fixed neighbours."""
+        inst = self.inst
+        self.cap = inst.cap - booked_capacity(inst, fixed, exclude=free)
+        out = []
+        for t in inst.tasks:
+            i = t.index
+            if i not in free or not t.possible:
+                continue
+            ok = True
+            for u in t.preds:
+                if u in free:
+                    continue
+                if u not in fixed.start:
+                    ok = False  # a fixed unassigned predecessor: the task stays out
+                    break
+                self.lo[i] = max(self.lo[i], fixed.finish[u] + 1)
+            if not ok:
+                continue
+            for v in t.succs:
+                if v not in free and v in fixed.start:
+                    self.hi[i] = min(self.hi[i], fixed.start[v] - 1)
+                    self.forced.add(i)
+            out.append(t)
+        return out
 
     # -- build ----------------------------------------------------------------------------------
     def build(self, objective: str) -> None:
@@ -127,19 +174,23 @@ class _Model:
         self.assigned[t.index] = self.m.new_bool_var(f"assigned[{name}]")
         starts: set[int] = set()
         finishes: set[int] = set()
-        for c in t.candidates.values():
-            if c.spans is not None:
-                starts.update(c.spans[0].tolist())
-                finishes.update(c.spans[1].tolist())
-        self.bounds[t.index] = (min(starts), max(finishes)) if starts else (t.est, t.lft)
+        for p in t.candidates:
+            spans = self._spans(t, p)
+            if spans is not None:
+                starts.update(spans[0].tolist())
+                finishes.update(spans[1].tolist())
+        lo, hi = self.lo[t.index], self.hi[t.index]
+        self.bounds[t.index] = (min(starts), max(finishes)) if starts else (lo, max(lo, hi))
         if starts:
             sdom = cp_model.Domain.from_values(sorted(starts))
             fdom = cp_model.Domain.from_values(sorted(finishes))
             self.start[t.index] = self.m.new_int_var_from_domain(sdom, f"start[{name}]")
             self.finish[t.index] = self.m.new_int_var_from_domain(fdom, f"finish[{name}]")
         else:
-            self.start[t.index] = self.m.new_int_var(t.est, t.lft, f"start[{name}]")
-            self.finish[t.index] = self.m.new_int_var(t.est, t.lft, f"finish[{name}]")
+            self.start[t.index] = self.m.new_int_var(lo, max(lo, hi), f"start[{name}]")
+            self.finish[t.index] = self.m.new_int_var(lo, max(lo, hi), f"finish[{name}]")
+            if hi < lo:
+                self.m.add(self.assigned[t.index] == 0)
         self.m.add(self.start[t.index] <= self.finish[t.index])
 
     def _one_person_assignment(self, t: TaskInfo) -> None:
@@ -148,21 +199,41 @@ class _Model:
         interval ``[start, finish+1)`` of demand ``allocation``."""
         x = self.assigned[t.index]
         s, f = self.start[t.index], self.finish[t.index]
-        size = self.m.new_int_var(1, max(1, t.lft - t.est + 1), f"span[{t.id}]")
+        size = self.m.new_int_var(
+            1, max(1, self.hi[t.index] - self.lo[t.index] + 1), f"span[{t.id}]"
+        )
         self.m.add(size == f + 1 - s)
         self.span[t.index] = size
         lits = []
         for p, c in t.candidates.items():
-            assert c.spans is not None
+            spans = self._spans(t, p)
+            assert spans is not None
             lit = self.m.new_bool_var(f"does[{t.id},{self.inst.people[p].id}]")
             self.does[(t.index, p)] = lit
             lits.append(lit)
-            self._span_rule(t, p, lit, c.spans, c.duration)
+            self._span_rule(t, p, lit, spans, c.duration)
             iv = self.m.new_optional_interval_var(
                 s, size, f + 1, lit, f"work[{t.id},{self.inst.people[p].id}]"
             )
             self.load.setdefault(p, []).append((iv, t.alloc))
         self.m.add(sum(lits) == x)
+
+    def _spans(
+        self, t: TaskInfo, p: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+        """The candidate's spans inside the task's window, on capacity left by fixed tasks."""
+        spans = t.candidates[p].spans
+        if spans is None:
+            return None
+        starts, finishes = spans
+        lo, hi = self.lo[t.index], self.hi[t.index]
+        keep = (starts >= lo) & (finishes <= hi)
+        if self.cap is not self.inst.cap and len(starts):
+            short = self.inst.avail[p] & (self.cap[p] < t.alloc)
+            if short.any():
+                before = np.concatenate(([0], np.cumsum(short)))
+                keep &= before[finishes + 1] - before[starts] == 0
+        return starts[keep], finishes[keep]
 
     def _span_rule(
         self,
@@ -222,7 +293,8 @@ class _Model:
                 self.fills[(t.index, k, p)] = lit
                 lits.append(lit)
             self.m.add(sum(lits) == x)
-        window = slice(t.est, t.lft + 1)
+        lo, hi = self.lo[t.index], self.hi[t.index]
+        window = slice(lo, hi + 1)
         for p in t.candidates:
             places = [
                 self.fills[(t.index, k, p)]
@@ -234,13 +306,13 @@ class _Model:
             self.member[(t.index, p)] = mem
             if not inst.avail[p, window].all():
                 self.exact = False
-            ok = inst.avail[p] & (inst.cap[p] >= t.alloc)
+            ok = inst.avail[p] & (self.cap[p] >= t.alloc)
             if self.relaxed:
                 self._team_member_relaxed(t, p, mem, ok)
                 continue
             # starts s with ok on s..s+d-1 (all working days of the span)
             run = np.convolve(ok.astype(np.int64), np.ones(d, dtype=np.int64), mode="valid")
-            good = [int(w) for w in np.flatnonzero(run == d) if t.est <= w and w + d - 1 <= t.lft]
+            good = [int(w) for w in np.flatnonzero(run == d) if lo <= w and w + d - 1 <= hi]
             if not good:
                 self.m.add(mem == 0)
                 continue
@@ -263,7 +335,7 @@ class _Model:
         ``finish`` are active days, so the member is available there with capacity for the
         allocation, and is busy on both days (what happens between is left free)."""
         s, f = self.start[t.index], self.finish[t.index]
-        days = [int(w) for w in np.flatnonzero(ok) if t.est <= w <= t.lft]
+        days = [int(w) for w in np.flatnonzero(ok) if self.lo[t.index] <= w <= self.hi[t.index]]
         if not days:
             self.m.add(mem == 0)
             return
@@ -312,10 +384,13 @@ class _Model:
     def _precedence(self) -> None:
         """``assigned[t] => assigned[u]`` and ``finish[u] < start[t]`` for each predecessor ``u``."""
         for t in self.tasks:
+            if t.index in self.forced:
+                self.m.add(self.assigned[t.index] == 1)
             for u in t.preds:
                 if u not in self.assigned:
-                    self.m.add(self.assigned[t.index] == 0)
-                    continue
+                    if self.fixed is None or u not in self.fixed.start:
+                        self.m.add(self.assigned[t.index] == 0)
+                    continue  # a fixed predecessor: the window already starts after it
                 x = self.assigned[t.index]
                 self.m.add_implication(x, self.assigned[u])
                 self.m.add(self.finish[u] < self.start[t.index]).only_enforce_if(x)
@@ -327,7 +402,7 @@ class _Model:
         inst = self.inst
         for p, items in self.load.items():
             blockers: list[tuple[cp_model.IntervalVar, int]] = []
-            cap = inst.cap[p]
+            cap = self.cap[p]
             avail = inst.avail[p]
             w = 0
             n = inst.n_days
@@ -359,7 +434,7 @@ class _Model:
 
     def _makespan(self) -> None:
         """``makespan >= finish[t] + 1`` for every task."""
-        hi = max((t.lft + 1 for t in self.tasks), default=0)
+        hi = max((self.hi[t.index] + 1 for t in self.tasks), default=0)
         self.makespan = self.m.new_int_var(0, hi, "makespan")
         for t in self.tasks:
             self.m.add(self.makespan >= self.finish[t.index] + 1)
@@ -369,7 +444,7 @@ class _Model:
         for t in self.tasks:
             if t.deadline_idx is None:
                 continue
-            hi = max(0, t.lft - t.deadline_idx)
+            hi = max(0, self.hi[t.index] - t.deadline_idx)
             if hi == 0:
                 continue
             v = self.m.new_int_var(0, hi, f"late[{t.id}]")
@@ -381,7 +456,7 @@ class _Model:
     def _finish_early(self) -> None:
         """``done_by[t] >= finish[t] + 1`` when assigned, ``done_by[t] >= 0``."""
         for t in self.tasks:
-            v = self.m.new_int_var(0, t.lft + 1, f"done_by[{t.id}]")
+            v = self.m.new_int_var(0, max(0, self.hi[t.index] + 1), f"done_by[{t.id}]")
             self.m.add(v >= self.finish[t.index] + 1).only_enforce_if(self.assigned[t.index])
             self.done_by[t.index] = v
 
@@ -424,7 +499,7 @@ class _Model:
             ok = sched.finish[i] == s + d - 1
             for p in sched.people.get(i, ()):
                 span = slice(s, s + d)
-                if not (inst.avail[p, span].all() and (inst.cap[p, span] >= t.alloc).all()):
+                if not (inst.avail[p, span].all() and (self.cap[p, span] >= t.alloc).all()):
                     ok = False
             if not ok:
                 drop.add(i)
@@ -508,6 +583,24 @@ class _Model:
         return sched
 
 
+def booked_capacity(
+    inst: Instance, sched: Schedule, exclude: set[int] | None = None
+) -> npt.NDArray[np.int64]:
+    """Percent of each person's day taken by ``sched``'s tasks on their active days."""
+    booked = np.zeros_like(inst.cap)
+    for i, s in sched.start.items():
+        if exclude is not None and i in exclude:
+            continue
+        people = list(sched.people.get(i, ()))
+        if not people:
+            continue
+        f = sched.finish[i]
+        active = inst.avail[people, s : f + 1].all(axis=0)
+        for p in people:
+            booked[p, s : f + 1] += inst.tasks[i].alloc * active
+    return booked
+
+
 def _solver(params: SolverParams, seconds: float) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, seconds)
@@ -554,6 +647,8 @@ def solve_lexicographic(
     *,
     hint: Schedule | None = None,
     relaxed: bool = False,
+    free: set[int] | None = None,
+    fixed: Schedule | None = None,
     on_progress: ProgressFn | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> ModelResult:
@@ -564,7 +659,7 @@ def solve_lexicographic(
     model, and for the whole problem when the model is exact (``ModelResult.exact``).
     """
     t0 = time.monotonic()
-    model = _Model(instance, relaxed=relaxed)
+    model = _Model(instance, relaxed=relaxed, free=free, fixed=fixed)
     model.build(objective)
     stages: Sequence[str] = ("makespan",) if objective == "makespan" else PORTFOLIO_STAGES
     fractional = any(

@@ -34,9 +34,22 @@ from solver_models.schedule import to_plan
 HERE = Path(__file__).resolve().parent
 CSV = HERE / "results" / "core_vs_greedy.csv"
 FIELDS = [
-    "seed", "people", "projects", "tasks", "tightness", "time_limit", "workers",
-    "edf_undelivered_h", "engine_undelivered_h", "reduction", "engine_valid", "edf_valid",
-    "lower_bound_ok", "status", "chosen", "seconds",
+    "seed",
+    "people",
+    "projects",
+    "tasks",
+    "tightness",
+    "time_limit",
+    "workers",
+    "edf_undelivered_h",
+    "engine_undelivered_h",
+    "reduction",
+    "engine_valid",
+    "edf_valid",
+    "lower_bound_ok",
+    "status",
+    "chosen",
+    "seconds",
 ]
 
 
@@ -51,11 +64,20 @@ def seeds(text: str) -> list[int]:
     return out
 
 
-def run_one(seed: int, people: int, projects: int, tightness: float, limit: float, workers: int) -> dict[str, object]:
+def run_one(
+    seed: int, people: int, projects: int, tightness: float, limit: float, workers: int
+) -> dict[str, object]:
     portfolio = generate(people, projects, seed=seed, tightness=tightness)
     inst = compile_instance(portfolio)
-    edf_plan = to_plan(inst, greedy(inst, rule="edf"), status="feasible", objective=None,
-                       lower_bound=None, solve_seconds=0.0, solver="greedy-edf")
+    edf_plan = to_plan(
+        inst,
+        greedy(inst, rule="edf"),
+        status="feasible",
+        objective=None,
+        lower_bound=None,
+        solve_seconds=0.0,
+        solver="greedy-edf",
+    )
     edf_terms = evaluate(portfolio, edf_plan)
     # the EDF plan is checked for validity of its schedule (objective fields left empty)
     edf_valid = not [v for v in check(portfolio, edf_plan).violations if v.rule != 0]
@@ -68,15 +90,24 @@ def run_one(seed: int, people: int, projects: int, tightness: float, limit: floa
     edf_u = edf_terms.undelivered / 100
     eng_u = terms.undelivered / 100
     return {
-        "seed": seed, "people": people, "projects": projects,
-        "tasks": len(portfolio.tasks_to_plan), "tightness": tightness, "time_limit": limit,
-        "workers": workers, "edf_undelivered_h": edf_u, "engine_undelivered_h": eng_u,
+        "seed": seed,
+        "people": people,
+        "projects": projects,
+        "tasks": len(portfolio.tasks_to_plan),
+        "tightness": tightness,
+        "time_limit": limit,
+        "workers": workers,
+        "edf_undelivered_h": edf_u,
+        "engine_undelivered_h": eng_u,
         "reduction": round(1 - eng_u / edf_u, 4) if edf_u else 0.0,
-        "engine_valid": report.valid, "edf_valid": edf_valid,
+        "engine_valid": report.valid,
+        "edf_valid": edf_valid,
         # the bound must not exceed the objective of any valid plan we know: ours and EDF's
-        "lower_bound_ok": lb is not None and result.plan.objective is not None
+        "lower_bound_ok": lb is not None
+        and result.plan.objective is not None
         and lb <= result.plan.objective,
-        "status": result.status, "chosen": result.plan.extra.get("solver"),
+        "status": result.status,
+        "chosen": result.plan.extra.get("solver"),
         "seconds": round(seconds, 2),
     }
 
@@ -119,8 +150,19 @@ def main(argv: list[str] | None = None) -> int:
     if CSV.exists():
         with CSV.open() as f:
             for row in csv.DictReader(f):
-                done[row["seed"] + "/" + row["people"] + "/" + row["projects"] + "/" + row["tightness"]
-                     + "/" + row["time_limit"] + "/" + row["workers"]] = row
+                done[
+                    row["seed"]
+                    + "/"
+                    + row["people"]
+                    + "/"
+                    + row["projects"]
+                    + "/"
+                    + row["tightness"]
+                    + "/"
+                    + row["time_limit"]
+                    + "/"
+                    + row["workers"]
+                ] = row
     new_file = not CSV.exists()
     with CSV.open("a", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
@@ -130,14 +172,21 @@ def main(argv: list[str] | None = None) -> int:
             key = f"{seed}/{args.people}/{args.projects}/{args.tightness}/{args.time_limit}/{args.workers}"
             if key in done:
                 continue
-            row = run_one(seed, args.people, args.projects, args.tightness, args.time_limit, args.workers)
+            row = run_one(
+                seed, args.people, args.projects, args.tightness, args.time_limit, args.workers
+            )
             w.writerow(row)
             f.flush()
             done[key] = {k: str(v) for k, v in row.items()}
-            print(f"seed {seed}: {row['edf_undelivered_h']} -> {row['engine_undelivered_h']} h "
-                  f"({row['reduction']:.1%}) valid={row['engine_valid']} {row['seconds']}s", file=sys.stderr)
-    wanted = [f"{s}/{args.people}/{args.projects}/{args.tightness}/{args.time_limit}/{args.workers}"
-              for s in seeds(args.seeds)]
+            print(
+                f"seed {seed}: {row['edf_undelivered_h']} -> {row['engine_undelivered_h']} h "
+                f"({row['reduction']:.1%}) valid={row['engine_valid']} {row['seconds']}s",
+                file=sys.stderr,
+            )
+    wanted = [
+        f"{s}/{args.people}/{args.projects}/{args.tightness}/{args.time_limit}/{args.workers}"
+        for s in seeds(args.seeds)
+    ]
     rows = [done[k] for k in wanted if k in done]
     md = table(rows)
     header = (
@@ -153,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         start, end = "<!-- core_vs_greedy:start -->", "<!-- core_vs_greedy:end -->"
         block = f"{start}\n{header}\n\n{md}\n{end}"
         if start in text:
-            text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+            text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
         else:
             text += "\n" + block + "\n"
         results.write_text(text)

@@ -50,9 +50,7 @@ def _calendar(horizon: int) -> Calendar:
     return Calendar(start=EPOCH, end=EPOCH + timedelta(days=max(horizon, 1) - 1), workdays=WEEKDAYS)
 
 
-def _bypass_dummies(
-    durations: dict[int, int], preds: dict[int, list[int]]
-) -> dict[int, list[int]]:
+def _bypass_dummies(durations: dict[int, int], preds: dict[int, list[int]]) -> dict[int, list[int]]:
     """Predecessors among real jobs: a zero-duration job passes its own predecessors on."""
     memo: dict[int, set[int]] = {}
 
@@ -135,9 +133,7 @@ def read_psplib(path: str | Path) -> Portfolio:
     ]
     tasks = []
     for j in sorted(real):
-        reqs = tuple(
-            Requirement(skill=f"R{k + 1}", count=r) for k, r in enumerate(req[j]) if r > 0
-        )
+        reqs = tuple(Requirement(skill=f"R{k + 1}", count=r) for k, r in enumerate(req[j]) if r > 0)
         tasks.append(
             Task(
                 id=f"j{j}",
@@ -194,7 +190,9 @@ def read_mspsp(path: str | Path) -> Portfolio:
     people = [
         Person(
             id=f"w{r + 1}",
-            skills=frozen_map({f"S{s + 1}": 1 for s in range(n_skills) if mastery[r * n_skills + s]}),
+            skills=frozen_map(
+                {f"S{s + 1}": 1 for s in range(n_skills) if mastery[r * n_skills + s]}
+            ),
         )
         for r in range(n_res)
     ]

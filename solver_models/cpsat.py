@@ -84,6 +84,7 @@ class _Model:
         relaxed: bool = False,
         free: set[int] | None = None,
         fixed: Schedule | None = None,
+        people: set[int] | None = None,
     ) -> None:
         """The model of ``instance``; with ``free`` and ``fixed``, the sub-model of a large
         neighbourhood: only the ``free`` tasks are variables, the other tasks stay as ``fixed``
@@ -99,6 +100,10 @@ class _Model:
         #: tasks that must be assigned (a fixed successor depends on them)
         self.forced: set[int] = set()
         self.fixed = fixed
+        #: the people free tasks may move to (None: everyone eligible); a task may always keep
+        #: the people it has in ``fixed``
+        self.people = people
+        self._keep: dict[int, tuple[int, ...]] = dict(fixed.people) if fixed is not None else {}
         if free is None:
             self.tasks = [t for t in instance.tasks if t.possible]
         else:
@@ -121,6 +126,19 @@ class _Model:
         self.load: dict[int, list[tuple[cp_model.IntervalVar, int]]] = {}
         self.makespan: cp_model.IntVar | None = None
         self.exact = True
+
+    def cands(self, t: TaskInfo) -> list[int]:
+        """The task's eligible people in this model (all, or those of the neighbourhood)."""
+        if self.people is None:
+            return list(t.candidates)
+        keep = self._keep.get(t.index, ())
+        return [p for p in t.candidates if p in self.people or p in keep]
+
+    def place_cands(self, t: TaskInfo, k: int) -> list[int]:
+        if self.people is None:
+            return t.place_candidates[k]
+        keep = self._keep.get(t.index, ())
+        return [p for p in t.place_candidates[k] if p in self.people or p in keep]
 
     def _neighbourhood(self, free: set[int], fixed: Schedule) -> list[TaskInfo]:
         """Free tasks that can take part, with windows narrowed by their fixed neighbours."""
@@ -174,7 +192,7 @@ class _Model:
         self.assigned[t.index] = self.m.new_bool_var(f"assigned[{name}]")
         starts: set[int] = set()
         finishes: set[int] = set()
-        for p in t.candidates:
+        for p in self.cands(t):
             spans = self._spans(t, p)
             if spans is not None:
                 starts.update(spans[0].tolist())
@@ -205,7 +223,8 @@ class _Model:
         self.m.add(size == f + 1 - s)
         self.span[t.index] = size
         lits = []
-        for p, c in t.candidates.items():
+        for p in self.cands(t):
+            c = t.candidates[p]
             spans = self._spans(t, p)
             assert spans is not None
             lit = self.m.new_bool_var(f"does[{t.id},{self.inst.people[p].id}]")
@@ -286,7 +305,8 @@ class _Model:
         d = t.duration or 1
         s, f = self.start[t.index], self.finish[t.index]
         inst = self.inst
-        for k, cands in enumerate(t.place_candidates):
+        for k in range(len(t.places)):
+            cands = self.place_cands(t, k)
             lits = []
             for p in cands:
                 lit = self.m.new_bool_var(f"fills[{t.id},{k},{inst.people[p].id}]")
@@ -295,7 +315,7 @@ class _Model:
             self.m.add(sum(lits) == x)
         lo, hi = self.lo[t.index], self.hi[t.index]
         window = slice(lo, hi + 1)
-        for p in t.candidates:
+        for p in self.cands(t):
             places = [
                 self.fills[(t.index, k, p)]
                 for k in range(len(t.places))
@@ -323,10 +343,11 @@ class _Model:
                 s, d, mem, f"work[{t.id},{inst.people[p].id}]"
             )
             self.load.setdefault(p, []).append((iv, t.alloc))
+        # enforced only when assigned: a neighbourhood's window may be too narrow for the task
         if self.relaxed:
-            self.m.add(f >= s + d - 1)
+            self.m.add(f >= s + d - 1).only_enforce_if(x)
         else:
-            self.m.add(f == s + d - 1)
+            self.m.add(f == s + d - 1).only_enforce_if(x)
 
     def _team_member_relaxed(
         self, t: TaskInfo, p: int, mem: cp_model.IntVar, ok: npt.NDArray[np.bool_]
@@ -352,7 +373,8 @@ class _Model:
     def _no_people(self, t: TaskInfo) -> None:
         """A task needing nobody: every working day is active, ``finish = start + duration - 1``."""
         d = t.duration or 1
-        self.m.add(self.finish[t.index] == self.start[t.index] + d - 1)
+        x = self.assigned[t.index]
+        self.m.add(self.finish[t.index] == self.start[t.index] + d - 1).only_enforce_if(x)
 
     def _pins(self, t: TaskInfo) -> None:
         """If assigned: the pinned person is among the assignees and it starts on the pinned day
@@ -531,7 +553,7 @@ class _Model:
             else:  # any consistent values: nothing about them is enforced
                 st, fi = self.bounds[i]
                 if t.is_team or not t.places:
-                    fi = st + (t.duration or 1) - 1
+                    fi = min(fi, st + (t.duration or 1) - 1)
             self.m.add_hint(self.start[i], st)
             self.m.add_hint(self.finish[i], fi)
             if i in self.span:
@@ -543,14 +565,14 @@ class _Model:
             if i in self.done_by:
                 self.m.add_hint(self.done_by[i], sched.finish[i] + 1 if on else 0)
             if t.is_team:
-                for k, cands in enumerate(t.place_candidates):
+                for k in range(len(t.places)):
                     who = people[k] if k < len(people) else None
-                    for q in cands:
+                    for q in self.place_cands(t, k):
                         self.m.add_hint(self.fills[(i, k, q)], q == who)
-                for q in t.candidates:
+                for q in self.cands(t):
                     self.m.add_hint(self.member[(i, q)], q in people)
             else:
-                for q in t.candidates:
+                for q in self.cands(t):
                     self.m.add_hint(self.does[(i, q)], q in people)
                     for z, g in self.gap_lits.get((i, q), ()):
                         c = t.candidates[q]
@@ -569,14 +591,15 @@ class _Model:
             sched.finish[i] = int(solver.value(self.finish[i]))
             if t.is_team:
                 people = []
-                for k, cands in enumerate(t.place_candidates):
+                for k in range(len(t.places)):
+                    cands = self.place_cands(t, k)
                     people.append(
                         next(p for p in cands if solver.boolean_value(self.fills[(i, k, p)]))
                     )
                 sched.people[i] = tuple(people)
             elif t.places:
                 sched.people[i] = tuple(
-                    p for p in t.candidates if solver.boolean_value(self.does[(i, p)])
+                    p for p in self.cands(t) if solver.boolean_value(self.does[(i, p)])
                 )
             else:
                 sched.people[i] = ()
@@ -649,6 +672,7 @@ def solve_lexicographic(
     relaxed: bool = False,
     free: set[int] | None = None,
     fixed: Schedule | None = None,
+    people: set[int] | None = None,
     on_progress: ProgressFn | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> ModelResult:
@@ -659,7 +683,7 @@ def solve_lexicographic(
     model, and for the whole problem when the model is exact (``ModelResult.exact``).
     """
     t0 = time.monotonic()
-    model = _Model(instance, relaxed=relaxed, free=free, fixed=fixed)
+    model = _Model(instance, relaxed=relaxed, free=free, fixed=fixed, people=people)
     model.build(objective)
     stages: Sequence[str] = ("makespan",) if objective == "makespan" else PORTFOLIO_STAGES
     fractional = any(

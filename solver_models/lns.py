@@ -85,7 +85,8 @@ class _Chooser:
             if s <= hi and sched.finish[i] >= lo and people.intersection(sched.people[i])
         }
 
-    def choose(self, kind: str, sched: Schedule, size: int) -> set[int]:
+    def choose(self, kind: str, sched: Schedule, size: int) -> tuple[set[int], set[int]]:
+        """A neighbourhood: the free tasks, and the people they may move to."""
         inst, rng = self.inst, self.rng
         n = inst.n_days
         unassigned = [t.index for t in inst.tasks if t.possible and t.index not in sched.start]
@@ -97,7 +98,7 @@ class _Chooser:
         if kind == "skill" or (kind == "project" and not unassigned):
             pool = unassigned or [t.index for t in inst.tasks if t.possible]
             if not pool:
-                return free
+                return free, people
             seed = inst.tasks[rng.choice(pool)]
             skill = rng.choice(seed.places).skill if seed.places else None
             people = set(seed.candidates)
@@ -130,7 +131,7 @@ class _Chooser:
             rng.shuffle(un)
             rng.shuffle(rest)
             free = set((un + rest)[:size])
-        return free
+        return free, people
 
 
 def improve(
@@ -158,18 +159,20 @@ def improve(
         if left < 0.3 or (stop is not None and stop()):
             break
         kind = rng.choices(KINDS, weights=[weights[k] for k in KINDS])[0]
-        free = chooser.choose(kind, best, size)
+        free, people = chooser.choose(kind, best, size)
         if not free:
             continue
         sub = SolverParams(
-            time_limit=min(left, 3.0),
+            time_limit=min(left, 2.0),
             # one worker per sub-solve: measured here, repeated two-worker solves of these
             # sub-models crashed OR-Tools 9.15 (a segfault) within a few dozen iterations
             workers=1,
             seed=rng.randrange(1 << 30),
             deterministic_time=params.deterministic_time,
         )
-        res = solve_lexicographic(inst, objective, sub, hint=best, free=free, fixed=best, stop=stop)
+        res = solve_lexicographic(
+            inst, objective, sub, hint=best, free=free, fixed=best, people=people, stop=stop
+        )
         iterations += 1
         if res.schedule is None:
             weights[kind] = max(0.2, weights[kind] * 0.9)

@@ -673,6 +673,7 @@ def solve_lexicographic(
     free: set[int] | None = None,
     fixed: Schedule | None = None,
     people: set[int] | None = None,
+    shares: dict[str, float] | None = None,
     on_progress: ProgressFn | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> ModelResult:
@@ -695,7 +696,9 @@ def solve_lexicographic(
     budget = params.time_limit
     carried = 0.0
     for stage in stages:
-        share = 1.0 if objective == "makespan" else STAGE_SHARE[stage]
+        share = 1.0 if objective == "makespan" else (shares or STAGE_SHARE)[stage]
+        if share <= 0:
+            continue
         elapsed = time.monotonic() - t0
         seconds = min(budget * share + carried, budget - elapsed)
         if seconds <= 0.05 or (stop is not None and stop()):

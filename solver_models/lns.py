@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 #: target number of free tasks per neighbourhood (grows when sub-solves are proven optimal fast)
 NEIGHBOURHOOD = 120
 KINDS = ("skill", "window", "project")
+#: time shares of the objective's stages in a sub-solve: delivering work is what LNS is for;
+#: cost is left to the whole-model polish of small portfolios
+LNS_SHARES = {"undelivered": 0.7, "late": 0.2, "finish": 0.1, "cost": 0.0}
 
 
 def schedule_key(inst: Instance, sched: Schedule, objective: str) -> tuple[int, ...]:
@@ -171,7 +174,15 @@ def improve(
             deterministic_time=params.deterministic_time,
         )
         res = solve_lexicographic(
-            inst, objective, sub, hint=best, free=free, fixed=best, people=people, stop=stop
+            inst,
+            objective,
+            sub,
+            hint=best,
+            free=free,
+            fixed=best,
+            people=people,
+            shares=LNS_SHARES,
+            stop=stop,
         )
         iterations += 1
         if res.schedule is None:

@@ -4,8 +4,9 @@ Flow: compile the portfolio (:mod:`solver_models.instance`) → a greedy list sc
 construction, as the warm start and the fallback → CP-SAT, the objective's terms optimized in
 lexicographic order from that start → the best plan of the two (by the documented objective,
 evaluated on the plans themselves) → reasons for unassigned work → a lower bound that is true
-for the portfolio (CP-SAT's, when its model is exact for the portfolio; else, with time left, that
-of a relaxed model; else the analytic bound of the work nobody can do).
+for the portfolio: the best of CP-SAT's (when its model is exact for the portfolio, or of a relaxed
+model with the time left), a linear relaxation of people's capacity against the work
+(``solver_models.bounds``), and the analytic bound of the work nobody can do.
 
 Infeasible and timed-out runs are values (``Result.plan.status``), not exceptions.
 """
@@ -22,6 +23,7 @@ from allocator.domain import Plan, PlanStatus, Portfolio, Unassigned
 from allocator.objective import Terms, evaluate, objective_value, weights
 from allocator.reasons import Explainer
 from allocator.timeline import Timeline
+from solver_models.bounds import undelivered_lower_bound
 from solver_models.cpsat import ModelResult, SolverParams, solve_lexicographic
 from solver_models.greedy import greedy
 from solver_models.instance import Instance, compile_instance
@@ -35,6 +37,8 @@ GREEDY_RULES = ("edf", "priority")
 #: above this many (task, eligible person) pairs, ``strategy="auto"`` improves by LNS instead of
 #: one whole CP-SAT model (measured: 40 people x 250 tasks is ~2,700 pairs and solves whole)
 LNS_ABOVE = 20_000
+#: the LP bound (``solver_models.bounds``) is built up to this many (task, person) pairs
+LP_BOUND_MAX_PAIRS = 400_000
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,9 @@ class SolveParams:
     on_progress: Callable[[Progress], None] | None = None
     #: set to stop early and keep the best plan found so far
     stop_event: threading.Event | None = field(default=None, repr=False)
+    #: re-planning: the previous plan, as warm start and for stability (policy keys
+    #: ``freeze_days``, ``churn_budget``, ``stability``); see :mod:`allocator.rebalance`
+    previous: Plan | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,10 @@ def gap(objective: float, lower_bound: float) -> float:
 def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
     """Plan the portfolio. The portfolio must be valid (see ``allocator.load_portfolio``)."""
     params = params or SolveParams()
+    if params.previous is not None:
+        from allocator.rebalance import rebalance
+
+        return rebalance(portfolio, params.previous, replace(params, previous=None))
     t0 = time.monotonic()
     inst = compile_instance(portfolio)
     goal = portfolio.policy.goal
@@ -141,6 +152,7 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
 
     result = ModelResult(schedule=None)
     bound_source: ModelResult | None = None
+    lp_units: int | None = None
     impossible = [t for t in inst.tasks if not t.possible]
     if not params.greedy_only and not (goal == "makespan" and impossible):
         remaining = max(0.1, params.time_limit - (time.monotonic() - t0))
@@ -159,6 +171,11 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         size = sum(len(t.candidates) for t in inst.tasks if t.possible)
         use_lns = params.strategy == "lns" or (params.strategy == "auto" and size > LNS_ABOVE)
         stats["strategy"] = "lns" if use_lns else "cp-sat"
+        if use_lns and size <= LP_BOUND_MAX_PAIRS:
+            lp_t0 = time.monotonic()
+            lp_units = undelivered_lower_bound(inst, time_limit=max(1.0, 0.15 * remaining))
+            stats["lp_bound_seconds"] = round(time.monotonic() - lp_t0, 3)
+            remaining = max(0.1, params.time_limit - (time.monotonic() - t0))
         if use_lns and g_sched is not None:
             # too large for one model in the time given: improve the greedy plan by parts
             def on_lns(key: tuple[int, ...], elapsed: float) -> None:
@@ -235,7 +252,18 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
     terms = evaluate(portfolio, plan, tl) if goal == "portfolio" else None
     if bound_source is None and result.exact:
         bound_source = result
+    if (
+        goal == "portfolio"
+        and lp_units is None
+        and not params.greedy_only
+        and not _stage_one_proven(bound_source)
+        and sum(len(t.candidates) for t in inst.tasks if t.possible) <= LP_BOUND_MAX_PAIRS
+    ):
+        lp_units = undelivered_lower_bound(inst, time_limit=5.0)
     lb = _lower_bound(inst, goal, bound_source, w)
+    if lp_units is not None and w is not None:
+        const_units = sum(t.units for t in inst.tasks if not t.possible)
+        lb = max(lb, w.undelivered * (lp_units + const_units))
     lb = min(lb, obj)
     status = "optimal" if lb == obj else "feasible"
     extra = dict(plan.extra)
@@ -279,6 +307,10 @@ def _key(portfolio: Portfolio, inst: Instance, sched: Schedule, tl: Timeline) ->
 
 def _value(portfolio: Portfolio, inst: Instance, sched: Schedule, tl: Timeline) -> int:
     return objective_value(portfolio, _plan_of(inst, sched), tl)
+
+
+def _stage_one_proven(source: ModelResult | None) -> bool:
+    return source is not None and source.stages.get("undelivered", (0, 0, False))[2]
 
 
 def _lower_bound(inst: Instance, goal: str, source: ModelResult | None, w: object) -> int:

@@ -25,7 +25,7 @@ from api.logs import configure_logging
 from api.metrics import Metrics
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.repository import JobStore
-from api.routers import jobs, keys, ops, plans, portfolios, solve
+from api.routers import jobs, keys, ops, plans, portfolios, rebalance, solve
 from api.settings import Settings, get_settings
 from api.worker import JobRunner
 
@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
 
-    for module in (portfolios, jobs, plans, solve, keys, ops):
+    for module in (portfolios, jobs, plans, solve, keys, ops, rebalance):
         app.include_router(module.router)
     if not settings.public_docs:
         app.include_router(ops.docs_router)

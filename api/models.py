@@ -174,3 +174,23 @@ class JobRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime())
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+
+class NightlyRunRow(Base):
+    """One nightly rebalancing of a portfolio for one ``as_of``: written in the same transaction
+    as the plan version it made (``plan_id``), so a rerun of the same night finds it and skips.
+    ``diff`` is the task-by-task change list against ``previous_plan_id``
+    (``allocator.diff.TaskChange.as_dict``)."""
+
+    __tablename__ = "nightly_runs"
+    __table_args__ = (UniqueConstraint("portfolio_id", "as_of"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    portfolio_id: Mapped[str] = mapped_column(ForeignKey("portfolios.id", ondelete="CASCADE"))
+    as_of: Mapped[date] = mapped_column(Date)
+    plan_id: Mapped[str | None] = mapped_column(String(36))
+    previous_plan_id: Mapped[str | None] = mapped_column(String(36))
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    diff: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)

@@ -22,6 +22,7 @@ from api.models import (
     ApiKeyRow,
     AssignmentRow,
     JobRow,
+    NightlyRunRow,
     PlanRow,
     PortfolioRow,
     new_id,
@@ -541,3 +542,219 @@ class JobStore:
         with self.sessions() as s:
             rows = s.execute(select(JobRow.status, func.count()).group_by(JobRow.status))
             return {status: int(n) for status, n in rows}
+
+
+# ---------------------------------------------------------------------------------------------
+# Nightly rebalancing (``allocator nightly``): across tenants, one transaction per portfolio
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NightlyInput:
+    """A portfolio as the nightly run reads it, with its latest final plan (if any)."""
+
+    portfolio_id: str
+    tenant: str
+    revision: int
+    body: dict[str, Any]
+    plan_id: str | None
+    plan_body: dict[str, Any] | None
+
+
+class NightlyStore:
+    """Reads every portfolio; writes a portfolio's updated body, its new plan version and the
+    run record (with the diff) in one transaction, so a failure leaves the previous plan in
+    force and the unique (portfolio, as_of) makes a rerun of the same night a no-op."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def inputs(self) -> list[NightlyInput]:
+        with self.sessions() as s:
+            out = []
+            for row in s.scalars(
+                select(PortfolioRow).order_by(PortfolioRow.created_at, PortfolioRow.id)
+            ):
+                plan = s.scalar(
+                    select(PlanRow)
+                    .where(PlanRow.portfolio_id == row.id, PlanRow.final)
+                    .order_by(PlanRow.version.desc())
+                    .limit(1)
+                )
+                out.append(
+                    NightlyInput(
+                        portfolio_id=row.id,
+                        tenant=row.tenant,
+                        revision=row.revision,
+                        body=dict(row.body),
+                        plan_id=plan.id if plan is not None else None,
+                        plan_body=dict(plan.body) if plan is not None else None,
+                    )
+                )
+            return out
+
+    def done(self, portfolio_id: str, as_of: date) -> bool:
+        with self.sessions() as s:
+            stmt = select(func.count()).where(
+                NightlyRunRow.portfolio_id == portfolio_id, NightlyRunRow.as_of == as_of
+            )
+            return bool(s.scalar(stmt))
+
+    def runs(self, portfolio_id: str) -> list[NightlyRunRow]:
+        with self.sessions() as s:
+            stmt = (
+                select(NightlyRunRow)
+                .where(NightlyRunRow.portfolio_id == portfolio_id)
+                .order_by(NightlyRunRow.as_of)
+            )
+            return list(s.scalars(stmt))
+
+    def save(
+        self,
+        inp: NightlyInput,
+        as_of: date,
+        body: dict[str, Any] | None,
+        plan: PlanDoc,
+        diff: list[dict[str, Any]],
+    ) -> str | None:
+        """Store it all in one transaction; the new plan's id, or None when this night was
+        already stored. Raises (nothing stored) when the portfolio is gone or was replaced
+        since it was read."""
+        with self.sessions() as s:
+            done = s.scalar(
+                select(func.count()).where(
+                    NightlyRunRow.portfolio_id == inp.portfolio_id, NightlyRunRow.as_of == as_of
+                )
+            )
+            if done:
+                return None
+            row = s.get(PortfolioRow, inp.portfolio_id)
+            if row is None or row.revision != inp.revision:
+                raise RuntimeError(
+                    f"portfolio {inp.portfolio_id} was deleted or replaced during the run"
+                )
+            now = utcnow()
+            if body is not None:
+                row.body = body
+                row.revision += 1
+                row.updated_at = now
+            top = s.scalar(
+                select(func.max(PlanRow.version)).where(PlanRow.portfolio_id == inp.portfolio_id)
+            )
+            plan_row = PlanRow(
+                id=new_id(),
+                tenant=inp.tenant,
+                portfolio_id=inp.portfolio_id,
+                portfolio_revision=row.revision,
+                version=(top or 0) + 1,
+                job_id=None,
+                final=True,
+                status=plan.status,
+                objective=num_to_text(plan.objective),
+                lower_bound=num_to_text(plan.lower_bound),
+                gap=plan.gap,
+                solver=plan.solver[:32] if plan.solver else None,
+                solve_seconds=plan.solve_seconds,
+                body=plan.body,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(plan_row)
+            s.flush()
+            s.add_all(
+                AssignmentRow(
+                    plan_id=plan_row.id,
+                    task=a.task,
+                    person=a.person,
+                    start=a.start,
+                    finish=a.finish,
+                    hours=a.hours,
+                    cost=a.cost,
+                    team_size=a.team_size,
+                )
+                for a in plan.assignments
+            )
+            self._add_run(s, inp, as_of, plan_row.id, diff)
+            s.commit()
+            return plan_row.id
+
+    def _add_run(
+        self, s: Session, inp: NightlyInput, as_of: date, plan_id: str, diff: list[dict[str, Any]]
+    ) -> None:
+        s.add(
+            NightlyRunRow(
+                id=new_id(),
+                tenant=inp.tenant,
+                portfolio_id=inp.portfolio_id,
+                as_of=as_of,
+                plan_id=plan_id,
+                previous_plan_id=inp.plan_id,
+                changed=len(diff),
+                diff=diff,
+                created_at=utcnow(),
+            )
+        )
+        s.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# Rebalance jobs (``POST /v1/portfolios/{id}/rebalance``): run by api.routers.rebalance
+# ---------------------------------------------------------------------------------------------
+def latest_final_plan(session: Session, tenant: str, portfolio_id: str) -> PlanRow | None:
+    """The newest finished plan version of a portfolio of ``tenant``."""
+    stmt = (
+        select(PlanRow)
+        .where(PlanRow.portfolio_id == portfolio_id, PlanRow.tenant == tenant, PlanRow.final)
+        .order_by(PlanRow.version.desc())
+        .limit(1)
+    )
+    return session.scalar(stmt)
+
+
+def start_job(
+    session: Session,
+    tenant: str,
+    portfolio_id: str,
+    *,
+    time_limit: float,
+    workers: int,
+    worker: str,
+    max_per_tenant: int,
+) -> ClaimedJob:
+    """A job created already ``running`` for ``worker`` (so no queue worker claims it), with
+    the portfolio as it is now. Raises :class:`QueueFull` past the tenant's job limit."""
+    active = session.scalar(
+        select(func.count())
+        .select_from(JobRow)
+        .where(JobRow.tenant == tenant, JobRow.status.in_(ACTIVE_JOB_STATES))
+    )
+    if (active or 0) >= max_per_tenant:
+        raise QueueFull(
+            f"this tenant has {active} queued or running jobs, the most allowed "
+            f"(setting max_jobs_per_tenant = {max_per_tenant})"
+        )
+    portfolio = session.get_one(PortfolioRow, portfolio_id)
+    now = utcnow()
+    row = JobRow(
+        id=new_id(),
+        tenant=tenant,
+        portfolio_id=portfolio_id,
+        portfolio_revision=portfolio.revision,
+        status="running",
+        time_limit=time_limit,
+        workers=workers,
+        cancel_requested=False,
+        worker=worker,
+        created_at=now,
+        started_at=now,
+        heartbeat_at=now,
+    )
+    session.add(row)
+    session.commit()
+    return ClaimedJob(
+        id=row.id,
+        tenant=tenant,
+        portfolio_id=portfolio_id,
+        portfolio_revision=portfolio.revision,
+        portfolio=dict(portfolio.body),
+        time_limit=time_limit,
+        workers=workers,
+    )

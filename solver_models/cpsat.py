@@ -126,6 +126,8 @@ class _Model:
         self.load: dict[int, list[tuple[cp_model.IntervalVar, int]]] = {}
         self.makespan: cp_model.IntVar | None = None
         self.exact = True
+        #: objective stages added by optional rules (``stability``), by name
+        self.extra_stages: dict[str, cp_model.LinearExprT] = {}
 
     def cands(self, t: TaskInfo) -> list[int]:
         """The task's eligible people in this model (all, or those of the neighbourhood)."""
@@ -484,6 +486,8 @@ class _Model:
 
     # -- objectives -----------------------------------------------------------------------------
     def stage_expr(self, stage: str) -> cp_model.LinearExprT:
+        if stage in self.extra_stages:
+            return self.extra_stages[stage]
         if stage == "undelivered":
             return sum(t.units * (1 - self.assigned[t.index]) for t in self.tasks)
         if stage == "late":
@@ -676,17 +680,48 @@ def solve_lexicographic(
     shares: dict[str, float] | None = None,
     on_progress: ProgressFn | None = None,
     stop: Callable[[], bool] | None = None,
+    stability: Stability | None = None,
 ) -> ModelResult:
     """Optimize the objective's stages in order (``makespan``: one stage).
 
     Each stage minimizes its term under ``term_j <= best_j`` for the stages before it, starting
     from the previous stage's solution. Values are the model's own; bounds are valid for the
     model, and for the whole problem when the model is exact (``ModelResult.exact``).
+
+    With ``stability`` (re-planning, see :class:`Stability`): its budget is a constraint, and
+    with a weight the stage ``stability`` = ``late + weight x moved`` takes the place of
+    ``late`` (``makespan``: ``weight x moved`` after ``makespan``), and the ``undelivered``
+    stage minimizes ``(n + 1) x undelivered + moved`` (``n`` kept tasks: the same order, ties
+    broken by fewer moves; its reported value is that expression). Bounds are then those of the
+    constrained model, not of the portfolio.
     """
     t0 = time.monotonic()
     model = _Model(instance, relaxed=relaxed, free=free, fixed=fixed, people=people)
     model.build(objective)
     stages: Sequence[str] = ("makespan",) if objective == "makespan" else PORTFOLIO_STAGES
+    shares = dict(shares or STAGE_SHARE)
+    if stability is not None:
+        stays = _stability(model, stability)
+        if stability.weight > 0 and stays:
+            w = stability.weight
+            # weight x moved = weight x (n - sum stay)
+            moved = cp_model.LinearExpr.weighted_sum(stays, [-w] * len(stays)) + w * len(stays)
+            if objective == "makespan":
+                stages = ("makespan", STABILITY_STAGE)
+                model.extra_stages[STABILITY_STAGE] = moved
+                shares.update(makespan=0.6, stability=0.4)
+            else:
+                stages = tuple(STABILITY_STAGE if s == "late" else s for s in stages)
+                late = model.stage_expr("late")
+                model.extra_stages[STABILITY_STAGE] = cp_model.LinearExpr.sum([late, moved])
+                # ties on undelivered already broken by fewer moves (exactly lexicographic:
+                # moved <= n < n + 1), so the first stage does not churn for nothing
+                n = len(stays)
+                unmoved = cp_model.LinearExpr.sum(stays)
+                model.extra_stages["undelivered"] = cp_model.LinearExpr.sum(
+                    [(n + 1) * model.stage_expr("undelivered"), n - unmoved]
+                )
+                shares[STABILITY_STAGE] = shares.get("late", 0.2)
     fractional = any(
         float(r.percent) != int(r.percent) for p in instance.people for r in p.reduced_capacity
     )
@@ -696,7 +731,7 @@ def solve_lexicographic(
     budget = params.time_limit
     carried = 0.0
     for stage in stages:
-        share = 1.0 if objective == "makespan" else (shares or STAGE_SHARE)[stage]
+        share = 1.0 if stages == ("makespan",) else shares[stage]
         if share <= 0:
             continue
         elapsed = time.monotonic() - t0
@@ -737,3 +772,60 @@ def solve_lexicographic(
         model.m.add(expr <= value)
     result.wall_seconds = time.monotonic() - t0
     return result
+
+
+# -- stability (re-planning against a previous plan) ----------------------------------------------
+#: the stage that minimizes ``late + weight x moved`` when stability is on (it replaces ``late``)
+STABILITY_STAGE = "stability"
+
+
+@dataclass
+class Stability:
+    """The previous plan, as a valid schedule of this instance, and how much it may change.
+
+    ``previous`` holds only the previous assignments that are still valid (see
+    ``allocator.rebalance.map_previous``). ``budget``: at most that many of them may change
+    (people or start) or become unassigned; ``weight`` > 0 adds the stage ``stability``.
+    """
+
+    previous: Schedule
+    budget: int | None = None
+    weight: int = 0
+
+
+def _stability(model: _Model, stab: Stability) -> list[cp_model.IntVar]:
+    """``moved[t] = 1 - stay[t]`` per task of the previous plan the model can represent (a bool, true when the
+    task is unassigned or its start or one of its people differs): ``stay[t] = 1 - moved[t]``
+    implies ``assigned[t]``, ``start[t] = s0`` and each previous person's ``does``/``member``.
+    ``sum moved <= budget`` when a budget is given. Returns the ``stay`` literals.
+
+    Tasks whose previous placement is outside this model (a stretched team task, a person no
+    longer eligible) get no literal: their change is forced, not chosen, and is not counted.
+    """
+    m = model.m
+    prev = model.admissible(stab.previous)
+    stays: list[cp_model.IntVar] = []
+    in_model = {t.index: t for t in model.tasks}
+    for i, s0 in prev.start.items():
+        t = in_model.get(i)
+        if t is None:
+            continue
+        lits = []
+        ok = True
+        for p in prev.people.get(i, ()):
+            lit = model.member.get((i, p)) if t.is_team else model.does.get((i, p))
+            if lit is None:
+                ok = False
+                break
+            lits.append(lit)
+        if not ok:
+            continue
+        stay = m.new_bool_var(f"stay[{t.id}]")
+        m.add_implication(stay, model.assigned[i])
+        for lit in lits:
+            m.add_implication(stay, lit)
+        m.add(model.start[i] == s0).only_enforce_if(stay)
+        stays.append(stay)
+    if stab.budget is not None and stays:
+        m.add(len(stays) - sum(stays) <= stab.budget)
+    return stays

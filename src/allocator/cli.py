@@ -103,7 +103,148 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--time-limit", type=_positive(float), default=10.0, metavar="S")
     d.add_argument("--workers", type=_positive(int), default=2, metavar="N")
     _add_service_commands(sub)
+    _add_rebalance_commands(sub)
     return p
+
+
+def _add_rebalance_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``rebalance``, ``diff`` and ``nightly``: re-planning (see ``allocator.rebalance``)."""
+    r = sub.add_parser("rebalance", help="re-plan from a previous plan with minimal change")
+    r.add_argument("portfolio", help="portfolio JSON with today's progress and as_of")
+    r.add_argument("--previous", required=True, metavar="PLAN", help="the previous plan JSON")
+    r.add_argument("-o", "--output", help="where to write the new plan (not with --tradeoff)")
+    r.add_argument("--time-limit", type=_positive(float), default=20.0, metavar="S")
+    r.add_argument("--workers", type=_positive(int), default=2, metavar="N")
+    r.add_argument("--budget", type=_nonneg_int, metavar="K", help="churn budget (tasks)")
+    r.add_argument("--freeze-days", type=_nonneg_int, metavar="N")
+    r.add_argument("--stability", type=_nonneg_int, metavar="S", help="price of one change")
+    r.add_argument(
+        "--tradeoff", action="store_true", help="table: objective terms per churn budget"
+    )
+    d = sub.add_parser("diff", help="what changed between two plans, task by task, and why")
+    d.add_argument("old", help="old plan JSON")
+    d.add_argument("new", help="new plan JSON")
+    d.add_argument("--portfolio", help="the portfolio of the new plan (for the reasons)")
+    d.add_argument("--old-portfolio", help="the portfolio of the old plan (for the reasons)")
+    d.add_argument("--json", action="store_true", help="JSON output")
+    n = sub.add_parser("nightly", help="rebalance every portfolio of the service's database")
+    n.add_argument("--db", metavar="URL", help="database URL (default: the service's)")
+    n.add_argument("--as-of", type=_iso_date, metavar="DATE", help="the night's date")
+    n.add_argument("--updates", metavar="FILE_OR_DIR", help="progress file(s) to apply first")
+    n.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (tcp://host:port)")
+    n.add_argument("--time-limit", type=_positive(float), default=10.0, metavar="S")
+
+
+def _iso_date(text: str) -> object:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
+
+
+def cmd_rebalance(args: argparse.Namespace) -> int:
+    from allocator.checker import check
+    from allocator.domain import Portfolio
+    from allocator.engine import SolveParams
+    from allocator.rebalance import rebalance, rebalance_tradeoff
+
+    portfolio = _load(args.portfolio)
+    assert isinstance(portfolio, Portfolio)
+    previous = load_plan(args.previous)
+    params = SolveParams(time_limit=args.time_limit, workers=args.workers, seed=0)
+    if args.tradeoff:
+        rows = rebalance_tradeoff(portfolio, previous, params, freeze_days=args.freeze_days)
+        cols = ["budget", "max_changes", "moved", "changed", "undelivered_work_hours"]
+        cols += ["weighted_late_days", "weighted_finish_days", "cost", "seconds"]
+        cols = [c for c in cols if any(c in row for row in rows)]
+        table = [[str(row.get(c, "")) for c in cols] for row in rows]
+        widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(cols)]
+        print("  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)))
+        for r in table:
+            print("  ".join(x.rjust(w) for x, w in zip(r, widths, strict=True)))
+        return EXIT_OK
+    if not args.output:
+        print("error: rebalance needs -o/--output (or --tradeoff)", file=sys.stderr)
+        return EXIT_INPUT
+    result = rebalance(
+        portfolio,
+        previous,
+        params,
+        freeze_days=args.freeze_days,
+        churn_budget=args.budget,
+        stability=args.stability,
+    )
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dump_plan(result.plan, out)
+    report = check(portfolio, result.plan)
+    print(_summary(portfolio, result.plan, report))
+    st = result.stats
+    print(
+        f"changes: {st.get('changed')} tasks ({st.get('moved')} chosen, {st.get('forced')} "
+        f"forced, {st.get('frozen')} frozen); plan written to {out}"
+    )
+    return EXIT_OK if report.valid else EXIT_FAIL
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from allocator.diff import diff_plans
+    from allocator.domain import Portfolio
+
+    old, new = load_plan(args.old), load_plan(args.new)
+    portfolio = _load(args.portfolio) if args.portfolio else None
+    old_portfolio = _load(args.old_portfolio) if args.old_portfolio else None
+    if portfolio is None:  # reasons need a portfolio: the old one, else one from the plans
+        portfolio = old_portfolio
+    if portfolio is None:
+        print("error: diff needs --portfolio (the new plan's portfolio)", file=sys.stderr)
+        return EXIT_INPUT
+    assert isinstance(portfolio, Portfolio)
+    assert old_portfolio is None or isinstance(old_portfolio, Portfolio)
+    changes = diff_plans(portfolio, old, new, old_portfolio)
+    if args.json:
+        print(json.dumps([c.as_dict() for c in changes], indent=2))
+        return EXIT_OK
+
+    def span(people: object, s: object, f: object) -> str:
+        if people is None:
+            return "-"
+        assert isinstance(people, tuple)
+        return f"{','.join(people) or 'nobody'} {s}..{f}"
+
+    for c in changes:
+        print(
+            f"{c.task} [{c.kind}] {span(c.old_people, c.old_start, c.old_finish)} -> "
+            f"{span(c.new_people, c.new_start, c.new_finish)}: {'; '.join(c.reasons)}"
+        )
+    print(f"{len(changes)} tasks changed")
+    return EXIT_OK
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    try:
+        from allocator.nightly import load_updates, run_nightly
+        from api.settings import get_settings
+    except ImportError as exc:
+        print(f"error: nightly needs the 'api' and 'nightly' extras ({exc})", file=sys.stderr)
+        return EXIT_FAIL
+    url = args.db or get_settings().database_url
+    try:
+        updates = load_updates(args.updates)
+    except (OSError, ValueError) as exc:  # unreadable file, bad JSON, wrong shape
+        print(f"error: --updates: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    summary = run_nightly(
+        url,
+        as_of=args.as_of,
+        updates=updates,
+        scheduler=args.scheduler,
+        time_limit=args.time_limit,
+    )
+    print(summary.text())
+    return summary.exit_code
 
 
 def _add_service_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -306,6 +447,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_generate(args)
         if args.cmd in ("serve", "keys"):
             return cmd_service(args)
+        if args.cmd in ("rebalance", "diff", "nightly"):
+            return {"rebalance": cmd_rebalance, "diff": cmd_diff, "nightly": cmd_nightly}[args.cmd](
+                args
+            )
     except InputError as exc:
         _print_issues(list(exc.issues) + list(exc.warnings))
         return EXIT_INPUT

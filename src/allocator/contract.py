@@ -58,7 +58,7 @@ _MISSING = object()
 _MAX_INT = 10**15
 
 #: Policy keys the engine reads besides the contract's own (documented in the README).
-ENGINE_POLICY_KEYS: frozenset[str] = frozenset()
+ENGINE_POLICY_KEYS: frozenset[str] = frozenset({"freeze_days", "churn_budget", "stability"})
 
 
 class _Reader:

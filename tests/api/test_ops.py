@@ -36,6 +36,9 @@ OPERATION_IDS = {
     "healthz",
     "readyz",
     "metrics",
+    "report_progress",
+    "rebalance_portfolio",
+    "diff_plans",
 }
 
 

@@ -1,0 +1,288 @@
+"""Re-planning: progress reports, rebalance jobs (warm-started from the latest plan) and plan
+diffs. See ``allocator.rebalance``, ``allocator.diff`` and ``allocator.nightly``.
+
+A rebalance job is a row of ``jobs`` like a solve job (followed at ``/v1/jobs/{id}``, cancelled
+by ``DELETE``), created already ``running`` and run by a thread of this process (the queue
+workers only run plain solves); it heartbeats like them, so a dead process's job is reaped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from allocator.contract import load_plan
+from allocator.diff import diff_plans
+from allocator.engine import SolveParams
+from allocator.nightly import UpdateError, apply_updates
+from allocator.rebalance import rebalance
+from api.deps import DatabaseDep, Planner, PlansDep, PortfoliosDep, SessionDep, SettingsDep, Viewer
+from api.errors import ApiError, ErrorDetail, error_responses, issues_as_details, not_found
+from api.repository import (
+    ClaimedJob,
+    JobStore,
+    ProgressValues,
+    QueueFull,
+    latest_final_plan,
+    start_job,
+)
+from api.schemas import JobCreatedOut, PortfolioSavedOut
+from api.service import Limits, capped, plan_doc, read_valid_portfolio, stored_portfolio
+from api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["portfolios"])
+
+WORKER = f"rebalance:{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class NewTaskIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project: str = Field(description="id of the project the task joins")
+    task: dict[str, Any] = Field(description="the task in contract JSON")
+
+
+class ProgressIn(BaseModel):
+    """A progress report: the format of one portfolio's entry of the nightly progress file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: date | None = Field(default=None, description="the day of the report")
+    tasks: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="task id -> fields to set (status, progress, effort_hours, ...; null "
+        "removes one)",
+    )
+    new_tasks: list[NewTaskIn] = Field(default_factory=list)
+    people: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="person id -> fields to set (null removes one)"
+    )
+    new_people: list[dict[str, Any]] = Field(default_factory=list)
+    remove_people: list[str] = Field(default_factory=list)
+
+
+class RebalanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    time_limit: float | None = Field(default=None, gt=0, le=86_400)
+    workers: int | None = Field(default=None, ge=1, le=256)
+    freeze_days: int | None = Field(default=None, ge=0, le=10_000)
+    churn_budget: int | None = Field(default=None, ge=0, le=10_000_000)
+    stability: int | None = Field(default=None, ge=0, le=10**9)
+
+
+class TaskSideOut(BaseModel):
+    people: list[str] | None = None
+    start: str | None = None
+    finish: str | None = None
+
+
+class TaskChangeOut(BaseModel):
+    task: str
+    kind: str = Field(description="added, removed, moved, assigned or unassigned")
+    old: TaskSideOut
+    new: TaskSideOut
+    reasons: list[str]
+
+
+class DiffOut(BaseModel):
+    old_plan_id: str
+    new_plan_id: str
+    changes: list[TaskChangeOut]
+
+
+@router.post(
+    "/v1/portfolios/{portfolio_id}/progress",
+    operation_id="report_progress",
+    response_model=PortfolioSavedOut,
+    responses=error_responses(401, 403, 404, 413, 422),
+    summary="Apply a progress report (task status and progress, estimates, people, as_of)",
+)
+def report_progress(
+    portfolio_id: str,
+    body: ProgressIn,
+    _: Planner,
+    portfolios: PortfoliosDep,
+    settings: SettingsDep,
+) -> PortfolioSavedOut:
+    row = portfolios.get(portfolio_id)
+    if row is None:
+        raise not_found("portfolio")
+    update = body.model_dump(mode="json", exclude_none=True)
+    update["new_tasks"] = [t.model_dump(mode="json") for t in body.new_tasks]
+    try:
+        new_body = apply_updates(row.body, update)
+    except (UpdateError, TypeError, AttributeError, KeyError) as exc:
+        raise ApiError(
+            422,
+            "invalid_update",
+            "the update cannot be applied",
+            [ErrorDetail(path="", message=str(exc))],
+        ) from None
+    limits = Limits(max_people=settings.max_people, max_tasks=settings.max_tasks)
+    valid = read_valid_portfolio(new_body, limits)
+    saved = portfolios.replace(portfolio_id, valid.doc)
+    if saved is None:
+        raise not_found("portfolio")
+    return PortfolioSavedOut(
+        id=saved.id, revision=saved.revision, warnings=issues_as_details(valid.warnings)
+    )
+
+
+@router.post(
+    "/v1/portfolios/{portfolio_id}/rebalance",
+    operation_id="rebalance_portfolio",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobCreatedOut,
+    responses=error_responses(401, 403, 404, 413, 422, 429),
+    summary="Start a rebalance job from the latest plan; follow it at /v1/jobs/{job_id}",
+)
+def rebalance_portfolio(
+    portfolio_id: str,
+    principal: Planner,
+    portfolios: PortfoliosDep,
+    session: SessionDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    response: Response,
+    params: RebalanceIn | None = None,
+) -> JobCreatedOut:
+    if not portfolios.exists(portfolio_id):
+        raise not_found("portfolio")
+    params = params or RebalanceIn()
+    time_limit = capped(params.time_limit, settings.default_time_limit, settings.max_time_limit)
+    workers = int(capped(params.workers, settings.default_workers, settings.max_workers))
+    previous = latest_final_plan(session, principal.tenant, portfolio_id)
+    previous_body = dict(previous.body) if previous is not None else None
+    try:
+        job = start_job(
+            session,
+            principal.tenant,
+            portfolio_id,
+            time_limit=time_limit,
+            workers=workers,
+            worker=WORKER,
+            max_per_tenant=settings.max_jobs_per_tenant,
+        )
+    except QueueFull as exc:
+        raise ApiError(
+            429,
+            "too_many_jobs",
+            exc.reason,
+            headers={"Retry-After": str(settings.retry_after_seconds)},
+        ) from None
+    knobs = {
+        "freeze_days": params.freeze_days,
+        "churn_budget": params.churn_budget,
+        "stability": params.stability,
+    }
+    thread = threading.Thread(
+        target=_run,
+        args=(JobStore(db.sessions), settings, job, previous_body, knobs),
+        name=f"allocator-rebalance-{job.id[:8]}",
+        daemon=True,
+    )
+    thread.start()
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return JobCreatedOut(job_id=job.id, status="running", time_limit=time_limit, workers=workers)
+
+
+def _run(
+    store: JobStore,
+    settings: Settings,
+    job: ClaimedJob,
+    previous_body: dict[str, Any] | None,
+    knobs: dict[str, int | None],
+) -> None:
+    """The rebalance job: heartbeat and cancel polling beside the solve, then the plan."""
+    extra = {"job_id": job.id, "tenant": job.tenant}
+    stop = threading.Event()
+    done = threading.Event()
+
+    def monitor() -> None:
+        while not done.wait(settings.poll_interval):
+            try:
+                if not store.write_progress(job.id, WORKER, None) or store.cancel_requested(
+                    [job.id]
+                ):
+                    stop.set()
+            except Exception:
+                log.warning("rebalance monitor failed; retrying", extra=extra, exc_info=True)
+
+    watcher = threading.Thread(target=monitor, daemon=True)
+    watcher.start()
+    try:
+        portfolio = stored_portfolio(job.portfolio)
+        previous = load_plan(previous_body) if previous_body is not None else None
+        params = SolveParams(time_limit=job.time_limit, workers=job.workers, stop_event=stop)
+        if previous is None:
+            from allocator.engine import solve
+
+            result = solve(portfolio, params)
+        else:
+            result = rebalance(portfolio, previous, params, **knobs)
+        plan = result.plan
+        store.save_plan(job, plan_doc(plan), final=True)
+        gap = plan.extra.get("gap")
+        cancelled = bool(store.cancel_requested([job.id]))
+        store.finish(
+            job.id,
+            WORKER,
+            "cancelled" if cancelled else "done",
+            progress=ProgressValues(
+                "done",
+                plan.objective,
+                plan.lower_bound,
+                float(gap) if isinstance(gap, int | float) else None,
+                plan.solve_seconds,
+            ),
+        )
+        log.info("rebalance done", extra=extra | {"changes": len(plan.changes or ())})
+    except Exception as exc:
+        log.exception("rebalance failed", extra=extra)
+        message = exc.message if isinstance(exc, ApiError) else "internal error while rebalancing"
+        try:
+            store.finish(job.id, WORKER, "failed", error=f"{message} (job {job.id})")
+        except Exception:
+            log.exception("could not mark the rebalance job failed", extra=extra)
+    finally:
+        done.set()
+
+
+@router.get(
+    "/v1/plans/{plan_id}/diff/{other_plan_id}",
+    operation_id="diff_plans",
+    response_model=DiffOut,
+    responses=error_responses(401, 404),
+    summary="What changed from plan {plan_id} to plan {other_plan_id}, task by task, and why",
+)
+def diff_plan_versions(
+    plan_id: str,
+    other_plan_id: str,
+    _: Viewer,
+    plans: PlansDep,
+    portfolios: PortfoliosDep,
+) -> DiffOut:
+    old, new = plans.get(plan_id), plans.get(other_plan_id)
+    if old is None or new is None:
+        raise not_found("plan")
+    row = portfolios.get(new.portfolio_id)
+    if row is None:
+        raise not_found("portfolio")
+    portfolio = stored_portfolio(row.body)
+    changes = diff_plans(portfolio, load_plan(old.body), load_plan(new.body))
+    return DiffOut(
+        old_plan_id=old.id,
+        new_plan_id=new.id,
+        changes=[TaskChangeOut(**c.as_dict()) for c in changes],
+    )

@@ -1,0 +1,405 @@
+"""Re-planning from a previous plan with minimal disruption: ``rebalance(portfolio, previous)``.
+
+Flow:
+
+1. **Map** the previous plan onto the new portfolio (:func:`map_previous`): in topological order,
+   an assignment is kept when it is still valid on its own and with the kept ones before it
+   (people still eligible, start in the task's window and on the pinned / in-progress start,
+   exactly its duration in active days, predecessors kept and finished before it, capacity left
+   on every active day). The others are *forced* changes (person gone, estimate changed, task
+   done, ...): they never count against the churn budget.
+2. **Freeze** (policy ``freeze_days``): kept tasks starting in the first N working days from
+   ``as_of`` are pinned to their previous people and start.
+3. **Warm start**: the kept schedule, with the rest of the work inserted by the greedy list
+   schedulers around it (``greedy(..., base=kept)``): valid, and changes nothing kept.
+4. **CP-SAT** from that warm start with the rule ``solver_models.cpsat.Stability``: ``moved[t]``
+   per kept task, ``sum(moved) <= churn_budget``, and with ``stability`` = S > 0 the stage
+   ``late + S x moved`` in place of ``late``. Above ``engine.LNS_ABOVE`` (task, person) pairs
+   the warm start is returned as is (large neighbourhood search does not know stability yet).
+
+**Order of the stages** with stability on: ``undelivered`` (its ties broken by fewer moves),
+then ``late + S x moved``, then ``finish``, then ``cost``. Delivering work stays first: a plan that leaves work out to avoid a
+change would hide the news the planner most needs. Moving a task is then priced in
+priority-weighted late days (S = 1: one change is worth one day of lateness of a priority-1
+task), and comes before ``finish`` and ``cost``, so a plan never churns to finish a little earlier
+or cheaper. A large S (above the portfolio's possible lateness) makes it exactly lexicographic:
+fewest changes first, then lateness. ``churn_budget`` is a hard cap whatever S is.
+
+The plan is the best of the warm start and the CP-SAT plan by ``(undelivered, late + S x moved,
+finish, cost)`` (plain objective order when S = 0); both respect the budget and the freeze. Its
+``lower_bound`` is the analytic one (the work nobody can do): CP-SAT's bounds here are those of
+the constrained problem. The plan's ``changes`` list every task moved against the previous plan,
+with the reasons of :func:`allocator.diff.diff_plans`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from allocator.diff import diff_plans
+from allocator.domain import Change, Plan, PlanStatus, Portfolio
+from allocator.engine import (
+    GREEDY_RULES,
+    LNS_ABOVE,
+    Result,
+    SolveParams,
+    _key,
+    _lower_bound,
+    _with_reasons,
+    gap,
+)
+from allocator.objective import evaluate, objective_value, weights
+from solver_models.cpsat import ModelResult, SolverParams, Stability, solve_lexicographic
+from solver_models.greedy import book, greedy, initial_free
+from solver_models.instance import Instance, compile_instance, topological_order
+from solver_models.schedule import Schedule, to_plan
+
+log = logging.getLogger(__name__)
+
+#: policy keys read here (also listed in ``allocator.contract.ENGINE_POLICY_KEYS``)
+POLICY_KEYS = ("freeze_days", "churn_budget", "stability")
+
+
+@dataclass(frozen=True)
+class RebalancePolicy:
+    """How much a re-plan may change the previous plan (see the module docstring)."""
+
+    #: kept work starting in the first N working days from ``as_of`` does not move
+    freeze_days: int = 0
+    #: at most this many kept tasks change people or start (None: no cap)
+    churn_budget: int | None = None
+    #: price of one change in priority-weighted late days (0: stability only as warm start)
+    stability: int = 0
+
+    @classmethod
+    def of(cls, portfolio: Portfolio, **overrides: Any) -> RebalancePolicy:
+        """The portfolio's policy keys, with ``overrides`` (None values are ignored)."""
+        values: dict[str, Any] = {k: portfolio.policy.extra.get(k) for k in POLICY_KEYS}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        out = cls(
+            freeze_days=_count(values.get("freeze_days"), "freeze_days") or 0,
+            churn_budget=_count(values.get("churn_budget"), "churn_budget"),
+            stability=_count(values.get("stability"), "stability") or 0,
+        )
+        return out
+
+
+def _count(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"policy.{name} must be a number >= 0, got {value!r}")
+    if value != int(value):
+        raise ValueError(f"policy.{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """The previous plan on the new instance: what is kept, and why the rest is not."""
+
+    kept: Schedule
+    #: task id -> why its previous assignment cannot stay (forced changes)
+    dropped: dict[str, str]
+
+
+def map_previous(inst: Instance, previous: Plan) -> Mapped:
+    """The previous assignments that are still valid together, as a schedule (see module doc)."""
+    tl = inst.timeline
+    free = initial_free(inst)
+    kept = Schedule()
+    dropped: dict[str, str] = {}
+    prev = {a.task: a for a in previous.assignments}
+    for i in topological_order(inst):
+        info = inst.tasks[i]
+        a = prev.get(info.id)
+        if a is None:
+            continue
+        s, f = tl.idx(a.start), tl.idx(a.finish)
+        why = None
+        if not info.possible:
+            why = "it cannot be assigned any more"
+        elif s is None or f is None or s < info.est or f > info.lft or f < s:
+            why = "its dates are outside its window now"
+        elif info.pin_start is not None and s != info.pin_start:
+            why = "its start is pinned (or in progress) on another day"
+        else:
+            people = _people_in_place_order(inst, info.index, a.people)
+            if people is None:
+                why = "its people can no longer do it"
+            elif info.keep_people is not None and set(people) != set(info.keep_people):
+                why = "it is in progress with other people"
+            elif info.pin_person is not None and info.pin_person not in people:
+                why = "it is pinned to someone else"
+            elif any(j not in kept.start or kept.finish[j] >= s for j in info.preds):
+                why = "a predecessor moved"
+            elif not _fits(inst, info.index, s, f, people, free):
+                why = "it no longer fits its people's availability or capacity"
+            else:
+                book(free, info.alloc, s, f, people)
+                kept.add(i, s, f, people)
+        if why is not None:
+            dropped[info.id] = why
+    return Mapped(kept, dropped)
+
+
+def _people_in_place_order(inst: Instance, i: int, ids: Sequence[str]) -> tuple[int, ...] | None:
+    """The people as indices, one per place (a matching), or None when they cannot fill them."""
+    info = inst.tasks[i]
+    idx = [inst.person_index.get(x) for x in ids]
+    if any(p is None for p in idx) or len(idx) != len(info.places):
+        return None
+    people = [p for p in idx if p is not None]
+    match: dict[int, int] = {}  # place -> person
+
+    def augment(p: int, seen: set[int]) -> bool:
+        for k in range(len(info.places)):
+            if p in info.place_candidates[k] and k not in seen:
+                seen.add(k)
+                if k not in match or augment(match[k], seen):
+                    match[k] = p
+                    return True
+        return False
+
+    if not all(augment(p, set()) for p in people):
+        return None
+    return tuple(match[k] for k in range(len(info.places)))
+
+
+def _fits(
+    inst: Instance, i: int, s: int, f: int, people: tuple[int, ...], free: np.ndarray[Any, Any]
+) -> bool:
+    """Exactly the task's duration in active days from ``s`` to ``f`` (both active), and
+    room for its allocation on each active day."""
+    info = inst.tasks[i]
+    if not people:
+        return info.duration is not None and f - s + 1 == info.duration
+    block = free[list(people), s : f + 1]
+    active = np.asarray((block >= 0).all(axis=0), dtype=bool)
+    if not (active[0] and active[-1]):
+        return False
+    want = info.duration if info.is_team else info.candidates[people[0]].duration
+    if int(active.sum()) != want:
+        return False
+    return bool((block[:, active] >= info.alloc).all())
+
+
+def freeze(inst: Instance, kept: Schedule, days: int) -> set[int]:
+    """Pin the kept tasks starting in the first ``days`` working days from ``as_of`` to their
+    people and start (mutates the instance's task infos). Returns their indices."""
+    if days <= 0:
+        return set()
+    p = inst.portfolio
+    first = inst.timeline.first_on_or_after(p.as_of or p.calendar.start)
+    frozen = {i for i, s in kept.start.items() if s < first + days}
+    for i in frozen:
+        info = inst.tasks[i]
+        people = kept.people[i]
+        info.pin_start = kept.start[i]
+        if people:
+            info.candidates = {q: info.candidates[q] for q in people}
+            info.place_candidates = [[q] for q in people]
+    return frozen
+
+
+def moved_tasks(kept: Schedule, sched: Schedule) -> set[int]:
+    """The kept tasks whose start or people differ in ``sched`` (or that it leaves out)."""
+    out = set()
+    for i, s in kept.start.items():
+        if (
+            i not in sched.start
+            or sched.start[i] != s
+            or sorted(sched.people[i]) != sorted(kept.people[i])
+        ):
+            out.add(i)
+    return out
+
+
+def rebalance(
+    portfolio: Portfolio,
+    previous: Plan,
+    params: SolveParams | None = None,
+    *,
+    freeze_days: int | None = None,
+    churn_budget: int | None = None,
+    stability: int | None = None,
+) -> Result:
+    """Re-plan ``portfolio`` (its progress and ``as_of`` up to date) from ``previous``.
+
+    Keyword arguments override the portfolio's policy keys ``freeze_days``, ``churn_budget``
+    and ``stability``. ``stats`` report ``kept`` (previous assignments still valid), ``forced``
+    (the others), ``frozen``, ``moved`` (kept tasks the new plan changes) and ``changed``
+    (tasks whose people or dates differ from the previous plan, forced ones included).
+    """
+    params = params or SolveParams()
+    policy = RebalancePolicy.of(
+        portfolio, freeze_days=freeze_days, churn_budget=churn_budget, stability=stability
+    )
+    t0 = time.monotonic()
+    inst = compile_instance(portfolio)
+    tl = inst.timeline
+    goal = portfolio.policy.goal
+    mapped = map_previous(inst, previous)
+    kept = mapped.kept
+    frozen = freeze(inst, kept, policy.freeze_days)
+    weight = policy.stability
+
+    def key(sched: Schedule) -> tuple[int, ...]:
+        base = _key(portfolio, inst, sched, tl)
+        if weight <= 0:
+            return base
+        moved = len(moved_tasks(kept, sched))
+        if goal == "makespan":
+            return (base[0], weight * moved)
+        return (base[0], base[1] + weight * moved, *base[2:])
+
+    candidates: list[tuple[str, Schedule]] = [("warm", kept)]
+    for rule in GREEDY_RULES:
+        for contiguous in (True, False):
+            filled = greedy(inst, rule=rule, team_contiguous=contiguous, base=kept)
+            candidates.append((f"warm+insert-{rule}", filled))
+    if goal == "makespan":
+        candidates = [c for c in candidates if len(c[1].start) == len(inst.tasks)]
+    warm = min(candidates, key=lambda c: key(c[1]))[1] if candidates else kept
+    stats: dict[str, object] = {
+        "kept": len(kept),
+        "forced": len(mapped.dropped),
+        "frozen": len(frozen),
+        "policy": {
+            "freeze_days": policy.freeze_days,
+            "churn_budget": policy.churn_budget,
+            "stability": policy.stability,
+        },
+    }
+    result = ModelResult(schedule=None)
+    size = sum(len(t.candidates) for t in inst.tasks if t.possible)
+    if size > LNS_ABOVE and not params.greedy_only:
+        # too large for one model: keep the warm start (no LNS with stability yet)
+        log.warning("rebalance: %d (task, person) pairs, CP-SAT skipped; warm start kept", size)
+        stats["strategy"] = "warm-start-only"
+    elif not params.greedy_only:
+        remaining = max(0.1, params.time_limit - (time.monotonic() - t0))
+        sp = SolverParams(
+            time_limit=remaining,
+            workers=params.workers,
+            seed=params.seed,
+            deterministic_time=params.deterministic_time,
+            log_search=params.log_search,
+        )
+        stop = params.stop_event.is_set if params.stop_event is not None else None
+        stab = Stability(previous=kept, budget=policy.churn_budget, weight=weight)
+        result = solve_lexicographic(inst, goal, sp, hint=warm, stop=stop, stability=stab)
+        stats["cpsat_stages"] = {k: list(v) for k, v in result.stages.items()}
+        if result.schedule is not None:
+            candidates.append(("cp-sat", result.schedule))
+            for rule in GREEDY_RULES:
+                filled = greedy(inst, rule=rule, base=result.schedule)
+                if len(filled.start) > len(result.schedule.start):
+                    candidates.append((f"cp-sat+insert-{rule}", filled))
+    budget = policy.churn_budget
+    ok = [c for c in candidates if budget is None or len(moved_tasks(kept, c[1])) <= budget] or [
+        ("warm", kept)
+    ]  # all of them by construction; a guard against a model bug
+    best_name, best = min(ok, key=lambda c: key(c[1]))
+    runtime = time.monotonic() - t0
+    plan = to_plan(
+        inst,
+        best,
+        status="feasible",
+        objective=None,
+        lower_bound=None,
+        solve_seconds=round(runtime, 3),
+        solver=f"rebalance:{best_name}",
+    )
+    obj = objective_value(portfolio, plan, tl)
+    terms = evaluate(portfolio, plan, tl) if goal == "portfolio" else None
+    w = weights(portfolio, len(tl)) if goal == "portfolio" else None
+    lb = min(_lower_bound(inst, goal, None, w), obj)
+    extra = dict(plan.extra)
+    extra["gap"] = round(gap(obj, lb), 9)
+    if terms is not None:
+        extra["objective_terms"] = terms.as_dict()
+    status: PlanStatus = "optimal" if lb == obj else "feasible"
+    plan = replace(plan, status=status, objective=obj, lower_bound=lb, extra=extra)
+    plan = _with_reasons(portfolio, inst, plan, tl)
+    plan = _with_changes(portfolio, previous, plan)
+    moved = moved_tasks(kept, best)
+    stats.update(
+        moved=len(moved),
+        changed=len(plan.changes or ()),
+        chosen=best_name,
+    )
+    log.info(
+        "rebalanced %s: objective=%s, %d kept, %d forced, %d frozen, %d moved, in %.2fs",
+        portfolio.name,
+        obj,
+        len(kept),
+        len(mapped.dropped),
+        len(frozen),
+        len(moved),
+        runtime,
+    )
+    return Result(plan, terms, runtime, stats)
+
+
+def _with_changes(portfolio: Portfolio, previous: Plan, plan: Plan) -> Plan:
+    """The plan's ``changes``: in-progress reassignments and every task moved against the
+    previous plan (people or dates), with the diff's reasons."""
+    out = {c.task: list(c.reasons) for c in plan.changes or ()}
+    for ch in diff_plans(portfolio, previous, plan):
+        if ch.kind in ("moved", "unassigned") and ch.task in portfolio.task_by_id:
+            for r in ch.reasons:
+                if r not in out.setdefault(ch.task, []):
+                    out[ch.task].append(r)
+    changes = tuple(Change(t, tuple(r)) for t, r in out.items())
+    return replace(plan, changes=changes or None)
+
+
+#: default budgets of :func:`rebalance_tradeoff`: shares of the previously assigned tasks
+DEFAULT_BUDGETS: tuple[float | None, ...] = (0.0, 0.01, 0.05, 0.10, None)
+
+
+def rebalance_tradeoff(
+    portfolio: Portfolio,
+    previous: Plan,
+    params: SolveParams | None = None,
+    budgets: Sequence[float | None] = DEFAULT_BUDGETS,
+    *,
+    freeze_days: int | None = None,
+) -> list[dict[str, Any]]:
+    """Objective terms against the number of changes, one rebalance per churn budget.
+
+    A budget below 1 is a share of the previous plan's assignments (0.05: 5 %), one of 1 or more
+    a number of tasks, None no cap. Stability is off (0) in these runs, so each uses its budget
+    as far as it pays. Each row: ``budget`` (as given), ``max_changes``, ``moved`` (kept tasks
+    changed), ``changed`` (all changes, forced included), ``objective``, the objective terms and
+    ``seconds``.
+    """
+    n_prev = len(previous.assignments)
+    rows: list[dict[str, Any]] = []
+    for b in budgets:
+        cap = None if b is None else (int(b) if b >= 1 else int(b * n_prev))
+        res = rebalance(
+            portfolio, previous, params, freeze_days=freeze_days, churn_budget=cap, stability=0
+        )
+        policy = RebalancePolicy.of(portfolio, freeze_days=freeze_days)
+        if cap is None and policy.churn_budget is not None:
+            cap = policy.churn_budget  # the portfolio's own cap still holds
+        row: dict[str, Any] = {
+            "budget": "unlimited" if b is None else b,
+            "max_changes": cap,
+            "moved": res.stats.get("moved"),
+            "changed": res.stats.get("changed"),
+            "objective": res.objective,
+            "seconds": round(res.runtime, 2),
+        }
+        if res.terms is not None:
+            row.update(res.terms.as_dict())
+        rows.append(row)
+    return rows

@@ -1,0 +1,322 @@
+"""``allocator nightly``: three portfolios in a SQLite database, rebalanced on a Dask
+LocalCluster (2 worker processes): one version each with its diff, idempotent per as_of, and a
+failure inside one portfolio's transaction leaves its previous plan in force."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from distributed import Client, LocalCluster
+from sqlalchemy import func, select
+
+from allocator import load_portfolio
+from allocator.checker import check
+from allocator.cli import main
+from allocator.contract import load_plan
+from allocator.engine import SolveParams, solve
+from allocator.nightly import UpdateError, apply_updates, run_nightly
+from api.db import Database
+from api.models import NightlyRunRow, PlanRow, PortfolioRow
+from api.repository import NightlyStore, PortfolioDoc, Portfolios
+from api.service import plan_doc, read_valid_portfolio
+from tests.conftest import portfolio_dict
+
+NIGHT = date(2027, 1, 11)
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    c = Client(cluster)
+    try:
+        yield c
+    finally:
+        c.close()
+        cluster.close()
+
+
+def _portfolio(k: int) -> dict[str, Any]:
+    people = [
+        {"id": "ann", "skills": {"py": 3}, "cost_per_hour": 50},
+        {"id": "bob", "skills": {"py": 3, "qa": 2}, "cost_per_hour": 20},
+        {"id": "cat", "skills": {"qa": 3}, "cost_per_hour": 30},
+    ]
+    tasks = [
+        {"id": "a", "skill": "py", "effort_hours": 24},
+        {"id": "b", "skill": "py", "effort_hours": 40},
+        {"id": "c", "skill": "qa", "effort_hours": 16, "predecessors": ["a"]},
+        {"id": "d", "skill": "py", "effort_hours": 16, "deadline": "2027-01-22"},
+    ]
+    data = portfolio_dict(people, tasks, as_of="2027-01-04")
+    data["name"] = f"portfolio-{k}"
+    return data
+
+
+def _seed(url: str) -> list[str]:
+    """Three portfolios, each with a first plan (recorded as the night of 4 Jan)."""
+    db = Database(url)
+    db.migrate()
+    ids = []
+    with db.sessions() as s:
+        for k in range(3):
+            valid = read_valid_portfolio(_portfolio(k))
+            doc = PortfolioDoc(valid.doc.name, valid.doc.body, 3, 4)
+            ids.append(Portfolios(s, f"tenant-{k % 2}").create(doc).id)
+    store = NightlyStore(db.sessions)
+    for inp in store.inputs():
+        p = load_portfolio(inp.body)
+        plan = solve(p, SolveParams(time_limit=1, workers=1)).plan
+        assert store.save(inp, date(2027, 1, 4), None, plan_doc(plan), []) is not None
+    db.dispose()
+    return ids
+
+
+def _updates(ids: list[str]) -> dict[str, Any]:
+    return {
+        "as_of": NIGHT.isoformat(),
+        "portfolios": {
+            ids[0]: [
+                {
+                    "tasks": {
+                        "a": {"status": "done"},
+                        "b": {
+                            "status": "in_progress",
+                            "progress": {"people": ["bob"], "remaining_hours": 16},
+                        },
+                    }
+                }
+            ],
+            ids[1]: [{"people": {"ann": {"available_until": "2027-01-12"}}}],
+            ids[2]: [
+                {
+                    "new_tasks": [
+                        {"project": "P", "task": {"id": "e", "skill": "qa", "effort_hours": 8}}
+                    ],
+                    "tasks": {"d": {"status": "cancelled"}},
+                }
+            ],
+        },
+    }
+
+
+def _state(url: str, pid: str) -> tuple[int, int, int]:
+    """(plan versions, nightly runs, portfolio revision)."""
+    db = Database(url)
+    with db.sessions() as s:
+        plans = s.scalar(select(func.count()).where(PlanRow.portfolio_id == pid))
+        runs = s.scalar(select(func.count()).where(NightlyRunRow.portfolio_id == pid))
+        rev = s.get_one(PortfolioRow, pid).revision
+    db.dispose()
+    return int(plans or 0), int(runs or 0), rev
+
+
+def _latest(url: str, pid: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    db = Database(url)
+    with db.sessions() as s:
+        plan = s.scalar(
+            select(PlanRow).where(PlanRow.portfolio_id == pid).order_by(PlanRow.version.desc())
+        )
+        assert plan is not None
+        body = s.get_one(PortfolioRow, pid).body
+        out = (dict(body), dict(plan.body))
+    db.dispose()
+    return out
+
+
+def test_apply_updates_rejects_unknown_ids() -> None:
+    body = _portfolio(0)
+    out = apply_updates(body, {"tasks": {"a": {"status": "done"}}, "as_of": "2027-01-05"})
+    assert out["projects"][0]["tasks"][0]["status"] == "done" and out["as_of"] == "2027-01-05"
+    assert "status" not in body["projects"][0]["tasks"][0]  # a copy
+    with pytest.raises(UpdateError, match="zz"):
+        apply_updates(body, {"tasks": {"zz": {"status": "done"}}})
+    with pytest.raises(UpdateError, match="eve"):
+        apply_updates(body, {"people": {"eve": {}}})
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_nightly_three_portfolios_then_idempotent(
+    tmp_path: Path, client: Client, backend: str
+) -> None:
+    from tests.api.conftest import database_url
+
+    with database_url(backend, tmp_path) as url:
+        _three_then_idempotent(url, client)
+
+
+def _three_then_idempotent(url: str, client: Client) -> None:
+    ids = _seed(url)
+    summary = run_nightly(url, updates=_updates(ids), time_limit=1, client=client)
+    assert summary.exit_code == 0, summary.text()
+    assert summary.count("done") == 3
+    for pid in ids:
+        assert _state(url, pid) == (2, 2, 2)
+        body, plan_body = _latest(url, pid)
+        assert body["as_of"] == NIGHT.isoformat()
+        report = check(load_portfolio(body), load_plan(plan_body))
+        assert report.valid, report.violations
+    # each new version has its diff, with reasons
+    runs = NightlyStore(Database(url).sessions).runs(ids[1])
+    assert runs[-1].as_of == NIGHT and runs[-1].plan_id is not None
+    assert all(ch["reasons"] for ch in runs[-1].diff)
+    _, plan0 = _latest(url, ids[0])
+    assert "a" not in {a["task"] for a in plan0["assignments"]}  # done: not planned
+    b = next(a for a in plan0["assignments"] if a["task"] == "b")
+    assert b["people"] == ["bob"] and b["start"] == NIGHT.isoformat()
+    runs0 = NightlyStore(Database(url).sessions).runs(ids[0])
+    kinds = {ch["task"]: ch for ch in runs0[-1].diff}
+    assert kinds["a"]["reasons"] == ["task is done"]
+    # the same night again: nothing new
+    again = run_nightly(url, updates=_updates(ids), time_limit=1, client=client)
+    assert again.exit_code == 0 and again.count("skipped") == 3
+    for pid in ids:
+        assert _state(url, pid) == (2, 2, 2)
+
+
+def test_failure_inside_one_transaction_leaves_previous_plan(
+    tmp_path: Path, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path}/n.sqlite"
+    ids = _seed(url)
+    before = _latest(url, ids[1])
+    original = NightlyStore._add_run
+
+    def crash(self: NightlyStore, s: Any, inp: Any, *rest: Any) -> None:
+        original(self, s, inp, *rest)  # the plan and the run are written ... then it dies
+        if inp.portfolio_id == ids[1]:
+            raise RuntimeError("simulated crash before commit")
+
+    monkeypatch.setattr(NightlyStore, "_add_run", crash)
+    summary = run_nightly(url, updates=_updates(ids), time_limit=1, client=client)
+    assert summary.exit_code == 1
+    assert [o.portfolio_id for o in summary.failed] == [ids[1]]
+    assert "simulated crash" in (summary.failed[0].error or "")
+    assert _state(url, ids[1]) == (1, 1, 1)  # nothing of the night was stored
+    assert _latest(url, ids[1]) == before
+    assert _state(url, ids[0]) == (2, 2, 2) and _state(url, ids[2]) == (2, 2, 2)
+    # the next run (fixed) does the one that failed, and only it
+    monkeypatch.setattr(NightlyStore, "_add_run", original)
+    rerun = run_nightly(url, updates=_updates(ids), time_limit=1, client=client)
+    assert rerun.exit_code == 0
+    assert rerun.count("done") == 1 and rerun.count("skipped") == 2
+    assert _state(url, ids[1]) == (2, 2, 2)
+
+
+def test_bad_update_fails_only_its_portfolio_and_cli(tmp_path: Path, client: Client) -> None:
+    url = f"sqlite:///{tmp_path}/n.sqlite"
+    ids = _seed(url)
+    updates = _updates(ids)
+    updates["portfolios"] = {k: v[0] for k, v in updates["portfolios"].items()}  # file format
+    updates["portfolios"][ids[2]] = {"tasks": {"nope": {"status": "done"}}}
+    upd = tmp_path / "updates"
+    upd.mkdir()
+    (upd / "day.json").write_text(json.dumps(updates))
+    addr = client.scheduler.address  # type: ignore[union-attr]
+    code = main(
+        ["nightly", "--db", url, "--updates", str(upd), "--scheduler", addr, "--time-limit", "1"]
+    )
+    assert code == 1
+    assert _state(url, ids[2]) == (1, 1, 1)
+    assert _state(url, ids[0]) == (2, 2, 2)
+
+
+# -- the service: progress reports, rebalance jobs, plan diffs ---------------------------------
+def test_service_progress_rebalance_and_diff(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.api.conftest import key_headers, settings_for, wait_job
+
+    app = create_app(settings_for(f"sqlite:///{tmp_path}/api.sqlite"))
+    with TestClient(app) as http:
+        h = key_headers(app, "acme", "planner")
+        other = key_headers(app, "other", "planner")
+        pid = http.post("/v1/portfolios", json=_portfolio(0), headers=h).json()["id"]
+        job = http.post(f"/v1/portfolios/{pid}/solve", headers=h).json()["job_id"]
+        first = wait_job(http, job, h)
+        assert first["status"] == "done", first
+        r = http.post(
+            f"/v1/portfolios/{pid}/progress",
+            json={"as_of": "2027-01-06", "tasks": {"a": {"status": "done"}}},
+            headers=h,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["revision"] == 2
+        bad = {"tasks": {"zz": {"status": "done"}}}
+        r = http.post(f"/v1/portfolios/{pid}/progress", json=bad, headers=h)
+        assert r.status_code == 422 and "zz" in r.text
+        r = http.post(f"/v1/portfolios/{pid}/progress", json={}, headers=other)
+        assert r.status_code == 404
+        r = http.post(f"/v1/portfolios/{pid}/rebalance", json={"stability": 1}, headers=h)
+        assert r.status_code == 202, r.text
+        second = wait_job(http, r.json()["job_id"], h)
+        assert second["status"] == "done", second
+        plan = http.get(f"/v1/plans/{second['plan_id']}", headers=h).json()
+        assert plan["version"] == 2
+        assert str(plan["plan"]["solver"]).startswith("rebalance:")
+        d = http.get(f"/v1/plans/{first['plan_id']}/diff/{second['plan_id']}", headers=h)
+        assert d.status_code == 200, d.text
+        changes = {c["task"]: c for c in d.json()["changes"]}
+        assert changes["a"]["kind"] == "removed" and changes["a"]["reasons"] == ["task is done"]
+        r = http.get(f"/v1/plans/{first['plan_id']}/diff/{second['plan_id']}", headers=other)
+        assert r.status_code == 404
+
+
+def _dies_once(body: dict[str, Any], plan_body: Any, time_limit: float, workers: int = 1) -> Any:
+    """Kills its worker process the first time it sees a portfolio named ``kill-once:<path>``."""
+    import os
+
+    from allocator.nightly import rebalance_body
+
+    name = str(body.get("name", ""))
+    if name.startswith("kill-once:"):
+        marker = Path(name.split(":", 1)[1])
+        if not marker.exists():
+            marker.write_text("killed")
+            os._exit(1)
+    return rebalance_body(body, plan_body, time_limit, workers)
+
+
+def test_killed_worker_is_retried(
+    tmp_path: Path, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cloudpickle
+
+    import allocator.nightly as nightly
+    import tests.test_nightly as me
+
+    url = f"sqlite:///{tmp_path}/n.sqlite"
+    ids = _seed(url)
+    db = Database(url)
+    with db.sessions() as s:  # mark one portfolio so that its first attempt kills its worker
+        row = s.get_one(PortfolioRow, ids[0])
+        row.body = {**row.body, "name": f"kill-once:{tmp_path / 'killed'}"}
+        s.commit()
+    db.dispose()
+    cloudpickle.register_pickle_by_value(me)
+    try:
+        monkeypatch.setattr(nightly, "rebalance_body", _dies_once)
+        summary = run_nightly(url, as_of=NIGHT, time_limit=1, client=client)
+    finally:
+        cloudpickle.unregister_pickle_by_value(me)
+    assert (tmp_path / "killed").exists()  # a worker did die
+    assert summary.exit_code == 0, summary.text()
+    assert summary.count("done") == 3
+    for pid in ids:
+        assert _state(url, pid)[:2] == (2, 2)
+    client.wait_for_workers(2, timeout=30)
+
+
+def test_cli_unreadable_updates_is_bad_input(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    url = f"sqlite:///{tmp_path}/x.sqlite"
+    assert main(["nightly", "--db", url, "--updates", str(tmp_path / "missing.json")]) == 2
+    assert main(["nightly", "--db", url, "--updates", str(bad)]) == 2

@@ -29,7 +29,7 @@ import time
 import numpy as np
 from ortools.linear_solver import pywraplp
 
-from solver_models.instance import Instance
+from solver_models.instance import Instance, TaskInfo
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +93,45 @@ def undelivered_lower_bound(inst: Instance, time_limit: float = 10.0) -> int | N
     bound = max(0, math.floor(total - delivered - 1e-6 * total - 1))
     log.info("lp bound: undelivered >= %s (of %s) in %.2fs", bound, total, time.monotonic() - t0)
     return int(bound)
+
+
+def makespan_lower_bound(inst: Instance) -> int:
+    """A true lower bound on the makespan (``idx(last finish) + 1``) of any plan assigning every
+    task: the larger of the critical path and the load on the whole workforce.
+
+    * critical path: a task cannot finish before ``max(est, earliest finish of its predecessors
+      + 1) + d_min - 1``, ``d_min`` its shortest duration over eligible people (a span holds at
+      least as many working days as active days);
+    * load: the work (active days x allocation x places, at each task's shortest duration) cannot
+      exceed the capacity of everyone before the makespan; the smallest ``M`` whose cumulative
+      capacity of all people over days ``0..M-1`` covers it.
+    """
+    tasks = inst.tasks
+    order = _topological(inst)
+    finish: dict[int, int] = {}
+    for i in order:
+        t = tasks[i]
+        d = _min_duration(t)
+        start = t.est
+        for u in t.preds:
+            start = max(start, finish.get(u, -1) + 1)
+        finish[i] = start + d - 1
+    path = max(finish.values(), default=-1) + 1
+    work = sum(
+        _min_duration(t) * t.alloc / 100.0 * max(1, len(t.places)) for t in tasks if t.places
+    )
+    per_day = np.cumsum(inst.cap.sum(axis=0) / 100.0)
+    reach = int(np.searchsorted(per_day, work * (1 - 1e-9))) + 1 if work > 0 else 0
+    return max(path, min(reach, inst.n_days))
+
+
+def _min_duration(t: TaskInfo) -> int:
+    if t.duration is not None:
+        return t.duration
+    return min((c.duration for c in t.candidates.values()), default=1)
+
+
+def _topological(inst: Instance) -> list[int]:
+    from solver_models.instance import topological_order
+
+    return topological_order(inst)

@@ -42,3 +42,15 @@ def test_lp_bound_sees_a_capacity_shortage() -> None:
     )
     bound = undelivered_lower_bound(compile_instance(p))
     assert bound is not None and 79 * 100 <= bound <= 80 * 100
+
+
+@settings(max_examples=15)
+@given(st.integers(0, 100_000), st.integers(1, 4), st.integers(1, 8))
+def test_makespan_bound_is_below_the_planted_plan(seed: int, people: int, tasks: int) -> None:
+    from allocator import load_portfolio
+    from solver_models.bounds import makespan_lower_bound
+    from tests.planted import planted_makespan_portfolio as _planted
+
+    data, planted = _planted(seed, people, tasks)
+    portfolio = load_portfolio(data)
+    assert makespan_lower_bound(compile_instance(portfolio)) <= planted

@@ -23,7 +23,7 @@ from allocator.domain import Plan, PlanStatus, Portfolio, Unassigned
 from allocator.objective import Terms, evaluate, objective_value, weights
 from allocator.reasons import Explainer
 from allocator.timeline import Timeline
-from solver_models.bounds import undelivered_lower_bound
+from solver_models.bounds import makespan_lower_bound, undelivered_lower_bound
 from solver_models.cpsat import ModelResult, SolverParams, solve_lexicographic
 from solver_models.greedy import greedy
 from solver_models.instance import Instance, compile_instance
@@ -321,7 +321,7 @@ def _lower_bound(inst: Instance, goal: str, source: ModelResult | None, w: objec
     """
     const_units = sum(t.units for t in inst.tasks if not t.possible)
     if goal == "makespan":
-        analytic = 0
+        analytic = makespan_lower_bound(inst)  # critical path and workforce load
         if source is not None and "makespan" in source.stages:
             return max(analytic, source.stages["makespan"][1])
         return analytic

@@ -320,3 +320,56 @@ def test_cli_unreadable_updates_is_bad_input(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/x.sqlite"
     assert main(["nightly", "--db", url, "--updates", str(tmp_path / "missing.json")]) == 2
     assert main(["nightly", "--db", url, "--updates", str(bad)]) == 2
+
+
+def test_killed_nightly_process_leaves_whole_plans_and_rerun_completes(
+    tmp_path: Path, client: Client
+) -> None:
+    """SIGKILL the real ``allocator nightly`` process in the middle of the night: every portfolio
+    is either untouched or completely updated (plan version, run row and revision together), and
+    a rerun of the same night completes the rest without a second version for the done ones."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    url = f"sqlite:///{tmp_path}/k.sqlite"
+    ids = _seed(url)
+    updates = _updates(ids)
+    updates["portfolios"] = {k: v[0] for k, v in updates["portfolios"].items()}  # file format
+    upd = tmp_path / "day.json"
+    upd.write_text(json.dumps(updates))
+    addr = client.scheduler.address  # type: ignore[union-attr]
+    cmd = [sys.executable, "-m", "allocator.cli", "nightly", "--db", url, "--updates", str(upd)]
+    proc = subprocess.Popen(
+        [*cmd, "--scheduler", addr, "--time-limit", "8"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(3.0)  # the night is under way: updates read, solves running on the workers
+        assert proc.poll() is None, "the nightly run ended before it could be killed"
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    states = [_state(url, pid) for pid in ids]
+    assert all(s in ((1, 1, 1), (2, 2, 2)) for s in states), states
+    assert (
+        main(
+            [
+                "nightly",
+                "--db",
+                url,
+                "--updates",
+                str(upd),
+                "--scheduler",
+                addr,
+                "--time-limit",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert [_state(url, pid) for pid in ids] == [(2, 2, 2)] * 3

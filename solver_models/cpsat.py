@@ -181,6 +181,8 @@ class _Model:
             self._pins(t)
         self._precedence()
         self._capacity()
+        if not self.relaxed:
+            self._pools()
         if objective == "makespan":
             self._all_assigned()
             self._makespan()
@@ -450,6 +452,62 @@ class _Model:
                 self.m.add_cumulative(
                     [iv for iv, _ in all_items], [dem for _, dem in all_items], 100
                 )
+
+    def _pools(self) -> None:
+        """Redundant capacity of pools of interchangeable people (same skills, levels,
+        availability and capacity: a PSPLIB resource read as ``c`` people, a team of equals).
+
+        For a pool ``P`` and every day: ``sum`` over tasks whose places (some of them) can only
+        be filled from ``P`` of ``allocation x those places`` ``<= 100 x |P|``. It is the sum of
+        the members' own capacity rules, so it removes no solution; it lets CP-SAT reason about
+        the pool as one cumulative resource (energy, edge finding) instead of ``|P|`` separate
+        no-overlaps, which is what proves bounds on resource-constrained benchmarks.
+        """
+        inst = self.inst
+        groups: dict[tuple[object, ...], list[int]] = {}
+        for p, person in enumerate(inst.people):
+            key = (
+                tuple(sorted(person.skills.items())),
+                inst.avail[p].tobytes(),
+                self.cap[p].tobytes(),
+            )
+            groups.setdefault(key, []).append(p)
+        pool_of: dict[int, int] = {}
+        pools = [members for members in groups.values() if len(members) >= 2]
+        for n, members in enumerate(pools):
+            for p in members:
+                pool_of[p] = n
+        if not pools:
+            return
+        load: dict[int, list[tuple[cp_model.IntervalVar, int]]] = {}
+        for t in self.tasks:
+            x = self.assigned[t.index]
+            per_pool: dict[int, int] = {}
+            for k in range(len(t.places)):
+                owners = {pool_of.get(p, -1) for p in self.place_cands(t, k)}
+                if len(owners) == 1 and -1 not in owners:
+                    n = owners.pop()
+                    per_pool[n] = per_pool.get(n, 0) + 1
+            for n, places in per_pool.items():
+                s, f = self.start[t.index], self.finish[t.index]
+                if t.is_team:
+                    iv = self.m.new_optional_fixed_size_interval_var(
+                        s, t.duration or 1, x, f"pool_use[{t.id},{n}]"
+                    )
+                else:
+                    size = self.span.get(t.index)
+                    if size is None:
+                        continue
+                    iv = self.m.new_optional_interval_var(
+                        s, size, f + 1, x, f"pool_use[{t.id},{n}]"
+                    )
+                load.setdefault(n, []).append((iv, t.alloc * places))
+        for n, items in load.items():
+            if len(items) < 2:
+                continue
+            self.m.add_cumulative(
+                [iv for iv, _ in items], [d for _, d in items], 100 * len(pools[n])
+            )
 
     def _all_assigned(self) -> None:
         """``makespan`` objective: every task is assigned."""

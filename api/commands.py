@@ -113,3 +113,51 @@ def add_keys_arguments(
             p.add_argument("--name", default=None, help="a label for people")
         if name == "revoke":
             p.add_argument("key_id")
+
+
+def record_plan(db_url: str, tenant: str, data: dict[str, object], plan: object) -> str:
+    """Store a portfolio and its plan in the service's database (created and migrated when new),
+    as the service and the nightly job do: the portfolio (replaced when one of that name exists
+    for ``tenant``), and the plan as a new version of today with its assignment rows, in one
+    transaction. Returns a one-line summary. Used by ``allocator demo``."""
+    from datetime import date
+
+    from sqlalchemy import func, select
+
+    from allocator.domain import Plan
+    from api.db import Database
+    from api.models import PlanRow, PortfolioRow
+    from api.repository import NightlyStore, Portfolios
+    from api.service import plan_doc, read_valid_portfolio
+
+    assert isinstance(plan, Plan)
+    db = Database(db_url)
+    try:
+        db.migrate()
+        valid = read_valid_portfolio(data)
+        with db.sessions() as s:
+            existing = s.scalar(
+                select(PortfolioRow).where(
+                    PortfolioRow.tenant == tenant, PortfolioRow.name == valid.doc.name
+                )
+            )
+            repo = Portfolios(s, tenant)
+            if existing is None:
+                row = repo.create(valid.doc)
+            else:
+                replaced = repo.replace(existing.id, valid.doc)
+                assert replaced is not None
+                row = replaced
+            pid = row.id
+        store = NightlyStore(db.sessions)
+        inp = next(i for i in store.inputs() if i.portfolio_id == pid)
+        doc = plan_doc(plan)
+        store.save(inp, date.today(), None, doc, [])
+        with db.sessions() as s:
+            versions = s.scalar(select(func.count()).where(PlanRow.portfolio_id == pid)) or 0
+        return (
+            f"stored in {db_url}: portfolio {pid} (tenant {tenant}), {versions} plan "
+            f"version(s), {len(doc.assignments)} assignment rows in the latest"
+        )
+    finally:
+        db.dispose()

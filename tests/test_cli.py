@@ -148,3 +148,27 @@ def test_unknown_keys_warn_with_their_path(tmp_path: Path) -> None:
     r = cli("validate", write(tmp_path, data))
     assert r.returncode == 0
     assert "projects[0].tasks[0].efort_hours" in r.stderr
+
+
+def test_demo_solves_checks_writes_and_stores_in_sqlite(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "demo.sqlite"
+    plan = tmp_path / "plan.json"
+    for _ in range(2):  # a second run the same day adds no second version
+        r = cli(
+            "demo",
+            "-o",
+            str(plan),
+            "--time-limit",
+            "3",
+            "--workers",
+            "1",
+            "--db",
+            f"sqlite:///{db}",
+        )
+        assert r.returncode == 0, r.stderr
+        assert "check: valid" in r.stdout and "1 plan version(s)" in r.stdout
+    with sqlite3.connect(db) as c:
+        rows = c.execute("select count(*) from assignments").fetchone()[0]
+    assert rows == sum(len(a["people"]) for a in json.loads(plan.read_text())["assignments"])

@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="solve the bundled example, check it, print a summary")
     d.add_argument("-o", "--output", default="out/example-plan.json")
+    d.add_argument(
+        "--db",
+        default="sqlite:///out/allocator.sqlite",
+        help="also store the portfolio and the plan in this database (the service's), "
+        "'none' to skip",
+    )
     d.add_argument("--time-limit", type=_positive(float), default=10.0, metavar="S")
     d.add_argument("--workers", type=_positive(int), default=2, metavar="N")
     _add_service_commands(sub)
@@ -370,6 +376,19 @@ def _solve_to(
     return EXIT_OK if report.valid else EXIT_FAIL
 
 
+def _record(plan_path: str, db: str) -> None:
+    """Store the example and its plan in the service's database (skipped without the api extra)."""
+    try:
+        from api.commands import record_plan
+    except ImportError:
+        log.info("database not written: install the 'api' extra to store plans")
+        return
+    if db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
+        Path(db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(example_path().read_text(encoding="utf-8"))
+    print(record_plan(db, "demo", data, load_plan(plan_path)))
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from allocator.checker import check
     from allocator.domain import Portfolio
@@ -438,7 +457,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.portfolio, args.output, args.time_limit, args.workers, args.seed, args.greedy
             )
         if args.cmd == "demo":
-            return _solve_to("example", args.output, args.time_limit, args.workers, 0, False)
+            code = _solve_to("example", args.output, args.time_limit, args.workers, 0, False)
+            if args.db != "none":
+                _record(args.output, args.db)
+            return code
         if args.cmd == "check":
             return cmd_check(args)
         if args.cmd == "validate":

@@ -28,7 +28,12 @@ import numpy as np
 import numpy.typing as npt
 
 from allocator.domain import Person, Place, Portfolio, Task
-from allocator.objective import assignee_cost_units, task_units
+from allocator.objective import (
+    NOT_PREFERRED,
+    OVERQUALIFIED,
+    assignee_cost_units,
+    task_units,
+)
 from allocator.timeline import Timeline, availability, capacity, task_duration
 
 log = logging.getLogger(__name__)
@@ -328,6 +333,9 @@ class _Ctx:
     ) -> None:
         self.portfolio = portfolio
         self.pdays = _PersonDays(avail, cap)
+        self.index = {p.id: i for i, p in enumerate(portfolio.people)}
+        self.hpd = np.asarray([p.hpd for p in portfolio.people], dtype=float)
+        self.rate = np.asarray([p.rate for p in portfolio.people], dtype=float)
         #: avail_before[p, w] = available days of p before day w
         self.avail_before = np.concatenate(
             (np.zeros((avail.shape[0], 1), dtype=np.int64), np.cumsum(avail, axis=1)), axis=1
@@ -360,10 +368,14 @@ def _candidates(ctx: _Ctx, info: TaskInfo, excluded: set[str]) -> None:
     to :attr:`Candidate.spans`.
     """
     t = info.task
+    if not t.is_team and info.keep_people is None and len(info.places) == 1:
+        _one_person_candidates(ctx, info, excluded)
+        return
     people = ctx.portfolio.people
     avail_before = ctx.avail_before
     lo, hi = info.est, info.lft
     durations: dict[float, int] = {}
+    places = info.places
     for k, place in enumerate(info.places):
         for i in ctx.qualified(place.skill, place.min_level):
             if i in info.candidates:
@@ -391,10 +403,53 @@ def _candidates(ctx: _Ctx, info: TaskInfo, excluded: set[str]) -> None:
             info.candidates[i] = Candidate(
                 person=i,
                 duration=dur,
-                cost=assignee_cost_units(t, p, dur),
+                cost=assignee_cost_units(t, p, dur, places),
                 _maker=None if t.is_team else (ctx.pdays, lo, hi, info.pin_start, info.alloc),
             )
             info.place_candidates[k].append(i)
+
+
+def _one_person_candidates(ctx: _Ctx, info: TaskInfo, excluded: set[str]) -> None:
+    """:func:`_candidates` for a one-person task, vectorized over the qualified people (the
+    bulk of a large portfolio). Durations and costs are computed with the same floating-point
+    operations, in the same order, as ``timeline.task_duration`` and
+    ``objective.assignee_cost_units``, so they are identical (a test compares them)."""
+    t = info.task
+    place = info.places[0]
+    found = ctx.by_skill.get(place.skill)
+    if found is None:
+        return
+    idx, levels = found
+    mask = levels >= place.min_level
+    if excluded:
+        mask &= ~np.isin(idx, [ctx.index[x] for x in excluded if x in ctx.index])
+    idx, levels = idx[mask], levels[mask]
+    if len(idx) == 0:
+        return
+    hpd = ctx.hpd[idx]
+    uniq, inverse = np.unique(hpd, return_inverse=True)
+    people = ctx.portfolio.people
+    per_hpd = [task_duration(t, people[int(idx[np.argmax(hpd == h)])]) for h in uniq.tolist()]
+    dur = np.asarray(per_hpd, dtype=np.int64)[inverse]
+    lo, hi = info.est, info.lft
+    first = lo if info.pin_start is None else info.pin_start
+    if hi < first:
+        return
+    ok = ctx.avail_before[idx, hi + 1] - ctx.avail_before[idx, first] >= dur
+    if info.pin_start is not None:
+        ok &= ctx.pdays.avail[idx, info.pin_start]
+    idx, levels, hpd, dur = idx[ok], levels[ok], hpd[ok], dur[ok]
+    hours = dur * hpd * t.alloc / 100.0
+    rate = ctx.rate[idx] + OVERQUALIFIED * (levels - place.min_level)
+    if t.prefer:
+        preferred = [ctx.index[x] for x in t.prefer if x in ctx.index]
+        rate = rate + NOT_PREFERRED * ~np.isin(idx, preferred)
+    cost = np.rint(100 * hours * rate).astype(np.int64)
+    maker = (ctx.pdays, lo, hi, info.pin_start, info.alloc)
+    cands = info.place_candidates[0]
+    for i, d, c in zip(idx.tolist(), dur.tolist(), cost.tolist(), strict=True):
+        info.candidates[i] = Candidate(person=i, duration=d, cost=c, _maker=maker)
+        cands.append(i)
 
 
 def _keeps(ctx: _Ctx, info: TaskInfo) -> bool:

@@ -274,15 +274,29 @@ def test_objective_by_hand_equals_objective_value() -> None:
     #     api ana 32 h * (100 + 5-4) = 3232;  ui ben 12 h * (50 + 0) = 600
     #     review ben 8 h * 50 = 400, cy 2*4*0.5 = 4 h * (80 + 5-4) = 324
     #     etl cy 8 h * (80 + 5-1) = 672                       -> 5228.00 -> 522800
-    # Weights: C_max = sum over tasks of places x the dearest qualified person:
-    #   api ana 323200; ui ana 12 h * 102 = 122400; review 2 x ana 8 h * 100 = 160000;
-    #   etl ana 8 h * 103 = 82400; report ana 16 h * 100 = 160000; lag 0   -> 848000
+    # Weights: C_max = sum over tasks of places x (ceil(100 x h_max x r_max) + 1), with
+    # r_max = the dearest rate (ana 100) + 4 levels = 104 and h_max the most hours at the
+    # portfolio's hours per day (8 and 4), recomputed here from the contract's duration rule;
     #   priorities sum to 9: F_max = 81, L_max = 90.
+    import math
+
+    from allocator.domain import Person
+    from allocator.timeline import task_duration
+
     p = tiny()
     plan = valid_plan(p)
     terms = evaluate(p, plan)
     assert terms.key() == (1600, 2, 52, 522800)
-    w_f = 848000 + 1
+    hpds = {x.hpd for x in p.people}
+    c_max = 0
+    for t in p.tasks_to_plan:
+        if t.places:
+            h_max = max(
+                task_duration(t, Person(id="", hours_per_day=h)) * h * t.alloc / 100 for h in hpds
+            )
+            c_max += len(t.places) * (math.ceil(100 * h_max * 104) + 1)
+    assert c_max >= 848000  # at least the old bound: the dearest qualified person per place
+    w_f = c_max + 1
     w_l = w_f * (81 + 1)
     w_u = w_l * (90 + 1)
     w = weights(p)

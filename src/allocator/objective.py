@@ -23,8 +23,11 @@ combined into one exact integer with weights that provably keep that order.
 
 ``objective = W_U * undelivered + W_L * late + W_F * finish + cost`` with
 
-* ``W_F = C_max + 1`` where ``C_max`` = sum over tasks of (number of places x the largest
-  cost term of any person qualified for one of its places) >= any plan's ``cost``;
+* ``W_F = C_max + 1`` where ``C_max`` = sum over tasks of (number of places x
+  ``ceil(100 x h_max x r_max) + 1``), ``h_max`` the most hours an assignee can spend on the task
+  (over the portfolio's ``hours_per_day`` values) and ``r_max`` the highest ``cost_per_hour``
+  plus 4 over-qualification levels (plus the preference charge when the task has a ``prefer``
+  list): so ``C_max`` >= any plan's ``cost``, and it takes one pass over the tasks;
 * ``W_L = W_F * (F_max + 1)`` where ``F_max = sum(priority) * n_working_days`` >= any ``finish``;
 * ``W_U = W_L * (L_max + 1)`` where ``L_max = sum(priority) * (n_working_days + 1)`` >= any ``late``.
 
@@ -37,10 +40,12 @@ four readable parts. Solvers optimize the terms one after another, which is the 
 
 from __future__ import annotations
 
+import math
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from allocator.domain import Person, Plan, Portfolio, Task
+from allocator.domain import Person, Place, Plan, Portfolio, Task
 from allocator.timeline import Timeline, task_duration
 
 #: Currency units per hour and per level a person exceeds the needed level by.
@@ -95,11 +100,14 @@ def task_units(portfolio: Portfolio, task: Task) -> int:
     return max(1, round(100 * portfolio.task_priority(task) * portfolio.task_work_hours(task)))
 
 
-def over_levels(task: Task, person: Person) -> int:
-    """Smallest excess level over the places the person qualifies for (0 if none)."""
+def over_levels(task: Task, person: Person, places: Sequence[Place] | None = None) -> int:
+    """Smallest excess level over the places the person qualifies for (0 if none).
+
+    ``places``: the task's places, when the caller already has them (they are rebuilt on each
+    ``task.places``)."""
     excess = [
         person.level(pl.skill) - pl.min_level
-        for pl in task.places
+        for pl in (task.places if places is None else dict.fromkeys(places))
         if person.level(pl.skill) >= pl.min_level
     ]
     return min(excess) if excess else 0
@@ -112,14 +120,17 @@ def assignee_hours(task: Task, person: Person, days: int | None = None) -> float
     return days * person.hpd * task.alloc / 100.0
 
 
-def assignee_cost_units(task: Task, person: Person, days: int | None = None) -> int:
+def assignee_cost_units(
+    task: Task, person: Person, days: int | None = None, places: Sequence[Place] | None = None
+) -> int:
     """Cost term of one assignee, in cents (see module docstring).
 
-    ``days``: the task's duration for this person, when the caller already knows it.
+    ``days``: the task's duration for this person, and ``places`` the task's places, when the
+    caller already knows them.
     """
     hours = assignee_hours(task, person, days)
     if task.is_team:
-        over = over_levels(task, person)
+        over = over_levels(task, person, places)
     else:  # one place: the excess over it
         place = task.places[0]
         over = max(0, person.level(place.skill) - place.min_level)
@@ -153,26 +164,29 @@ def weights(portfolio: Portfolio, n_days: int | None = None) -> Weights:
 
 
 def _weights(portfolio: Portfolio, n_days: int) -> Weights:
+    hpds = sorted({p.hpd for p in portfolio.people}) or [8.0]
+    max_rate = max((p.rate for p in portfolio.people), default=0.0) + OVERQUALIFIED * 4
     c_max = 0
     prio_sum = 0
     for task in portfolio.tasks_to_plan:
         prio_sum += portfolio.task_priority(task)
         places = len(task.places)
         if places:
-            best = 0
-            for p in portfolio.people:
-                if qualified(task, p):
-                    try:
-                        best = max(best, assignee_cost_units(task, p))
-                    except ValueError:
-                        continue
-            c_max += places * best
+            rate = max_rate + (NOT_PREFERRED if task.prefer else 0.0)
+            hours = max(_hours_at(task, h) for h in hpds)
+            c_max += places * (math.ceil(100 * hours * rate) + 1)
     f_max = prio_sum * n_days
     l_max = prio_sum * (n_days + 1)
     w_f = c_max + 1
     w_l = w_f * (f_max + 1)
     w_u = w_l * (l_max + 1)
     return Weights(undelivered=w_u, late=w_l, finish=w_f)
+
+
+def _hours_at(task: Task, hours_per_day: float) -> float:
+    """An assignee's hours on ``task`` for a person working ``hours_per_day``."""
+    days = task_duration(task, Person(id="", hours_per_day=hours_per_day))
+    return days * hours_per_day * task.alloc / 100.0
 
 
 def late_days(portfolio: Portfolio, timeline: Timeline, task: Task, finish_idx: int) -> int:

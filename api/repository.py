@@ -352,6 +352,19 @@ class ClaimedJob:
     workers: int
 
 
+def _progress_columns(progress: ProgressValues | None) -> dict[str, Any]:
+    """The job row's progress columns (none when there is no progress to write)."""
+    if progress is None:
+        return {}
+    return {
+        "stage": progress.stage,
+        "objective": num_to_text(progress.objective),
+        "lower_bound": num_to_text(progress.lower_bound),
+        "gap": progress.gap,
+        "elapsed": progress.elapsed,
+    }
+
+
 class JobStore:
     """The queue in the database, for the solve workers of any process on any host."""
 
@@ -464,15 +477,7 @@ class JobStore:
         False when the job is no longer this worker's running job (deleted, or taken as
         interrupted): the worker should stop.
         """
-        values: dict[str, Any] = {"heartbeat_at": utcnow()}
-        if progress is not None:
-            values.update(
-                stage=progress.stage,
-                objective=num_to_text(progress.objective),
-                lower_bound=num_to_text(progress.lower_bound),
-                gap=progress.gap,
-                elapsed=progress.elapsed,
-            )
+        values: dict[str, Any] = {"heartbeat_at": utcnow(), **_progress_columns(progress)}
         with self.sessions() as s:
             result = s.execute(
                 update(JobRow)
@@ -499,15 +504,12 @@ class JobStore:
         error: str | None = None,
     ) -> bool:
         """End a running job of ``worker``; False when it was not (any more) its job."""
-        values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error}
-        if progress is not None:
-            values.update(
-                stage=progress.stage,
-                objective=num_to_text(progress.objective),
-                lower_bound=num_to_text(progress.lower_bound),
-                gap=progress.gap,
-                elapsed=progress.elapsed,
-            )
+        values: dict[str, Any] = {
+            "status": status,
+            "finished_at": utcnow(),
+            "error": error,
+            **_progress_columns(progress),
+        }
         with self.sessions() as s:
             result = s.execute(
                 update(JobRow)

@@ -67,14 +67,6 @@ class Candidate:
             self._spans = (starts, finishes)
         return self._spans
 
-    @property
-    def finish_of(self) -> dict[int, int] | None:
-        """The spans as a start -> finish mapping."""
-        spans = self.spans
-        if spans is None:
-            return None
-        return dict(zip(spans[0].tolist(), spans[1].tolist(), strict=True))
-
 
 @dataclass
 class TaskInfo:

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from allocator.generator import generate
-from allocator.objective import assignee_cost_units, qualified
+from allocator.objective import assignee_cost_units
 from allocator.timeline import task_duration
 from solver_models.instance import compile_instance
 
@@ -21,7 +21,8 @@ def test_candidates_durations_and_costs_match_the_domain(
     for t in inst.tasks:
         for i, c in t.candidates.items():
             person = inst.people[i]
-            assert qualified(t.task, person) and person.id not in t.task.exclude
+            assert person.id not in t.task.exclude
+            assert any(person.level(pl.skill) >= pl.min_level for pl in t.places)
             assert c.duration == task_duration(t.task, None if t.is_team else person)
             assert c.cost == assignee_cost_units(t.task, person)
         for k, cands in enumerate(t.place_candidates):

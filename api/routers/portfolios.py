@@ -17,7 +17,7 @@ from api.deps import (
     Viewer,
 )
 from api.errors import ApiError, error_responses, issues_as_details, not_found
-from api.repository import QueueFull
+from api.repository import Portfolios, QueueFull
 from api.schemas import (
     CheckOut,
     JobCreatedOut,
@@ -120,6 +120,13 @@ def replace_portfolio(
 ) -> PortfolioSavedOut:
     if not portfolios.exists(portfolio_id):
         raise not_found("portfolio")
+    return save_replacement(portfolios, portfolio_id, body, settings)
+
+
+def save_replacement(
+    portfolios: Portfolios, portfolio_id: str, body: Any, settings: Settings
+) -> PortfolioSavedOut:
+    """Validate ``body`` (422 listing every error) and store it as the portfolio's new revision."""
     valid = read_valid_portfolio(body, _limits(settings))
     row = portfolios.replace(portfolio_id, valid.doc)
     if row is None:

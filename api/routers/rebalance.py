@@ -25,7 +25,7 @@ from allocator.engine import SolveParams
 from allocator.nightly import UpdateError, apply_updates
 from allocator.rebalance import rebalance
 from api.deps import DatabaseDep, Planner, PlansDep, PortfoliosDep, SessionDep, SettingsDep, Viewer
-from api.errors import ApiError, ErrorDetail, error_responses, issues_as_details, not_found
+from api.errors import ApiError, ErrorDetail, error_responses, not_found
 from api.repository import (
     ClaimedJob,
     JobStore,
@@ -34,8 +34,9 @@ from api.repository import (
     latest_final_plan,
     start_job,
 )
+from api.routers.portfolios import save_replacement
 from api.schemas import JobCreatedOut, PortfolioSavedOut
-from api.service import Limits, capped, plan_doc, read_valid_portfolio, stored_portfolio
+from api.service import capped, plan_doc, stored_portfolio
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -129,14 +130,7 @@ def report_progress(
             "the update cannot be applied",
             [ErrorDetail(path="", message=str(exc))],
         ) from None
-    limits = Limits(max_people=settings.max_people, max_tasks=settings.max_tasks)
-    valid = read_valid_portfolio(new_body, limits)
-    saved = portfolios.replace(portfolio_id, valid.doc)
-    if saved is None:
-        raise not_found("portfolio")
-    return PortfolioSavedOut(
-        id=saved.id, revision=saved.revision, warnings=issues_as_details(valid.warnings)
-    )
+    return save_replacement(portfolios, portfolio_id, new_body, settings)
 
 
 @router.post(

@@ -140,11 +140,6 @@ def assignee_cost_units(
     return round(100 * hours * rate)
 
 
-def qualified(task: Task, person: Person) -> bool:
-    """Whether the person could fill at least one place of the task (ignoring exclusions)."""
-    return any(person.level(pl.skill) >= pl.min_level for pl in task.places)
-
-
 _WEIGHTS: dict[int, Weights] = {}
 
 

@@ -27,6 +27,7 @@ from allocator.checker import check
 from allocator.engine import SolveParams, solve
 from allocator.generator import generate
 from allocator.objective import evaluate
+from benchmarks.results_md import record
 from solver_models.greedy import greedy
 from solver_models.instance import compile_instance
 from solver_models.schedule import to_plan
@@ -197,15 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header + "\n\n" + md)
     if args.record:
-        results = HERE / "RESULTS.md"
-        text = results.read_text() if results.exists() else "# Benchmark results\n"
-        start, end = "<!-- core_vs_greedy:start -->", "<!-- core_vs_greedy:end -->"
-        block = f"{start}\n{header}\n\n{md}\n{end}"
-        if start in text:
-            text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-        else:
-            text += "\n" + block + "\n"
-        results.write_text(text)
+        record("core_vs_greedy", f"{header}\n\n{md}\n")
     return 0
 
 

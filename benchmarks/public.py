@@ -46,6 +46,7 @@ from pathlib import Path
 from allocator.checker import check
 from allocator.engine import Progress, SolveParams, solve
 from allocator.readers import read_benchmark
+from benchmarks.results_md import record
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -509,18 +510,6 @@ def markdown(
         f"{table(bs, rows, args.peer)}\n"
     )
     return body
-
-
-def record(name: str, block: str) -> None:
-    results = HERE / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n"
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    block = f"{start}\n{block}{end}"
-    if start in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    results.write_text(text)
 
 
 def settings_key(row: dict[str, str]) -> tuple[str, ...]:

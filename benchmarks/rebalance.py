@@ -32,6 +32,7 @@ from allocator.domain import Portfolio
 from allocator.engine import Result, SolveParams, solve
 from allocator.generator import generate
 from allocator.rebalance import rebalance
+from benchmarks.results_md import record
 
 HERE = Path(__file__).resolve().parent
 
@@ -140,15 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header + "\n\n" + md)
     if args.record:
-        results = HERE / "RESULTS.md"
-        text = results.read_text() if results.exists() else "# Benchmark results\n"
-        start, end = "<!-- rebalance:start -->", "<!-- rebalance:end -->"
-        block = f"{start}\n{header}\n\n{md}\n{end}"
-        if start in text:
-            text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-        else:
-            text += "\n" + block + "\n"
-        results.write_text(text)
+        record("rebalance", f"{header}\n\n{md}\n")
     return 0
 
 

@@ -49,9 +49,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.results_md import record
+
 HERE = Path(__file__).resolve().parent
 CSV = HERE / "results" / "scale.csv"
-START, END = "<!-- scale:start -->", "<!-- scale:end -->"
 #: nominal tasks -> (people, projects); about 8 tasks a project. 2,000 tasks get 300 people
 #: (not 200) and 10,000 get 1,000, the sizes the issue's targets are stated for.
 LADDER: dict[int, tuple[int, int]] = {
@@ -760,17 +761,11 @@ def main(argv: list[str] | None = None) -> int:
     targets = "\n".join(verdicts(rows))
     print(header + "\n\n" + md + "\n\n" + targets + "\n\n" + notes(rows))
     if args.record:
-        results = HERE / "RESULTS.md"
-        text = results.read_text() if results.exists() else "# Benchmark results\n"
-        block = (
-            f"{START}\n## Scale ladder\n\n{INTRO}\n\n{header}\n\n{md}\n\n"
-            f"Targets against these rows:\n\n{targets}\n\n{notes(rows)}\n{END}"
+        record(
+            "scale",
+            f"## Scale ladder\n\n{INTRO}\n\n{header}\n\n{md}\n\n"
+            f"Targets against these rows:\n\n{targets}\n\n{notes(rows)}\n",
         )
-        if START in text:
-            text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-        results.write_text(text)
     return 0
 
 

@@ -85,10 +85,13 @@ class _Model:
         free: set[int] | None = None,
         fixed: Schedule | None = None,
         people: set[int] | None = None,
+        pooling: bool = True,
     ) -> None:
         """The model of ``instance``; with ``free`` and ``fixed``, the sub-model of a large
         neighbourhood: only the ``free`` tasks are variables, the other tasks stay as ``fixed``
-        has them (their bookings taken off capacity, their dates bounding the free tasks)."""
+        has them (their bookings taken off capacity, their dates bounding the free tasks).
+        ``pooling=False`` keeps one variable per person even for pure pools (see
+        ``_pure_pools``), for rules that must name people in the model (stability)."""
         self.inst = instance
         #: a relaxation for bounds only: team tasks as in ``_team_member_relaxed``
         self.relaxed = relaxed
@@ -128,6 +131,14 @@ class _Model:
         self.exact = True
         #: objective stages added by optional rules (``stability``), by name
         self.extra_stages: dict[str, cp_model.LinearExprT] = {}
+        self.pooling = pooling and not relaxed
+        #: pure pools (see ``_pure_pools``): members, and (task, place) -> pool
+        self.pool_members: list[list[int]] = []
+        self.pool_place: dict[tuple[int, int], int] = {}
+        #: per pure pool: (interval, number of its places) of each task using it
+        self.pool_load: dict[int, list[tuple[cp_model.IntervalVar, int]]] = {}
+        #: (cost, assigned literal) of places filled from pure pools
+        self.pool_cost: list[tuple[int, cp_model.IntVar]] = []
 
     def cands(self, t: TaskInfo) -> list[int]:
         """The task's eligible people in this model (all, or those of the neighbourhood)."""
@@ -170,10 +181,14 @@ class _Model:
 
     # -- build ----------------------------------------------------------------------------------
     def build(self, objective: str) -> None:
+        if self.pooling:
+            self._pure_pools()
         for t in self.tasks:
             self._task_window(t)
             if t.is_team:
                 self._team_places(t)
+            elif t.places and (t.index, 0) in self.pool_place:
+                self._one_person_from_pool(t)
             elif t.places:
                 self._one_person_assignment(t)
             else:
@@ -181,6 +196,7 @@ class _Model:
             self._pins(t)
         self._precedence()
         self._capacity()
+        self._pool_capacity()
         if not self.relaxed:
             self._pools()
         if objective == "makespan":
@@ -214,6 +230,102 @@ class _Model:
             if hi < lo:
                 self.m.add(self.assigned[t.index] == 0)
         self.m.add(self.start[t.index] <= self.finish[t.index])
+
+    def _pure_pools(self) -> None:
+        """Find *pure pools*: people who are interchangeable for every place they could fill, so
+        the model needs no variable per person for them.
+
+        A group ``P`` of at least two people with the same skills and levels, availability and
+        capacity (``cap`` here: in a neighbourhood, what the fixed part leaves) is pure when
+        every day they are available they have their whole day (capacity 100), and every place
+        of a task in the model that one of them could fill has exactly ``P`` as its candidates,
+        allocation 100, the same duration and cost for each member, and no pin or kept person
+        in ``P``. A PSPLIB resource of capacity ``c`` read as ``c`` people is one.
+
+        Then ``P`` is one cumulative resource of capacity ``|P|``: each task holds as many units
+        as it has places from ``P`` over ``[start, finish]`` (``_pool_capacity``), and who works
+        is decided after the solve (``_name_pool_people``). That is exact: two spans of one
+        member overlap as intervals iff they share an active day (starts and finishes are
+        available days, and a span is active on each of its available days), and intervals
+        whose load never exceeds ``|P|`` can always be given ``|P|`` colours, each colour's
+        intervals disjoint, by taking them in order of start (at the start of one, the members
+        still busy are at most ``|P|`` minus its places). It removes the symmetry between
+        members and lets CP-SAT reason on the pool as a whole (energy, edge finding), which is
+        what proves optimality on resource-constrained benchmarks.
+        """
+        inst = self.inst
+        groups: dict[tuple[object, ...], list[int]] = {}
+        for p, person in enumerate(inst.people):
+            key = (
+                tuple(sorted(person.skills.items())),
+                inst.avail[p].tobytes(),
+                self.cap[p].tobytes(),
+            )
+            groups.setdefault(key, []).append(p)
+        candidates = [m for m in groups.values() if len(m) >= 2]
+        if not candidates:
+            return
+        pool_of: dict[int, int] = {}
+        for n, members in enumerate(candidates):
+            p0 = members[0]
+            if (self.cap[p0][inst.avail[p0]] == 100).all():
+                for p in members:
+                    pool_of[p] = n
+        pure = {n: True for n in set(pool_of.values())}
+        uses: dict[tuple[int, int], int] = {}
+        for t in self.tasks:
+            pinned = {t.pin_person, *(t.keep_people or ())}
+            for k in range(len(t.places)):
+                cands = self.place_cands(t, k)
+                owners = {pool_of.get(p, -1) for p in cands}
+                owners.discard(-1)
+                for n in owners:
+                    members = candidates[n]
+                    ok = (
+                        len(cands) == len(members)
+                        and set(cands) == set(members)
+                        and t.alloc == 100
+                        and not pinned & set(members)
+                        and len({(t.candidates[p].duration, t.candidates[p].cost) for p in members})
+                        == 1
+                    )
+                    if ok:
+                        uses[(t.index, k)] = n
+                    else:
+                        pure[n] = False
+        index: dict[int, int] = {}
+        for n, ok in sorted(pure.items()):
+            if ok:
+                index[n] = len(self.pool_members)
+                self.pool_members.append(list(candidates[n]))
+        self.pool_place = {tk: index[n] for tk, n in uses.items() if n in index}
+        if self.pool_members:
+            log.debug(
+                "pure pools: %s people in %s pools, %s places",
+                sum(len(m) for m in self.pool_members),
+                len(self.pool_members),
+                len(self.pool_place),
+            )
+
+    def _one_person_from_pool(self, t: TaskInfo) -> None:
+        """A one-person task whose candidates are a pure pool: ``(start, finish)`` is a span of
+        ``duration`` available days of any member (all have the same), and the pool carries the
+        interval ``[start, finish+1)`` of one unit."""
+        x = self.assigned[t.index]
+        s, f = self.start[t.index], self.finish[t.index]
+        n = self.pool_place[(t.index, 0)]
+        p0 = self.pool_members[n][0]
+        size = self.m.new_int_var(
+            1, max(1, self.hi[t.index] - self.lo[t.index] + 1), f"span[{t.id}]"
+        )
+        self.m.add(size == f + 1 - s)
+        self.span[t.index] = size
+        spans = self._spans(t, p0)
+        assert spans is not None
+        self._span_rule(t, p0, x, spans, t.candidates[p0].duration)
+        iv = self.m.new_optional_interval_var(s, size, f + 1, x, f"pool_work[{t.id},{n}]")
+        self.pool_load.setdefault(n, []).append((iv, 1))
+        self.pool_cost.append((t.candidates[p0].cost, x))
 
     def _one_person_assignment(self, t: TaskInfo) -> None:
         """``sum_p does[t,p] = assigned[t]``; if ``does[t,p]``: ``(start, finish)`` is one of
@@ -309,7 +421,12 @@ class _Model:
         d = t.duration or 1
         s, f = self.start[t.index], self.finish[t.index]
         inst = self.inst
+        from_pool: dict[int, int] = {}
         for k in range(len(t.places)):
+            n = self.pool_place.get((t.index, k))
+            if n is not None:  # filled from a pure pool: no variable per person
+                from_pool[n] = from_pool.get(n, 0) + 1
+                continue
             cands = self.place_cands(t, k)
             lits = []
             for p in cands:
@@ -319,7 +436,26 @@ class _Model:
             self.m.add(sum(lits) == x)
         lo, hi = self.lo[t.index], self.hi[t.index]
         window = slice(lo, hi + 1)
+        pooled = {p for n in from_pool for p in self.pool_members[n]}
+        for n, units in from_pool.items():
+            p0 = self.pool_members[n][0]
+            if not inst.avail[p0, window].all():
+                self.exact = False
+            ok = inst.avail[p0] & (self.cap[p0] >= t.alloc)
+            run = np.convolve(ok.astype(np.int64), np.ones(d, dtype=np.int64), mode="valid")
+            good = [int(w) for w in np.flatnonzero(run == d) if lo <= w and w + d - 1 <= hi]
+            if not good or units > len(self.pool_members[n]):
+                self.m.add(x == 0)
+                continue
+            self.m.add_linear_expression_in_domain(
+                s, cp_model.Domain.from_values(good)
+            ).only_enforce_if(x)
+            iv = self.m.new_optional_fixed_size_interval_var(s, d, x, f"pool_work[{t.id},{n}]")
+            self.pool_load.setdefault(n, []).append((iv, units))
+            self.pool_cost.append((units * t.candidates[p0].cost, x))
         for p in self.cands(t):
+            if p in pooled:
+                continue
             places = [
                 self.fills[(t.index, k, p)]
                 for k in range(len(t.places))
@@ -453,6 +589,13 @@ class _Model:
                     [iv for iv, _ in all_items], [dem for _, dem in all_items], 100
                 )
 
+    def _pool_capacity(self) -> None:
+        """Per pure pool ``P`` and working day: the places of ``P`` in use are at most ``|P|``
+        (tasks hold ``[start, finish]``; see ``_pure_pools``)."""
+        for n, items in self.pool_load.items():
+            size = len(self.pool_members[n])
+            self.m.add_cumulative([iv for iv, _ in items], [u for _, u in items], size)
+
     def _pools(self) -> None:
         """Redundant capacity of pools of interchangeable people (same skills, levels,
         availability and capacity: a PSPLIB resource read as ``c`` people, a team of equals).
@@ -484,6 +627,8 @@ class _Model:
             x = self.assigned[t.index]
             per_pool: dict[int, int] = {}
             for k in range(len(t.places)):
+                if (t.index, k) in self.pool_place:
+                    continue  # a pure pool: already one cumulative resource
                 owners = {pool_of.get(p, -1) for p in self.place_cands(t, k)}
                 if len(owners) == 1 and -1 not in owners:
                     n = owners.pop()
@@ -559,6 +704,7 @@ class _Model:
             terms += [
                 self.inst.tasks[t].candidates[p].cost * lit for (t, p), lit in self.member.items()
             ]
+            terms += [cost * x for cost, x in self.pool_cost]
             return sum(terms)
         if stage == "makespan":
             assert self.makespan is not None
@@ -628,11 +774,19 @@ class _Model:
                 self.m.add_hint(self.done_by[i], sched.finish[i] + 1 if on else 0)
             if t.is_team:
                 for k in range(len(t.places)):
+                    if (i, k) in self.pool_place:
+                        continue
                     who = people[k] if k < len(people) else None
                     for q in self.place_cands(t, k):
                         self.m.add_hint(self.fills[(i, k, q)], q == who)
                 for q in self.cands(t):
-                    self.m.add_hint(self.member[(i, q)], q in people)
+                    if (i, q) in self.member:
+                        self.m.add_hint(self.member[(i, q)], q in people)
+            elif (i, 0) in self.pool_place:
+                p0 = self.pool_members[self.pool_place[(i, 0)]][0]
+                for z, g in self.gap_lits.get((i, p0), ()):
+                    c = t.candidates[p0]
+                    self.m.add_hint(z, on and fi - st - (c.duration - 1) == g)
             else:
                 for q in self.cands(t):
                     self.m.add_hint(self.does[(i, q)], q in people)
@@ -651,7 +805,11 @@ class _Model:
                 continue
             sched.start[i] = int(solver.value(self.start[i]))
             sched.finish[i] = int(solver.value(self.finish[i]))
-            if t.is_team:
+            if (i, 0) in self.pool_place or any(
+                (i, k) in self.pool_place for k in range(1, len(t.places))
+            ):
+                sched.people[i] = ()  # named below, by ``_name_pool_people``
+            elif t.is_team:
                 people = []
                 for k in range(len(t.places)):
                     cands = self.place_cands(t, k)
@@ -665,7 +823,44 @@ class _Model:
                 )
             else:
                 sched.people[i] = ()
+        if self.pool_place:
+            self._name_pool_people(solver, sched)
         return sched
+
+    def _name_pool_people(self, solver: cp_model.CpSolver, sched: Schedule) -> None:
+        """Name the people of places filled from pure pools: per pool, tasks in order of start,
+        each place given a member who is free from its start (one whose last task finished
+        before). Always succeeds when the pool's load is at most its size (``_pure_pools``)."""
+        per_pool: dict[int, list[tuple[int, int, int, int]]] = {}
+        for (i, k), n in self.pool_place.items():
+            if i in sched.start:
+                per_pool.setdefault(n, []).append((sched.start[i], sched.finish[i], i, k))
+        named: dict[tuple[int, int], int] = {}
+        for n, items in per_pool.items():
+            items.sort()
+            free_from = dict.fromkeys(self.pool_members[n], -1)
+            for st, fi, i, k in items:
+                who = next((p for p, w in free_from.items() if w < st), None)
+                if who is None:
+                    raise RuntimeError(
+                        f"pool {n} over capacity at day {st}: model and decoder disagree"
+                    )
+                free_from[who] = fi
+                named[(i, k)] = who
+        for t in self.tasks:
+            i = t.index
+            if i not in sched.start or not any((i, k) in named for k in range(len(t.places))):
+                continue
+            people = []
+            for k in range(len(t.places)):
+                if (i, k) in named:
+                    people.append(named[(i, k)])
+                else:
+                    cands = self.place_cands(t, k)
+                    people.append(
+                        next(p for p in cands if solver.boolean_value(self.fills[(i, k, p)]))
+                    )
+            sched.people[i] = tuple(people)
 
 
 def booked_capacity(
@@ -739,6 +934,7 @@ def solve_lexicographic(
     on_progress: ProgressFn | None = None,
     stop: Callable[[], bool] | None = None,
     stability: Stability | None = None,
+    pooling: bool = True,
 ) -> ModelResult:
     """Optimize the objective's stages in order (``makespan``: one stage).
 
@@ -752,9 +948,19 @@ def solve_lexicographic(
     stage minimizes ``(n + 1) x undelivered + moved`` (``n`` kept tasks: the same order, ties
     broken by fewer moves; its reported value is that expression). Bounds are then those of the
     constrained model, not of the portfolio.
+
+    ``pooling=False`` models pure pools person by person (see ``_Model._pure_pools``); it
+    exists to test that both formulations have the same optimum.
     """
     t0 = time.monotonic()
-    model = _Model(instance, relaxed=relaxed, free=free, fixed=fixed, people=people)
+    model = _Model(
+        instance,
+        relaxed=relaxed,
+        free=free,
+        fixed=fixed,
+        people=people,
+        pooling=pooling and stability is None,
+    )
     model.build(objective)
     stages: Sequence[str] = ("makespan",) if objective == "makespan" else PORTFOLIO_STAGES
     shares = dict(shares or STAGE_SHARE)

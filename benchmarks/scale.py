@@ -68,6 +68,9 @@ TARGETS: dict[int, tuple[float, float, float, float | None]] = {
 }
 GREEDY = "greedy"
 TAG = "@scale "
+#: the engine's rows; a peer's rows carry its name (``--peers``)
+ENGINE = "engine"
+PEERS = ("timefold", "pyjobshop")
 FIELDS = [
     "size",
     "people",
@@ -108,6 +111,20 @@ FIELDS = [
     "code",
     "command",
     "date",
+    # added with the peers (empty in older rows: the engine's)
+    "solver",
+    "finish_days",
+    "cost",
+    "assigned",
+    "peer_status",
+    "peer_threads",
+    "violations",
+    "dropped",
+    "dropped_why",
+    "repaired_undelivered_h",
+    "repaired_valid",
+    "vs_engine",
+    "ratio_to_engine",
 ]
 
 
@@ -207,6 +224,9 @@ def child(
         greedy_s=stats.get("greedy_seconds"),
         undelivered_h=terms.undelivered / 100,
         late_days=terms.late,
+        finish_days=terms.finish,
+        cost=terms.cost / 100,
+        assigned=len(plan.assignments),
         gap=plan.extra.get("gap"),
         lower_bound=lb,
         # a bound on the undelivered term alone: the weight W_U exceeds every term below it
@@ -230,13 +250,77 @@ def child(
         _emit("pairs", pairs=sum(len(x.candidates) for x in inst.tasks if x.possible))
 
 
+def peer_child(
+    solver: str, people: int, projects: int, seed: int, tightness: float, limit: float, workers: int
+) -> None:
+    """One peer run (``solver`` in :data:`PEERS`) on the same generated portfolio, same limit.
+
+    Timefold runs on one thread (its community edition has no ``moveThreadCount``), PyJobShop's
+    OR-Tools on ``workers``; ``peer_threads`` records it. The plan is judged as it is
+    (``valid``); ``dropped`` counts tasks the driver took out (PyJobShop: those finishing past
+    the horizon), ``repaired_*`` the plan with every task the checker names taken out (only
+    when invalid, never instead of the verdict).
+    """
+    from allocator.generator import generate
+    from allocator.objective import task_units
+
+    _emit("code", code=code_version())
+    t = time.monotonic()
+    portfolio = generate(people, projects, seed=seed, tightness=tightness)
+    _emit(
+        "generated",
+        generate_s=round(time.monotonic() - t, 2),
+        tasks=len(portfolio.tasks_to_plan),
+        people=len(portfolio.people),
+        total_h=sum(task_units(portfolio, t) for t in portfolio.tasks_to_plan) / 100,
+        rss_mb=_rss_mb(),
+    )
+    if solver == "timefold":
+        from benchmarks.timefold_peer import classpath, solve_timefold
+
+        classpath()  # download and compile outside the clock (cached)
+        out = solve_timefold(portfolio, limit, seed=0, move_threads=1)
+        threads = 1
+    elif solver == "pyjobshop":
+        from benchmarks.pyjobshop_generated import solve_pyjobshop_generated
+
+        out = solve_pyjobshop_generated(portfolio, limit, workers=workers, seed=0)
+        threads = workers
+    else:
+        raise ValueError(f"unknown peer {solver!r}")
+    terms = out.terms
+    rep = out.repaired_terms
+    _emit(
+        "solved",
+        solve_s=out.seconds,
+        undelivered_h=None if terms is None else terms.undelivered / 100,
+        late_days=None if terms is None else terms.late,
+        finish_days=None if terms is None else terms.finish,
+        cost=None if terms is None else terms.cost / 100,
+        assigned=None if out.plan is None else len(out.plan.assignments),
+        peer_status=out.status,
+        peer_threads=threads,
+        strategy=solver,
+        dropped=out.dropped,
+        dropped_why=out.dropped_why,
+        repaired_undelivered_h="" if rep is None else rep.undelivered / 100,
+        repaired_valid="" if out.repaired_valid is None else out.repaired_valid,
+        solve_rss_mb=_rss_mb(),
+    )
+    _emit(
+        "stats",
+        stats={k: v for k, v in out.stats.items() if k not in ("answer", "keep")},
+    )
+    _emit("checked", valid=out.valid, violations=out.violations)
+
+
 # ---------------------------------------------------------------------------------------------
 # the parent: one subprocess per run, its peak memory and the machine's load alongside
 # ---------------------------------------------------------------------------------------------
 def _others(own: set[int]) -> set[str]:
     """Other benchmark processes running now (another engineer's, say), by module name."""
     try:
-        import psutil
+        import psutil  # type: ignore[import-untyped,unused-ignore]
     except ImportError:  # pragma: no cover - psutil is in the dev environment
         return set()
     out: set[str] = set()
@@ -252,9 +336,9 @@ def _others(own: set[int]) -> set[str]:
 
 def _rss_now(pid: int) -> float | None:
     try:
-        import psutil
+        import psutil  # type: ignore[import-untyped,unused-ignore]
 
-        return psutil.Process(pid).memory_info().rss / 2**20
+        return float(psutil.Process(pid).memory_info().rss) / 2**20
     except Exception:
         return None
 
@@ -267,6 +351,7 @@ def run_one(
     workers: int,
     timeout: float,
     max_rss_mb: float,
+    solver: str = ENGINE,
 ) -> dict[str, object]:
     people, projects = LADDER[size]
     cmd = [
@@ -274,9 +359,11 @@ def run_one(
         "-m",
         "benchmarks.scale",
         "--child",
-        f"{people},{projects},{seed},{tightness},{limit or 0},{workers},{int(limit is None)}",
+        f"{people},{projects},{seed},{tightness},{limit or 0},{workers},{int(limit is None)}"
+        f",{solver}",
     ]
     row: dict[str, object] = {
+        "solver": solver,
         "size": size,
         "people": people,
         "projects": projects,
@@ -343,6 +430,33 @@ def run_one(
     return row
 
 
+def solver_of(row: dict[str, Any]) -> str:
+    """The row's solver (rows made before the peers have none: the engine's)."""
+    return str(row.get("solver") or ENGINE)
+
+
+def compare(peer: dict[str, Any], ours: dict[str, str] | None) -> None:
+    """Fill a peer row's comparison with the engine's row of the same size, limit, seed and
+    workers: ``vs_engine`` is the lexicographic verdict on (undelivered, late, finish, cost)
+    from the peer's side, ``ratio_to_engine`` its undelivered work over ours."""
+    if not ours or peer.get("undelivered_h") in (None, "") or not ours.get("undelivered_h"):
+        return
+    keys: list[str] = []
+    for k in ("undelivered_h", "late_days", "finish_days", "cost"):
+        if ours.get(k) in (None, "") or peer.get(k) in (None, ""):
+            break  # an engine row made before these columns: compare on what both have
+        keys.append(k)
+    mine = tuple(float(str(peer[k])) for k in keys)
+    theirs = tuple(float(ours[k]) for k in keys)
+    if peer.get("valid") not in (True, "True"):
+        peer["vs_engine"] = "invalid"
+    else:
+        verdict = "better" if mine < theirs else "worse" if mine > theirs else "equal"
+        peer["vs_engine"] = verdict + ("" if len(keys) == 4 else f" (on {', '.join(keys)})")
+    ou = float(ours["undelivered_h"])
+    peer["ratio_to_engine"] = round(float(str(peer["undelivered_h"])) / ou, 4) if ou else ""
+
+
 def derive(row: dict[str, Any], g: dict[str, str] | None) -> None:
     """Fill an engine row's comparisons with its size's greedy row (when that finished)."""
     if not g or not g.get("undelivered_h"):
@@ -359,9 +473,10 @@ def derive(row: dict[str, Any], g: dict[str, str] | None) -> None:
         row["bound_from"] = "analytic"
 
 
-def _key(size: object, limit: object, seed: object, workers: object) -> str:
+def _key(size: object, limit: object, seed: object, workers: object, solver: str = ENGINE) -> str:
     lim = str(limit) if str(limit) == GREEDY else str(float(str(limit)))
-    return f"{size}/{lim}/{seed}/{workers}"
+    tail = "" if solver in ("", ENGINE) else f"/{solver}"
+    return f"{size}/{lim}/{seed}/{workers}{tail}"
 
 
 def _f(v: object, fmt: str = ",.0f") -> str:
@@ -574,6 +689,63 @@ def notes(rows: list[dict[str, str]]) -> str:
     return "\n\n".join(out)
 
 
+PEERS_INTRO = """\
+**Peers** (`--peers`), run after the engine on the same generated portfolio, at the same time
+limit, one after another (never in parallel), each in its own subprocess (peak RSS includes the
+Java process). *Timefold* is Timefold Solver 1.24's Java engine (the jars of the
+`timefold==1.24.0b0` wheel) with our own task-assigning model
+(`benchmarks/timefold_peer.py`, `benchmarks/timefold/`): contract active days, capacity,
+teams, pins, precedence, hard deadlines as hard constraints, and the engine's four objective
+terms as four soft levels in the same lexicographic order; it runs on **one thread** (multi-
+threaded solving is not in Timefold's community edition). *PyJobShop* is PyJobShop 0.0.9 on
+OR-Tools with `workers` threads (`benchmarks/pyjobshop_generated.py`): people as machines,
+qualified people as modes, absences as fixed tasks on the person's machine (so no task
+stretches over an absence: with PyJobShop's machine breaks, which can stretch, OR-Tools found
+no first plan at 200 tasks); it has no optional work, so every task is scheduled on an open
+horizon and the driver drops the tasks finishing after the calendar's end ("dropped");
+partial allocation and reduced capacity are not modelled (they take the whole person), cost
+is not in its objective, and PyJobShop builds its CP-SAT model inside `solve`, outside the
+time limit's reach (its wall time can exceed the limit). Each peer's time limit covers compiling the
+instance, the model and the solve (not generating the portfolio). "valid" is
+`allocator.checker` on the peer's plan as returned; an invalid plan is reported invalid, and
+"repaired" gives the undelivered work with every task the checker names (and its successors)
+taken out. "vs ours" compares (undelivered, late, finish, cost) lexicographically with the
+engine's row at the same size and limit; "/ ours" is the ratio of undelivered work.\
+"""
+
+
+def peer_table(rows: list[dict[str, str]], peer_rows: list[dict[str, str]]) -> str:
+    """The peers' rows beside the engine's at the same size and limit."""
+    ours = {(r["size"], r["time_limit"]): r for r in rows}
+    lines = [
+        "| tasks | limit (s) | solver | threads | outcome | status | undelivered (h) | "
+        "late (wtd days) | finish (wtd days) | cost | assigned | valid | violations | dropped | "
+        "repaired undelivered (h) | vs ours | / ours | peak RSS (MB) | wall (s) |",
+        "|---:|---:|:--|---:|:--|:--|---:|---:|---:|---:|---:|:-:|---:|---:|---:|:--|---:|---:|---:|",
+    ]
+    for size, limit in dict.fromkeys((r["size"], r["time_limit"]) for r in peer_rows):
+        group = [ours.get((size, limit))] + [
+            r for r in peer_rows if (r["size"], r["time_limit"]) == (size, limit)
+        ]
+        for r in group:
+            if r is None:
+                continue
+            who = solver_of(r)
+            threads = r.get("peer_threads") or r.get("workers") if who != ENGINE else r["workers"]
+            lines.append(
+                f"| {_f(r.get('tasks'))} | {r['time_limit']} | "
+                f"{'**ours**' if who == ENGINE else who} | {threads or '-'} | {r['outcome']} | "
+                f"{r.get('peer_status') or r.get('chosen') or '-'} | "
+                f"{_f(r.get('undelivered_h'))} | {_f(r.get('late_days'))} | "
+                f"{_f(r.get('finish_days'))} | {_f(r.get('cost'))} | {_f(r.get('assigned'))} | "
+                f"{r.get('valid') or '-'} | {_f(r.get('violations'))} | {_f(r.get('dropped'))} | "
+                f"{_f(r.get('repaired_undelivered_h'))} | {r.get('vs_engine') or '-'} | "
+                f"{_f(r.get('ratio_to_engine'), '.3f')} | {_f(r.get('peak_rss_mb'))} | "
+                f"{_f(r.get('wall_s'), '.1f')} |"
+            )
+    return "\n".join(lines)
+
+
 def table(rows: list[dict[str, str]]) -> str:
     lines = [
         "| tasks | people | pairs | limit (s) | outcome | first plan (s) | compile + greedy (s) | "
@@ -654,13 +826,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-rss-gb", type=float, default=18.0, help="kill a run above this RSS")
     ap.add_argument("--retry", action="store_true", help="run again rows that did not finish")
     ap.add_argument("--record", action="store_true", help="write the table into RESULTS.md")
+    ap.add_argument(
+        "--peers",
+        default="",
+        help="peer solvers run after the engine at each limit, one after another: "
+        + ",".join(PEERS),
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     argv_used = sys.argv[1:] if argv is None else argv
     args = ap.parse_args(argv)
     if args.child:
-        pe, pr, seed, tight, limit, workers, g = args.child.split(",")
-        child(int(pe), int(pr), int(seed), float(tight), float(limit), int(workers), g == "1")
+        pe, pr, seed, tight, limit, workers, g, *rest = args.child.split(",")
+        solver = rest[0] if rest else ENGINE
+        if solver == ENGINE:
+            child(int(pe), int(pr), int(seed), float(tight), float(limit), int(workers), g == "1")
+        else:
+            peer_child(
+                solver, int(pe), int(pr), int(seed), float(tight), float(limit), int(workers)
+            )
         return 0
+    peers = [p for p in args.peers.split(",") if p]
+    bad = [p for p in peers if p not in PEERS]
+    if bad:
+        ap.error(f"peers must be among {', '.join(PEERS)}, got {bad}")
     sizes = [int(s) for s in args.sizes.split(",")]
     limits = [float(s) for s in args.limits.split(",")]
     unknown = [s for s in sizes if s not in LADDER]
@@ -673,7 +861,8 @@ def main(argv: list[str] | None = None) -> int:
             reader = csv.DictReader(f)
             old = list(reader)
         for row in old:
-            done[_key(row["size"], row["time_limit"], row["seed"], row["workers"])] = row
+            key = _key(row["size"], row["time_limit"], row["seed"], row["workers"], solver_of(row))
+            done[key] = row
         if reader.fieldnames != FIELDS:  # written by an earlier version: same rows, new columns
             with CSV.open("w", newline="") as f:
                 w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
@@ -721,27 +910,56 @@ def main(argv: list[str] | None = None) -> int:
                 f.flush()
                 done[key] = {k: str(row.get(k, "")) for k in FIELDS}
                 print(f"  -> {row['outcome']}, {row['wall_s']} s", file=sys.stderr)
+            # the peers, one after another, after the engine, at the same limits and workers
+            for limit in sorted(limits):
+                for peer in peers:
+                    key = _key(size, limit, args.seed, args.workers, peer)
+                    wanted.append(key)
+                    if key in done and not (args.retry and done[key]["outcome"] != "ok"):
+                        continue
+                    print(f"size {size}, limit {limit}, peer {peer}:", file=sys.stderr)
+                    row = run_one(
+                        size,
+                        args.seed,
+                        args.tightness,
+                        limit,
+                        args.workers,
+                        args.timeout,
+                        args.max_rss_gb * 1024,
+                        solver=peer,
+                    )
+                    row["command"] = f"python -m benchmarks.scale {' '.join(argv_used)}"
+                    compare(row, done.get(_key(size, limit, args.seed, args.workers)))
+                    w.writerow(row)
+                    f.flush()
+                    done[key] = {k: str(row.get(k, "")) for k in FIELDS}
+                    print(f"  -> {row['outcome']}, {row['wall_s']} s", file=sys.stderr)
 
     def order(r: dict[str, str]) -> tuple[int, float]:
         return int(r["size"]), -1.0 if r["time_limit"] == GREEDY else float(r["time_limit"])
 
     # every row of these sizes (and seed, workers), also limits run by another invocation
-    rows = sorted(
-        (
-            r
-            for r in done.values()
-            if int(r["size"]) in sizes
-            and r["seed"] == str(args.seed)
-            and r["workers"] == str(args.workers)
-        ),
-        key=order,
+    mine = [
+        r
+        for r in done.values()
+        if int(r["size"]) in sizes
+        and r["seed"] == str(args.seed)
+        and r["workers"] == str(args.workers)
+    ]
+    rows = sorted((r for r in mine if solver_of(r) == ENGINE), key=order)
+    peer_rows = sorted(
+        (r for r in mine if solver_of(r) != ENGINE),
+        key=lambda r: (*order(r), PEERS.index(solver_of(r)) if solver_of(r) in PEERS else 99),
     )
     for r in rows:
         if r["time_limit"] != GREEDY:
             derive(r, done.get(_key(r["size"], GREEDY, r["seed"], r["workers"])))
-    shared = sorted({m for r in rows for m in r.get("shared_with", "").split() if m})
-    runs = sorted({r["date"] for r in rows if r.get("date")})
-    commands = list(dict.fromkeys(r["command"] for r in rows if r.get("command")))
+    for r in peer_rows:
+        compare(r, done.get(_key(r["size"], r["time_limit"], r["seed"], r["workers"])))
+    every = rows + peer_rows
+    shared = sorted({m for r in every for m in r.get("shared_with", "").split() if m})
+    runs = sorted({r["date"] for r in every if r.get("date")})
+    commands = list(dict.fromkeys(r["command"] for r in every if r.get("command")))
     this = f"python -m benchmarks.scale {' '.join(argv_used)}"
     if this not in commands:
         commands.append(this)
@@ -758,6 +976,8 @@ def main(argv: list[str] | None = None) -> int:
         + f"; date: {', '.join(runs) or dt.date.today().isoformat()}."
     )
     md = table(rows)
+    if peer_rows:
+        md += "\n\n" + PEERS_INTRO + "\n\n" + peer_table(rows, peer_rows)
     targets = "\n".join(verdicts(rows))
     print(header + "\n\n" + md + "\n\n" + targets + "\n\n" + notes(rows))
     if args.record:

@@ -53,11 +53,12 @@ class Case:
 
 MSPSP_1A = "mspsp_young2017/instances/set-1/set-1a"
 CASES = [
-    # PSPLIB j30 (optima: Demeulemeester & Herroelen, j30opt.sm). Far from the optimum today:
-    # the engine models each resource unit as a person (no cumulative constraint), see RESULTS.md.
-    Case("psplib_rcpsp/j30/j301_1.sm", optimum=43, expect=48),  # +11.6 %
-    Case("psplib_rcpsp/j30/j3013_1.sm", optimum=58, expect=83),  # +43.1 % (greedy plan kept)
-    Case("psplib_rcpsp/j30/j3026_1.sm", optimum=59, expect=64),  # +8.5 %
+    # PSPLIB j30 (optima: Demeulemeester & Herroelen, j30opt.sm). A resource's units are a pool
+    # of interchangeable people, modelled as one cumulative resource (``_Model._pure_pools``);
+    # before that (one no-overlap per unit) the slice expected 48, 83 and 64 here.
+    Case("psplib_rcpsp/j30/j301_1.sm", optimum=43, expect=43, proven=True),
+    Case("psplib_rcpsp/j30/j3013_1.sm", optimum=58, expect=58),  # bound 49: one of the 15 open
+    Case("psplib_rcpsp/j30/j3026_1.sm", optimum=59, expect=59, proven=True),
     # MSPSP set-1a, 20 activities, 10 workers (optima: Young, Schutt & Feydy 2017)
     Case(f"{MSPSP_1A}/inst_set1a_sf0_nc1.5_n20_m10_00.dzn", optimum=85, expect=88),  # +3.5 %
     Case(f"{MSPSP_1A}/inst_set1a_sf0.5_nc1.8_n20_m10_00.dzn", optimum=54, expect=54, proven=True),

@@ -46,7 +46,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +59,14 @@ log = logging.getLogger(__name__)
 RULES: tuple[str, ...] = ("edf", "priority")
 #: Extra days of lookahead beyond twice the duration before the search widens to the horizon.
 LOOKAHEAD = 20
+#: One-person tasks: days beyond the earliest finish bound of the first search window.
+FIRST_LOOK = 5
+#: ``greedy(stop=...)`` is polled once every this many tasks.
+STOP_EVERY = 64
+#: :class:`_Board` tracks each person's first day with at least this much free capacity
+_OPEN_AT = (1, 100)
+#: "no such day" in :class:`_Board`'s tables
+_FAR = np.iinfo(np.int32).max // 2
 #: ``free`` on a day the person is not available (never an active day, never booked).
 AWAY = -1
 
@@ -73,6 +81,7 @@ def greedy(
     rule: str = "edf",
     team_contiguous: bool = False,
     base: Schedule | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Schedule:
     """Schedule ``instance`` by list scheduling in ``rule`` order (``"edf"`` or ``"priority"``).
 
@@ -83,6 +92,9 @@ def greedy(
 
     With ``base`` (a valid schedule), its tasks stay exactly where they are and the others are
     inserted around them where they fit: the repair pass after CP-SAT, which only adds work.
+
+    With ``stop`` (polled every :data:`STOP_EVERY` tasks), the tasks not yet placed when it
+    returns true are left unassigned: what is placed so far is still a valid schedule.
 
     Always returns a valid schedule (possibly leaving tasks unassigned); never raises on a
     compiled instance.
@@ -98,16 +110,22 @@ def greedy(
         for i in sorted(fixed):
             book(free, tasks[i].alloc, base.start[i], base.finish[i], base.people[i])
             sched.add(i, base.start[i], base.finish[i], base.people[i])
+    board = _Board(instance, free)
+    done = 0
     indeg = [len(t.preds) for t in tasks]
     heap = [(_key(t, rule, instance.n_days), t.index) for t in tasks if indeg[t.index] == 0]
     heapq.heapify(heap)
     while heap:
         _, i = heapq.heappop(heap)
         info = tasks[i]
-        placed = None if i in fixed else _place(instance, info, sched, free, team_contiguous)
+        done += 1
+        if stop is not None and done % STOP_EVERY == 0 and stop():
+            log.info("greedy(%s) stopped after %d of %d tasks", rule, done, len(tasks))
+            break
+        placed = None if i in fixed else _place(instance, info, sched, board, team_contiguous)
         if placed is not None:
             s, f, people = placed
-            book(free, info.alloc, s, f, people)
+            board.book(info.alloc, s, f, people)
             sched.add(i, s, f, people)
         for j in info.succs:
             indeg[j] -= 1
@@ -147,6 +165,52 @@ def book(free: FreeArray, alloc: int, s: int, f: int, people: Sequence[int]) -> 
     free[idx, s : f + 1] = block - np.int16(alloc) * active
 
 
+class _Board:
+    """``free`` and what makes searching it cheap: per person the first day with some free
+    capacity left and with a whole free day (``first_open``; they only ever move later:
+    bookings only take), and static
+    tables of available days, which bound from below the finish any candidate can reach."""
+
+    def __init__(self, instance: Instance, free: FreeArray) -> None:
+        self.free = free
+        n = instance.n_days
+        self.n_days = n
+        avail = instance.avail
+        #: avail_before[p, d]: available days of p before day d
+        self.avail_before = np.zeros((avail.shape[0], n + 1), dtype=np.int32)
+        np.cumsum(avail, axis=1, out=self.avail_before[:, 1:])
+        #: kth[p, r]: p's available day of rank r (0-based); beyond the last: ``_FAR``
+        self.kth = np.full((avail.shape[0], n + 1), _FAR, dtype=np.int32)
+        rows, cols = np.nonzero(avail)
+        self.kth[rows, self.avail_before[rows, cols]] = cols
+        #: first_open[k][p]: p's first day with free >= ``_OPEN_AT[k]`` (n_days: none)
+        self.first_open = [self._first(free >= at) for at in _OPEN_AT]
+
+    def _first(self, ok: npt.NDArray[np.bool_]) -> IntArray:
+        out: IntArray = np.where(ok.any(axis=-1), np.argmax(ok, axis=-1), ok.shape[-1])
+        return out.astype(np.int64)
+
+    def book(self, alloc: int, s: int, f: int, people: Sequence[int]) -> None:
+        book(self.free, alloc, s, f, people)
+        for k, at in enumerate(_OPEN_AT):
+            first = self.first_open[k]
+            for p in people:
+                fo = int(first[p])
+                if s <= fo <= f:
+                    first[p] = fo + int(self._first(self.free[p, fo:] >= at))
+
+    def finish_bound(self, cand: IntArray, durs: IntArray, es: int, alloc: int) -> IntArray:
+        """Per candidate, a day no span of ``durs`` active days from ``es`` on can finish
+        before: the start is an available day with free capacity, so not before
+        ``max(es, first_open)`` (the first day with free >= 100 for a full-day task), and
+        the active days are the person's available days."""
+        first = self.first_open[1] if alloc >= _OPEN_AT[1] else self.first_open[0]
+        start = np.minimum(np.maximum(es, first[cand]), self.n_days)
+        rank = np.minimum(self.avail_before[cand, start] + durs - 1, self.n_days)
+        out: IntArray = self.kth[cand, rank].astype(np.int64)
+        return out
+
+
 # -- order --------------------------------------------------------------------------------------
 def _key(info: TaskInfo, rule: str, n_days: int) -> tuple[int, int, int, int, int]:
     """Heap key: committed tasks first, then the rule's order, then the task index."""
@@ -161,7 +225,7 @@ def _key(info: TaskInfo, rule: str, n_days: int) -> tuple[int, int, int, int, in
 
 # -- placement ----------------------------------------------------------------------------------
 def _place(
-    instance: Instance, info: TaskInfo, sched: Schedule, free: FreeArray, contiguous: bool = False
+    instance: Instance, info: TaskInfo, sched: Schedule, board: _Board, contiguous: bool = False
 ) -> Placement | None:
     """Where the task goes (start, finish, people per place), or ``None`` to leave it out."""
     if not info.possible or not _pins_compiled(instance, info):
@@ -182,12 +246,12 @@ def _place(
     if not info.places:
         return _place_wait(info, es, lft)
     if not info.is_team and len(info.places) == 1:
-        return _place_single(info, free, es, lft, fixed)
+        return _place_single(info, board, es, lft, fixed)
     if contiguous:
-        tight = _place_team(info, free, es, lft, fixed, tight=True)
+        tight = _place_team(info, board, es, lft, fixed, tight=True)
         if tight is not None:
             return tight
-    return _place_team(info, free, es, lft, fixed)
+    return _place_team(info, board, es, lft, fixed)
 
 
 def _pins_compiled(instance: Instance, info: TaskInfo) -> bool:
@@ -218,38 +282,46 @@ def _place_wait(info: TaskInfo, es: int, lft: int) -> Placement | None:
 
 def _single_candidates(info: TaskInfo) -> tuple[IntArray, IntArray, IntArray]:
     """(person, duration, cost) arrays of the task's candidates (pin / kept people only)."""
-    cands = list(info.candidates.values())
+    c = info.cands
     if info.pin_person is not None or info.keep_people is not None:
-        cands = [
-            c
-            for c in cands
-            if (info.pin_person is None or c.person == info.pin_person)
-            and (info.keep_people is None or c.person in info.keep_people)
-        ]
-    return (
-        np.array([c.person for c in cands], dtype=np.int64),
-        np.array([c.duration for c in cands], dtype=np.int64),
-        np.array([c.cost for c in cands], dtype=np.int64),
-    )
+        keep = np.ones(len(c.people), dtype=bool)
+        if info.pin_person is not None:
+            keep &= c.people == info.pin_person
+        if info.keep_people is not None:
+            keep &= np.isin(c.people, info.keep_people)
+        return c.people[keep], c.durations[keep], c.costs[keep]
+    return c.people, c.durations, c.costs
 
 
 def _place_single(
-    info: TaskInfo, free: FreeArray, es: int, lft: int, fixed: bool
+    info: TaskInfo, board: _Board, es: int, lft: int, fixed: bool
 ) -> Placement | None:
     """One-person task: the candidate and start giving the earliest finish.
 
-    The search looks ``2 * duration + LOOKAHEAD`` days ahead first and widens to ``lft`` only
-    when nobody fits: a candidate found in the short window finishes before any other could.
+    The search runs over growing windows ``es..hi``, each time over the candidates whose
+    finish bound (:meth:`_Board.finish_bound`) is by ``hi``, and stops at the first window in
+    which someone fits: every candidate who could finish by ``hi`` is in it, so the earliest
+    finish found there is the earliest overall, ties included (the result does not depend on
+    the windows, only the work does).
     """
     cand, durs, costs = _single_candidates(info)
     if cand.size == 0:
         return None
-    hi = lft if fixed else min(lft, es + 2 * int(durs.max()) + LOOKAHEAD - 1)
+    bound = board.finish_bound(cand, durs, es, info.alloc)
+    live = bound <= lft
+    if not live.any():
+        return None
+    cand, durs, costs, bound = cand[live], durs[live], costs[live], bound[live]
+    free = board.free
+    if fixed:
+        return _earliest_single(free, info.alloc, cand, durs, costs, es, lft, fixed)
+    hi = min(lft, int(bound.min()) + FIRST_LOOK)
     while True:
-        found = _earliest_single(free, info.alloc, cand, durs, costs, es, hi, fixed)
+        sel = bound <= hi
+        found = _earliest_single(free, info.alloc, cand[sel], durs[sel], costs[sel], es, hi, fixed)
         if found is not None or hi >= lft:
             return found
-        hi = lft
+        hi = min(lft, hi + max(LOOKAHEAD, hi - es + 1))
 
 
 def _earliest_single(
@@ -319,7 +391,7 @@ def _match(people: Sequence[int], place_candidates: Sequence[Sequence[int]]) -> 
 
 
 def _place_team(
-    info: TaskInfo, free: FreeArray, es: int, lft: int, fixed: bool, tight: bool = False
+    info: TaskInfo, board: _Board, es: int, lft: int, fixed: bool, tight: bool = False
 ) -> Placement | None:
     """Team task: the first start at which the places can be filled, place by place.
 
@@ -330,15 +402,22 @@ def _place_team(
     every place has enough people who could do the ``D`` days from it on their own, and only
     those people are offered for the place. (A team may in fact tolerate a member's full day
     that falls on a teammate's absence; skipping that rare case costs quality, never validity.)
+    People whose finish bound (:meth:`_Board.finish_bound`) is past ``lft`` could not do it
+    alone from any start, so they are left out before the screening (the same result, less
+    work).
     """
+    free = board.free
     dur = info.duration
     if dur is None or dur < 1:
         return None
     n_places = len(info.places)
     alloc = info.alloc
+    cands = info.cands
+    # every place's people are candidates (the compiler makes them so); kept as a safeguard
+    member = np.zeros(max(int(cands.people.max(initial=-1)) + 1, 1), dtype=bool)
+    member[cands.people] = True
     pcs = [
-        np.asarray([p for p in pc if p in info.candidates], dtype=np.int64)
-        for pc in info.place_candidates
+        pc[member[np.minimum(pc, len(member) - 1)] & (pc < len(member))] for pc in info.place_arrays
     ]
     presets: list[dict[int, int]]
     if info.keep_people is not None:
@@ -352,24 +431,36 @@ def _place_team(
         presets = [{k: pin} for k in spots]
     else:
         presets = [{}]
+    # places with the same candidates need that many distinct people (as listed: before the
+    # pruning below, which could make different lists equal)
+    keys = [tuple(pc.tolist()) for pc in pcs]
+    preset_people = np.asarray(
+        sorted({p for preset in presets for p in preset.values()}), dtype=np.int64
+    )
+    for k, pc in enumerate(pcs):
+        reach = board.finish_bound(pc, np.full(len(pc), dur, dtype=np.int64), es, alloc) <= lft
+        if preset_people.size:
+            reach |= np.isin(pc, preset_people)
+        pcs[k] = pc[reach]
     if not presets or any(pc.size == 0 for pc in pcs):
         return None
     costs = np.zeros(int(max(int(pc.max()) for pc in pcs)) + 1, dtype=np.int64)
-    for p, c in info.candidates.items():
-        if p < len(costs):
-            costs[p] = c.cost
+    inside = cands.people < len(costs)
+    costs[cands.people[inside]] = cands.costs[inside]
 
     n_starts = 1 if fixed else lft - es + 1
     ok_start = np.ones(n_starts, dtype=bool)
-    # places with the same candidates need that many distinct people
     same: dict[tuple[int, ...], int] = {}
-    for pc in pcs:
-        same[tuple(pc.tolist())] = same.get(tuple(pc.tolist()), 0) + 1
+    for key in keys:
+        same[key] = same.get(key, 0) + 1
     solo: list[npt.NDArray[np.bool_]] = []
-    for pc in pcs:
-        feas = _solo_starts(free, pc, alloc, dur, es, lft)[:, :n_starts]
+    seen: dict[tuple[int, ...], npt.NDArray[np.bool_]] = {}
+    for pc, key in zip(pcs, keys, strict=True):
+        feas = seen.get(key)
+        if feas is None:
+            feas = seen[key] = _solo_starts(free, pc, alloc, dur, es, lft)[:, :n_starts]
+            ok_start &= feas.sum(axis=0) >= same[key]
         solo.append(feas)
-        ok_start &= feas.sum(axis=0) >= same[tuple(pc.tolist())]
     for p in {p for preset in presets for p in preset.values()}:  # kept people, or the pin
         ok_start &= free[p, es : es + n_starts] >= alloc
     for off in np.flatnonzero(ok_start):

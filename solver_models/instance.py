@@ -6,6 +6,12 @@ exclusions, pins, in-progress people), per-candidate duration, cost and finish t
 window, predecessors and why a task *cannot* be assigned at all. The checker never sees this: it
 re-derives everything from the portfolio, so a compiler bug cannot hide a violation.
 
+**Scale.** A large portfolio has tens of millions of (task, eligible person) pairs (50,000 tasks
+x 5,000 people: about 34 million), so a task's candidates are three arrays (people, durations,
+costs: :class:`Candidates`, read like a dict), its places' people are arrays too, and both are
+computed vectorized over the people qualified for each (skill, level), with no Python object
+per pair.
+
 **Pruning** (every rule keeps every valid plan):
 
 * a person is a candidate for a place only with the skill at ``min_level``, not excluded, and
@@ -21,20 +27,20 @@ re-derives everything from the portfolio, so a compiler bug cannot hide a violat
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import numpy.typing as npt
 
-from allocator.domain import Person, Place, Portfolio, Task
+from allocator.domain import WEEKDAYS, Person, Place, Portfolio, Task
 from allocator.objective import (
     NOT_PREFERRED,
     OVERQUALIFIED,
-    assignee_cost_units,
     task_units,
 )
-from allocator.timeline import Timeline, availability, capacity, task_duration
+from allocator.timeline import Timeline, task_duration
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +74,130 @@ class Candidate:
         return self._spans
 
 
+_Maker = tuple["_PersonDays", int, int, int | None, int]
+
+
+class Candidates(Mapping[int, Candidate]):
+    """A task's eligible people (the keys, in the compiler's order) with their duration and
+    cost, held as three arrays: at scale a task has hundreds of candidates and a portfolio
+    tens of millions of (task, person) pairs, far too many for one object each.
+
+    A :class:`Candidate` is made on first lookup (``c[p]``, ``c.get(p)``) and kept, so its
+    spans are computed once; iterating ``values()`` / ``items()`` makes them without keeping
+    them. Solvers that scan every candidate use the arrays :attr:`people`, :attr:`durations`
+    and :attr:`costs` directly.
+    """
+
+    __slots__ = ("_made", "_maker", "_order", "_sorted", "costs", "durations", "people")
+
+    def __init__(
+        self,
+        people: npt.ArrayLike,
+        durations: npt.ArrayLike,
+        costs: npt.ArrayLike,
+        maker: _Maker | None = None,
+        made: dict[int, Candidate] | None = None,
+        *,
+        ascending: bool = False,
+    ) -> None:
+        self.people: npt.NDArray[np.int64] = np.asarray(people, dtype=np.int64)
+        self.durations: npt.NDArray[np.int64] = np.asarray(durations, dtype=np.int64)
+        self.costs: npt.NDArray[np.int64] = np.asarray(costs, dtype=np.int64)
+        self._maker = maker
+        self._made = made
+        if not ascending and len(self.people) > 1 and bool((np.diff(self.people) <= 0).any()):
+            self._order: npt.NDArray[np.int64] | None = np.argsort(self.people, kind="stable")
+            self._sorted = self.people[self._order]
+        else:
+            self._order = None
+            self._sorted = self.people
+
+    @classmethod
+    def of(cls, cands: Mapping[int, Candidate]) -> Candidates:
+        """From a mapping person -> :class:`Candidate` (kept as they are, spans included)."""
+        if isinstance(cands, Candidates):
+            return cands
+        made = dict(cands)
+        return cls(
+            [c.person for c in made.values()],
+            [c.duration for c in made.values()],
+            [c.cost for c in made.values()],
+            made=made,
+        )
+
+    def _pos(self, p: object) -> int:
+        s = self._sorted
+        if len(s) == 0 or not isinstance(p, int | np.integer):
+            return -1
+        k = int(np.searchsorted(s, p))
+        if k >= len(s) or s[k] != p:
+            return -1
+        return k if self._order is None else int(self._order[k])
+
+    def _make(self, k: int) -> Candidate:
+        p = int(self.people[k])
+        if self._made is not None and p in self._made:
+            return self._made[p]
+        return Candidate(
+            person=p,
+            duration=int(self.durations[k]),
+            cost=int(self.costs[k]),
+            _maker=self._maker,
+        )
+
+    def __getitem__(self, p: int) -> Candidate:
+        if self._made is not None and p in self._made:
+            return self._made[p]
+        k = self._pos(p)
+        if k < 0:
+            raise KeyError(p)
+        c = self._make(k)
+        if self._made is None:
+            self._made = {}
+        self._made[c.person] = c
+        return c
+
+    def __contains__(self, p: object) -> bool:
+        return self._pos(p) >= 0
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.people.tolist())
+
+    def __len__(self) -> int:
+        return len(self.people)
+
+    def values(self) -> list[Candidate]:  # type: ignore[override]
+        return [self._make(k) for k in range(len(self.people))]
+
+    def items(self) -> list[tuple[int, Candidate]]:  # type: ignore[override]
+        return [(c.person, c) for c in self.values()]
+
+    def subset(self, keep: npt.NDArray[np.bool_]) -> Candidates:
+        """The candidates where ``keep`` (a mask over :attr:`people`) holds."""
+        made = None
+        if self._made is not None:
+            wanted = set(self.people[keep].tolist())
+            made = {p: c for p, c in self._made.items() if p in wanted}
+        return Candidates(
+            self.people[keep], self.durations[keep], self.costs[keep], self._maker, made
+        )
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+#: shared by every task without candidates (it holds nothing to change)
+_NONE = Candidates(_EMPTY, _EMPTY, _EMPTY)
+
+
+def _no_candidates() -> Candidates:
+    return _NONE
+
+
 @dataclass
 class TaskInfo:
     index: int
     id: str
     task: Task
     places: tuple[Place, ...]
-    #: per place, the indices (into ``Instance.people``) of eligible people
-    place_candidates: list[list[int]]
-    #: eligible people of the task (union over places), with duration and cost
-    candidates: dict[int, Candidate]
     alloc: int
     priority: int
     units: int
@@ -99,6 +219,44 @@ class TaskInfo:
     out_reasons: list[str] = field(default_factory=list)
     #: why an in-progress task could not keep its people
     change_reasons: list[str] = field(default_factory=list)
+
+    #: eligible people of the task (union over places), with duration and cost
+    _cands: Candidates = field(default_factory=lambda: _no_candidates(), repr=False)
+    #: per place, the eligible people (arrays); ``None``: the one place of a one-person task,
+    #: whose people are the candidates'
+    _place_cands: list[npt.NDArray[np.int64]] | None = field(default=None, repr=False)
+
+    @property
+    def candidates(self) -> Mapping[int, Candidate]:
+        """Eligible people of the task (union over places) -> their duration and cost."""
+        return self._cands
+
+    @candidates.setter
+    def candidates(self, value: Mapping[int, Candidate]) -> None:
+        self._cands = Candidates.of(value)
+
+    @property
+    def cands(self) -> Candidates:
+        """The candidates as arrays (see :class:`Candidates`)."""
+        return self._cands
+
+    @property
+    def place_candidates(self) -> list[list[int]]:
+        """Per place, the indices (into ``Instance.people``) of its eligible people, in
+        portfolio order. Made from arrays on each call (they are held as arrays: at scale,
+        tens of millions of them): do not mutate the lists, assign new ones."""
+        return [a.tolist() for a in self.place_arrays]
+
+    @place_candidates.setter
+    def place_candidates(self, value: list[list[int]]) -> None:
+        self._place_cands = [np.asarray(v, dtype=np.int64) for v in value]
+
+    @property
+    def place_arrays(self) -> list[npt.NDArray[np.int64]]:
+        """:attr:`place_candidates` as arrays (shared: do not mutate)."""
+        if self._place_cands is None:
+            return [self._cands.people] if len(self.places) == 1 else []
+        return self._place_cands
 
     @property
     def is_team(self) -> bool:
@@ -184,19 +342,46 @@ def _spans(
     return starts[keep], finishes[keep]
 
 
+def availability_and_capacity(
+    portfolio: Portfolio, tl: Timeline
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """``[n_people, n_days]`` availability and capacity (percent, floored), vectorized over
+    days: the same as ``timeline.availability`` and ``timeline.capacity`` (a test compares)."""
+    people = portfolio.people
+    n = len(tl)
+    avail = np.zeros((len(people), n), dtype=bool)
+    cap = np.zeros((len(people), n), dtype=np.int64)
+    day = np.asarray([d.toordinal() for d in tl.days], dtype=np.int64)
+    weekday = np.asarray([d.weekday() for d in tl.days], dtype=np.int64)
+    weeks: dict[tuple[str, ...], npt.NDArray[np.bool_]] = {}
+    for i, p in enumerate(people):
+        wd = portfolio.workdays_of(p)
+        week = weeks.get(wd)
+        if week is None:
+            week = weeks[wd] = np.isin(weekday, [k for k, x in enumerate(WEEKDAYS) if x in wd])
+        ok = week.copy()
+        if p.available_from is not None:
+            ok &= day >= p.available_from.toordinal()
+        if p.available_until is not None:
+            ok &= day <= p.available_until.toordinal()
+        for off in p.time_off:
+            ok &= (day < off.start.toordinal()) | (day > off.end.toordinal())
+        percent = np.where(ok, 100.0, 0.0)
+        for r in p.reduced_capacity:
+            inside = ok & (day >= r.start.toordinal()) & (day <= r.end.toordinal())
+            percent = np.where(inside, np.minimum(percent, float(r.percent)), percent)
+        avail[i] = ok
+        cap[i] = np.floor(percent + 1e-9).astype(np.int64)
+    return avail, cap
+
+
 def compile_instance(portfolio: Portfolio) -> Instance:
     """Compile ``portfolio`` (already validated) into an :class:`Instance`."""
     tl = Timeline.of(portfolio)
     n = len(tl)
     people = portfolio.people
     pidx = {p.id: i for i, p in enumerate(people)}
-    avail = np.zeros((len(people), n), dtype=bool)
-    cap = np.zeros((len(people), n), dtype=np.int64)
-    for i, p in enumerate(people):
-        avail[i] = availability(portfolio, tl, p)
-        cap[i] = np.floor(np.asarray(capacity(portfolio, tl, p), dtype=float) + 1e-9).astype(
-            np.int64
-        )
+    avail, cap = availability_and_capacity(portfolio, tl)
     ctx = _Ctx(portfolio, avail, cap)
     hard = portfolio.policy.deadlines_hard and portfolio.policy.goal != "makespan"
     tasks: list[TaskInfo] = []
@@ -214,8 +399,6 @@ def compile_instance(portfolio: Portfolio) -> Instance:
             id=t.id,
             task=t,
             places=t.places,
-            place_candidates=[[] for _ in t.places],
-            candidates={},
             alloc=t.alloc,
             priority=portfolio.task_priority(t),
             units=task_units(portfolio, t),
@@ -279,8 +462,6 @@ def _fill_candidates(
         )
         info.keep_people = info.keep_start = None
         info.pin_start = tl.idx(t.pinned.start) if t.pinned and t.pinned.start else None
-        info.candidates = {}
-        info.place_candidates = [[] for _ in info.places]
         _candidates(ctx, info, excluded)
     if info.pin_person is not None and info.pin_person not in info.candidates:
         pin = people[info.pin_person].id
@@ -293,14 +474,18 @@ def _fill_candidates(
         # a one-person task pinned to someone has that one candidate
         info.candidates = {info.pin_person: info.candidates[info.pin_person]}
         info.place_candidates = [[info.pin_person]]
+    place_candidates = info.place_candidates
     for k, place in enumerate(info.places):
-        if info.place_candidates[k]:
+        if place_candidates[k]:
             continue
         qualified = [
-            p.id for p in people if p.level(place.skill) >= place.min_level and p.id not in excluded
+            people[i].id
+            for i in ctx.qualified(place.skill, place.min_level)
+            if people[i].id not in excluded
         ]
         if not qualified:
-            best = max((p.level(place.skill) for p in people), default=0)
+            found = ctx.by_skill.get(place.skill)
+            best = int(found[1].max()) if found is not None and len(found[1]) else 0
             info.out_reasons.append(
                 f"nobody has skill '{place.skill}' at level {place.min_level} or above"
                 + (f" (the best level is {best})" if best else " (nobody has it at all)")
@@ -317,6 +502,19 @@ def _fill_candidates(
         )
 
 
+@dataclass(frozen=True)
+class _Pool:
+    """The people qualified for one (skill, level), in portfolio order, with what their
+    durations and costs need."""
+
+    idx: npt.NDArray[np.int64]
+    #: index of each one's hours per day among ``_Ctx.hpd_people``
+    code: npt.NDArray[np.int64]
+    hpd: npt.NDArray[np.float64]
+    #: cost rate per hour with the over-qualification surcharge
+    rate: npt.NDArray[np.float64]
+
+
 class _Ctx:
     """What candidate search needs, precomputed once per compile."""
 
@@ -328,6 +526,11 @@ class _Ctx:
         self.index = {p.id: i for i, p in enumerate(portfolio.people)}
         self.hpd = np.asarray([p.hpd for p in portfolio.people], dtype=float)
         self.rate = np.asarray([p.rate for p in portfolio.people], dtype=float)
+        #: per person, the index of their hours per day among the distinct values, and one
+        #: person of each value (a duration depends on the person through it alone)
+        _, first, code = np.unique(self.hpd, return_index=True, return_inverse=True)
+        self.hpd_code: npt.NDArray[np.int64] = code.reshape(-1).astype(np.int64)
+        self.hpd_people = [portfolio.people[int(i)] for i in first]
         #: avail_before[p, w] = available days of p before day w
         self.avail_before = np.concatenate(
             (np.zeros((avail.shape[0], 1), dtype=np.int64), np.cumsum(avail, axis=1)), axis=1
@@ -342,6 +545,43 @@ class _Ctx:
             for k, v in by_skill.items()
         }
 
+        self._levels: dict[str, npt.NDArray[np.int64]] = {}
+        self._pools: dict[tuple[str, int], _Pool | None] = {}
+        #: (effort, duration, allocation, progress) -> duration per hours-per-day value
+        self.durations: dict[object, npt.NDArray[np.int64]] = {}
+
+    def pool(self, skill: str, min_level: int) -> _Pool | None:
+        """The people with ``skill`` at ``min_level`` or above (None: nobody)."""
+        key = (skill, min_level)
+        if key not in self._pools:
+            found = self.by_skill.get(skill)
+            pool = None
+            if found is not None:
+                mask = found[1] >= min_level
+                if mask.any():
+                    idx = found[0][mask]
+                    over = found[1][mask] - min_level
+                    pool = _Pool(
+                        idx=idx,
+                        code=self.hpd_code[idx],
+                        hpd=self.hpd[idx],
+                        # as ``objective.assignee_cost_units``: rate + OVERQUALIFIED * excess
+                        rate=self.rate[idx] + OVERQUALIFIED * over,
+                    )
+            self._pools[key] = pool
+        return self._pools[key]
+
+    def level_of(self, skill: str) -> npt.NDArray[np.int64]:
+        """Each person's level of ``skill`` (0 without it)."""
+        out = self._levels.get(skill)
+        if out is None:
+            out = np.zeros(len(self.portfolio.people), dtype=np.int64)
+            found = self.by_skill.get(skill)
+            if found is not None:
+                out[found[0]] = found[1]
+            self._levels[skill] = out
+        return out
+
     def qualified(self, skill: str, min_level: int) -> list[int]:
         """Indices of the people with ``skill`` at ``min_level`` or above, in portfolio order."""
         found = self.by_skill.get(skill)
@@ -352,96 +592,134 @@ class _Ctx:
 
 
 def _candidates(ctx: _Ctx, info: TaskInfo, excluded: set[str]) -> None:
-    """Eligible people per place, with their duration and cost.
+    """Eligible people per place, with their duration and cost (vectorized over people).
 
     A person is eligible when they qualify, are not excluded, and have at least ``duration``
     available days between the earliest start (or the pinned start, which must be available)
     and the latest finish. Exact spans (which also avoid days of too little capacity) are left
-    to :attr:`Candidate.spans`.
+    to :attr:`Candidate.spans`. Candidates are listed place by place, each place's in
+    portfolio order. Durations and costs are computed with the same floating-point operations,
+    in the same order, as ``timeline.task_duration`` and ``objective.assignee_cost_units``, so
+    they are identical (a test compares them).
     """
     t = info.task
     if not t.is_team and info.keep_people is None and len(info.places) == 1:
         _one_person_candidates(ctx, info, excluded)
         return
-    people = ctx.portfolio.people
-    avail_before = ctx.avail_before
+    n_places = len(info.places)
+    empty = _EMPTY
     lo, hi = info.est, info.lft
-    durations: dict[float, int] = {}
-    places = info.places
-    for k, place in enumerate(info.places):
-        for i in ctx.qualified(place.skill, place.min_level):
-            if i in info.candidates:
-                info.place_candidates[k].append(i)
+    first = lo if info.pin_start is None else info.pin_start
+    out = [empty] * n_places
+    if hi >= first:
+        excl = np.asarray([ctx.index[x] for x in excluded if x in ctx.index], dtype=np.int64)
+        keep = np.asarray(info.keep_people, dtype=np.int64) if info.keep_people else None
+        for k, place in enumerate(info.places):
+            found = ctx.by_skill.get(place.skill)
+            if found is None:
                 continue
-            p = people[i]
-            if p.id in excluded:
+            idx = found[0][found[1] >= place.min_level]
+            if excl.size:
+                idx = idx[~np.isin(idx, excl)]
+            if keep is not None:
+                idx = idx[np.isin(idx, keep)]
+            if idx.size == 0:
                 continue
-            if info.keep_people is not None and i not in info.keep_people:
-                continue
-            if t.is_team:
-                dur = info.duration
-            else:
-                dur = durations.get(p.hpd)
-                if dur is None:
-                    dur = durations[p.hpd] = task_duration(t, p)
-            assert dur is not None
-            first = lo
+            dur = _durations(ctx, info, idx)
+            ok = ctx.avail_before[idx, hi + 1] - ctx.avail_before[idx, first] >= dur
             if info.pin_start is not None:
-                if not ctx.pdays.avail[i, info.pin_start]:
-                    continue
-                first = info.pin_start
-            if hi < first or avail_before[i, hi + 1] - avail_before[i, first] < dur:
-                continue
-            info.candidates[i] = Candidate(
-                person=i,
-                duration=dur,
-                cost=assignee_cost_units(t, p, dur, places),
-                _maker=None if t.is_team else (ctx.pdays, lo, hi, info.pin_start, info.alloc),
-            )
-            info.place_candidates[k].append(i)
+                ok &= ctx.pdays.avail[idx, info.pin_start]
+            out[k] = idx[ok]
+    if n_places == 1:
+        people = out[0]
+        place_cands: list[npt.NDArray[np.int64]] | None = None if not t.is_team else [people]
+    else:
+        # the union, place by place (a person eligible for several places appears once)
+        allp = np.concatenate(out) if out else empty
+        _, first_at = np.unique(allp, return_index=True)
+        people = allp[np.sort(first_at)]
+        place_cands = out
+    if people.size == 0:
+        info._cands = _NONE
+        info._place_cands = place_cands
+        return
+    dur = _durations(ctx, info, people)
+    # the smallest excess level over the (distinct) places the person qualifies for
+    big = np.iinfo(np.int64).max
+    over = np.full(len(people), big, dtype=np.int64)
+    for place in dict.fromkeys(info.places):
+        lv = ctx.level_of(place.skill)[people]
+        over = np.minimum(over, np.where(lv >= place.min_level, lv - place.min_level, big))
+    over[over == big] = 0
+    hours = dur * ctx.hpd[people] * t.alloc / 100.0
+    rate = ctx.rate[people] + OVERQUALIFIED * over
+    if t.prefer:
+        preferred = [ctx.index[x] for x in t.prefer if x in ctx.index]
+        rate = rate + NOT_PREFERRED * ~np.isin(people, preferred)
+    cost = np.rint(100 * hours * rate).astype(np.int64)
+    maker = None if t.is_team else (ctx.pdays, lo, hi, info.pin_start, info.alloc)
+    info._cands = Candidates(people, dur, cost, maker)
+    info._place_cands = place_cands
 
 
 def _one_person_candidates(ctx: _Ctx, info: TaskInfo, excluded: set[str]) -> None:
-    """:func:`_candidates` for a one-person task, vectorized over the qualified people (the
-    bulk of a large portfolio). Durations and costs are computed with the same floating-point
-    operations, in the same order, as ``timeline.task_duration`` and
-    ``objective.assignee_cost_units``, so they are identical (a test compares them)."""
+    """:func:`_candidates` for a one-person task (the bulk of a large portfolio), from the
+    precomputed pool of its (skill, level): the same values, fewer operations."""
     t = info.task
     place = info.places[0]
-    found = ctx.by_skill.get(place.skill)
-    if found is None:
-        return
-    idx, levels = found
-    mask = levels >= place.min_level
-    if excluded:
-        mask &= ~np.isin(idx, [ctx.index[x] for x in excluded if x in ctx.index])
-    idx, levels = idx[mask], levels[mask]
-    if len(idx) == 0:
-        return
-    hpd = ctx.hpd[idx]
-    uniq, inverse = np.unique(hpd, return_inverse=True)
-    people = ctx.portfolio.people
-    per_hpd = [task_duration(t, people[int(idx[np.argmax(hpd == h)])]) for h in uniq.tolist()]
-    dur = np.asarray(per_hpd, dtype=np.int64)[inverse]
     lo, hi = info.est, info.lft
     first = lo if info.pin_start is None else info.pin_start
-    if hi < first:
+    pool = ctx.pool(place.skill, place.min_level)
+    if hi < first or pool is None:
+        info._cands = _NONE
         return
+    idx = pool.idx
+    dur = _duration_table(ctx, t)[pool.code]
     ok = ctx.avail_before[idx, hi + 1] - ctx.avail_before[idx, first] >= dur
     if info.pin_start is not None:
         ok &= ctx.pdays.avail[idx, info.pin_start]
-    idx, levels, hpd, dur = idx[ok], levels[ok], hpd[ok], dur[ok]
-    hours = dur * hpd * t.alloc / 100.0
-    rate = ctx.rate[idx] + OVERQUALIFIED * (levels - place.min_level)
+    if excluded:
+        ok &= ~np.isin(idx, [ctx.index[x] for x in excluded if x in ctx.index])
+    people, dur = idx[ok], dur[ok]
+    if people.size == 0:
+        info._cands = _NONE
+        return
+    hours = dur * pool.hpd[ok] * t.alloc / 100.0
+    rate = pool.rate[ok]
     if t.prefer:
         preferred = [ctx.index[x] for x in t.prefer if x in ctx.index]
-        rate = rate + NOT_PREFERRED * ~np.isin(idx, preferred)
+        rate = rate + NOT_PREFERRED * ~np.isin(people, preferred)
     cost = np.rint(100 * hours * rate).astype(np.int64)
     maker = (ctx.pdays, lo, hi, info.pin_start, info.alloc)
-    cands = info.place_candidates[0]
-    for i, d, c in zip(idx.tolist(), dur.tolist(), cost.tolist(), strict=True):
-        info.candidates[i] = Candidate(person=i, duration=d, cost=c, _maker=maker)
-        cands.append(i)
+    info._cands = Candidates(people, dur, cost, maker, ascending=True)
+    info._place_cands = None
+
+
+def _duration_table(ctx: _Ctx, task: Task) -> npt.NDArray[np.int64]:
+    """The task's duration per distinct hours-per-day value (``_Ctx.hpd_people``), shared by
+    the tasks with the same work and allocation."""
+    prog = task.progress if task.state == "in_progress" else None
+    key = (
+        task.effort_hours,
+        task.duration_days,
+        task.alloc,
+        None if prog is None else (prog.remaining_days, prog.remaining_hours),
+    )
+    table = ctx.durations.get(key)
+    if table is None:
+        table = ctx.durations[key] = np.asarray(
+            [task_duration(task, p) for p in ctx.hpd_people], dtype=np.int64
+        )
+    return table
+
+
+def _durations(ctx: _Ctx, info: TaskInfo, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The task's duration for each of the people ``idx``: it depends on the person only
+    through their hours per day (see :func:`_duration_table`)."""
+    if info.task.is_team:
+        assert info.duration is not None
+        return np.full(len(idx), info.duration, dtype=np.int64)
+    return _duration_table(ctx, info.task)[ctx.hpd_code[idx]]
 
 
 def _keeps(ctx: _Ctx, info: TaskInfo) -> bool:

@@ -662,3 +662,59 @@ def test_generated_portfolio_plans_are_valid(
         hard_deadlines=hard,
     )
     solve(pf, rule)
+
+
+# -- scale: stopping, the engine's fallback -----------------------------------------------------
+def test_a_stopped_greedy_keeps_a_valid_prefix() -> None:
+    """``stop`` cuts the list schedule short: the tasks placed so far stay, the rest are
+    unassigned, and the plan is valid."""
+    from allocator.generator import generate
+    from solver_models.greedy import STOP_EVERY
+
+    pf = generate(30, 40, seed=5, team_task_share=0.2, pin_share=0.1)
+    inst = compile_instance(pf)
+    full = greedy(inst, rule="edf")
+    polls: list[int] = []
+
+    def stop() -> bool:
+        polls.append(1)
+        return len(polls) >= 2
+
+    cut = greedy(inst, rule="edf", stop=stop)
+    assert len(polls) == 2 and 0 < len(cut) < len(full) and len(cut) <= 2 * STOP_EVERY
+    for i in cut.start:  # a prefix of the same schedule
+        assert (cut.start[i], cut.finish[i], cut.people[i]) == (
+            full.start[i],
+            full.finish[i],
+            full.people[i],
+        )
+    plan = to_plan(
+        inst, cut, status="feasible", objective=None, lower_bound=None, solve_seconds=0, solver=""
+    )
+    result = check(pf, replace(plan, objective=objective_value(pf, plan)))
+    assert result.valid, [str(v) for v in result.violations]
+
+
+def test_engine_returns_the_greedy_plan_when_the_time_is_up() -> None:
+    """A time limit shorter than compile + greedy: the first greedy plan, valid, no search;
+    a stop request before the solve: the same, cut short."""
+    import threading
+
+    from allocator.engine import SolveParams
+    from allocator.engine import solve as engine_solve
+    from allocator.generator import generate
+
+    pf = generate(60, 60, seed=2, tightness=1.0)
+    result = engine_solve(pf, SolveParams(time_limit=0.001, workers=1))
+    assert result.stats["greedy_runs"] == 1 and result.stats["search_skipped"] == "no time left"
+    assert result.stats["chosen"] == "greedy-priority-contiguous"
+    assert check(pf, result.plan).valid and result.status == "feasible"
+    baseline = engine_solve(pf, SolveParams(time_limit=0.001, greedy_only=True))
+    assert baseline.stats["greedy_runs"] == 4  # the baseline is every rule, whatever the limit
+    assert baseline.objective is not None and result.objective is not None
+    assert baseline.objective <= result.objective
+    stop = threading.Event()
+    stop.set()
+    stopped = engine_solve(pf, SolveParams(time_limit=30, stop_event=stop))
+    assert stopped.stats["search_skipped"] == "stopped" and stopped.runtime < 15
+    assert check(pf, stopped.plan).valid

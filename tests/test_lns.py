@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from allocator.checker import check
+from allocator.domain import Plan
 from allocator.engine import SolveParams, solve
 from allocator.generator import generate
-from allocator.objective import evaluate
+from allocator.objective import evaluate, objective_value
 from solver_models.cpsat import SolverParams
 from solver_models.greedy import greedy
-from solver_models.instance import compile_instance
-from solver_models.lns import improve, schedule_key
-from solver_models.schedule import to_plan
+from solver_models.instance import Instance, compile_instance
+from solver_models.lns import compatible, improve, schedule_key
+from solver_models.schedule import Schedule, to_plan
 
 
 @settings(max_examples=6)
@@ -46,3 +56,141 @@ def test_schedule_key_matches_the_objective() -> None:
         )
         assert schedule_key(inst, s, "portfolio") == evaluate(portfolio, plan).key()
     assert schedule_key(inst, improved, "portfolio") <= schedule_key(inst, sched, "portfolio")
+
+
+# -- parallel sub-solves, merging, and Dask ---------------------------------------------------------
+def _plan(inst: Instance, sched: Schedule) -> Plan:
+    """The plan of ``sched``, with its objective (the checker requires it)."""
+    plan = to_plan(
+        inst,
+        sched,
+        status="feasible",
+        objective=None,
+        lower_bound=None,
+        solve_seconds=0.0,
+        solver="t",
+    )
+    return replace(plan, objective=objective_value(inst.portfolio, plan))
+
+
+def test_parallel_threads_keep_plans_valid_and_never_worse() -> None:
+    portfolio = generate(24, 12, seed=5, team_task_share=0.3, tightness=1.3)
+    inst = compile_instance(portfolio)
+    start = greedy(inst, rule="edf", team_contiguous=True)
+    best, stats = improve(inst, start, "portfolio", SolverParams(workers=2, seed=1), seconds=5)
+    assert stats["where"] == "threads" and stats["slots"] == 2
+    assert isinstance(stats["iterations"], int) and stats["iterations"] >= 2
+    report = check(portfolio, _plan(inst, best))
+    assert report.valid, [v.message for v in report.violations]
+    assert schedule_key(inst, best, "portfolio") <= schedule_key(inst, start, "portfolio")
+
+
+def test_compatible_rejects_a_part_that_overbooks_or_breaks_precedence() -> None:
+    portfolio = generate(8, 4, seed=2, tightness=1.0)
+    inst = compile_instance(portfolio)
+    base = greedy(inst, rule="edf", team_contiguous=True)
+    one = next(
+        i
+        for i in base.start
+        if not inst.tasks[i].is_team and base.people[i] and inst.tasks[i].alloc == 100
+    )
+    # the same placement again is compatible
+    part = Schedule()
+    part.add(one, base.start[one], base.finish[one], base.people[one])
+    assert compatible(inst, base, {one}, part)
+    # a second task put on top of ``one`` without freeing it overbooks its person
+    other = next(i for i in base.start if i != one and base.people[i] != base.people[one])
+    clash = Schedule()
+    clash.add(other, base.start[one], base.finish[one], base.people[one])
+    assert not compatible(inst, base, {other}, clash)
+    # a predecessor moved after its successor's start breaks precedence
+    succ = next((i for i in base.start if any(u in base.start for u in inst.tasks[i].preds)), None)
+    if succ is not None:
+        pred = next(u for u in inst.tasks[succ].preds if u in base.start)
+        late = Schedule()
+        s = base.start[succ]
+        late.add(pred, s, s + (base.finish[pred] - base.start[pred]), base.people[pred])
+        assert not compatible(inst, base, {pred}, late)
+        unplanned = Schedule()  # dropping a planned task's predecessor is not allowed either
+        assert not compatible(inst, base, {pred}, unplanned)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as c:
+        yield c
+
+
+def test_lns_over_dask_returns_a_valid_plan_never_worse_than_greedy(cluster: Any) -> None:
+    portfolio = generate(20, 10, seed=11, team_task_share=0.2, tightness=1.3)
+    greedy_plan = solve(portfolio, SolveParams(greedy_only=True)).plan
+    result = solve(
+        portfolio,
+        SolveParams(
+            time_limit=8, workers=1, seed=0, strategy="lns", dask_address=cluster.scheduler_address
+        ),
+    )
+    lns = result.stats["lns"]
+    assert isinstance(lns, dict) and lns["where"] == "dask" and lns["slots"] == 2
+    assert lns["iterations"] >= 2 and lns["errors"] == 0
+    report = check(portfolio, result.plan)
+    assert report.valid, [v.message for v in report.violations]
+    assert evaluate(portfolio, result.plan).key() <= evaluate(portfolio, greedy_plan).key()
+
+
+def test_a_worker_killed_mid_run_loses_nothing(cluster: Any) -> None:
+    from distributed import Client
+
+    portfolio = generate(20, 10, seed=12, tightness=1.3)
+    inst = compile_instance(portfolio)
+    start = greedy(inst, rule="priority", team_contiguous=True)
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        out["result"] = improve(
+            inst,
+            start,
+            "portfolio",
+            SolverParams(workers=1, seed=3),
+            seconds=10,
+            dask_address=cluster.scheduler_address,
+        )
+
+    t0 = time.monotonic()
+    th = threading.Thread(target=run)
+    th.start()
+    time.sleep(4)
+    with Client(cluster.scheduler_address, set_as_default=False) as client:  # type: ignore[no-untyped-call]
+        pids = client.run(os.getpid)
+    os.kill(next(iter(pids.values())), signal.SIGKILL)
+    th.join(timeout=60)
+    assert not th.is_alive(), "LNS did not come back after a worker died"
+    assert time.monotonic() - t0 < 40
+    best, stats = out["result"]
+    assert isinstance(stats["iterations"], int) and stats["iterations"] >= 1
+    report = check(portfolio, _plan(inst, best))
+    assert report.valid, [v.message for v in report.violations]
+    assert schedule_key(inst, best, "portfolio") <= schedule_key(inst, start, "portfolio")
+
+
+def test_an_unreachable_dask_address_falls_back_to_local_solves() -> None:
+    portfolio = generate(10, 5, seed=4, tightness=1.2)
+    inst = compile_instance(portfolio)
+    start = greedy(inst, rule="edf", team_contiguous=True)
+    best, stats = improve(
+        inst,
+        start,
+        "portfolio",
+        SolverParams(workers=1, seed=0),
+        seconds=5,
+        dask_address="tcp://127.0.0.1:9",
+    )
+    assert stats["where"] == "serial"
+    assert schedule_key(inst, best, "portfolio") <= schedule_key(inst, start, "portfolio")

@@ -172,3 +172,78 @@ def test_demo_solves_checks_writes_and_stores_in_sqlite(tmp_path: Path) -> None:
     with sqlite3.connect(db) as c:
         rows = c.execute("select count(*) from assignments").fetchone()[0]
     assert rows == sum(len(a["people"]) for a in json.loads(plan.read_text())["assignments"])
+
+
+# -- progress and Ctrl-C ------------------------------------------------------------------------
+def test_solve_progress_lines_carry_the_figures(tmp_path: Path) -> None:
+    """stderr is not a terminal here: plain lines, each with stage, objective, bound, gap,
+    elapsed time and time limit; ``--quiet`` turns them off."""
+    plan = tmp_path / "plan.json"
+    r = cli("solve", "example", "-o", str(plan), "--time-limit", "4", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stderr.splitlines() if " / 4s " in x]
+    assert "\r" not in r.stderr and "\x1b[" not in r.stderr  # no in-place redraw
+    stages = [x.split()[4] for x in lines]  # "[#...] 1.2s / 4s  stage  objective ..."
+    assert stages[0] == "compiling"
+    assert any(s.startswith("greedy-") for s in stages) and stages[-1] == "done"
+    done = json.loads(plan.read_text())
+    last = lines[-1]
+    assert f"objective {done['objective']}" in last and f"bound {done['lower_bound']}" in last
+    assert f"gap {done['gap']:.2%}" in last
+    elapsed = float(last.split("]")[1].split("s /")[0])
+    assert 0 <= elapsed <= done["solve_seconds"] + 1
+    quiet = cli("solve", "example", "-o", str(plan), "--time-limit", "2", "--quiet")
+    assert quiet.returncode == 0 and " / 2s " not in quiet.stderr, quiet.stderr
+
+
+def test_ctrl_c_stops_the_solve_and_writes_the_best_plan(tmp_path: Path) -> None:
+    """SIGINT to a running ``allocator solve`` (a portfolio large enough for LNS, a long time
+    limit): it stops within seconds and writes a valid plan; exit code 0."""
+    import signal
+    import threading
+    import time
+
+    portfolio = tmp_path / "big.json"
+    r = cli("generate", "--people", "150", "--projects", "120", "--seed", "7", "-o", str(portfolio))
+    assert r.returncode == 0, r.stderr
+    plan = tmp_path / "plan.json"
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "allocator.cli", "solve", str(portfolio), "-o", str(plan)),
+            *("--time-limit", "120", "--workers", "1"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    planned = threading.Event()
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            seen.append(line)
+            if " greedy-" in line or " lns " in line:
+                planned.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert planned.wait(90), "".join(seen)  # a first plan exists
+        time.sleep(1.0)  # into the search
+        t = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        stopped_in = time.monotonic() - t
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(timeout=5)
+    assert proc.returncode == 0, "".join(seen) + out
+    assert stopped_in < 30, stopped_in
+    assert "stopped early" in "".join(seen)
+    data = json.loads(plan.read_text())
+    assert data["status"] in ("feasible", "optimal") and data["solve_seconds"] < 100
+    r = cli("check", str(portfolio), str(plan))
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -2,6 +2,11 @@
 
 Exit codes: 0 success (for ``check``: the plan is valid); 1 an invalid plan or an internal
 failure; 2 bad input (one line per error, naming the field and id; never a traceback).
+
+``solve`` shows its progress on stderr (``--quiet``: not): stage, objective, bound, gap, elapsed
+time and time limit, on one line redrawn in place on a terminal, else as plain lines. Ctrl-C
+stops it early: the best plan found so far is written and checked as usual (exit code 0 when
+it is valid); a second Ctrl-C aborts (exit code 1, no plan).
 """
 
 from __future__ import annotations
@@ -9,15 +14,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from allocator.contract import dump_plan, dump_portfolio, load_plan, load_portfolio, read_portfolio
 from allocator.errors import InputError, Issue
 from allocator.validation import validate
+
+if TYPE_CHECKING:
+    from allocator.engine import Progress
 
 log = logging.getLogger("allocator")
 
@@ -80,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--greedy", action="store_true", help="only the greedy list scheduler (baseline)"
     )
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
 
     c = sub.add_parser("check", help="check a plan against a portfolio (exit 1 if invalid)")
     c.add_argument("portfolio")
@@ -339,32 +351,184 @@ def _summary(portfolio: object, plan: object, check: object) -> str:
     return "\n".join(lines)
 
 
+class _ProgressView:
+    """The solve's progress on stderr: one line redrawn in place when stderr is a terminal
+    (a ticker redraws it twice a second, so the clock runs during compile and greedy), else a
+    plain line per stage change and at most every ``every`` seconds in between.
+
+    Shows the stage, the objective (for ``cp-sat:<term>`` stages: that term's value), the
+    bound, the gap, the elapsed time and the time limit.
+    """
+
+    def __init__(self, stream: TextIO, time_limit: float, *, tty: bool, every: float = 5.0) -> None:
+        self.stream, self.time_limit, self.tty, self.every = stream, time_limit, tty, every
+        self.t0 = time.monotonic()
+        self.stage = "compiling"
+        self.objective: int | None = None
+        self.bound: int | None = None
+        self.gap: float | None = None
+        self.note = ""
+        self._last_line = 0.0
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._ticker: threading.Thread | None = None
+        if tty:
+            self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
+            self._ticker.start()
+        else:
+            self._emit(force=True)
+
+    def __call__(self, p: Progress) -> None:
+        with self._lock:
+            changed = p.stage.split(":")[0] != self.stage.split(":")[0] or p.stage == "done"
+            self.stage, self.objective, self.bound, self.gap = (
+                p.stage,
+                p.objective,
+                p.lower_bound,
+                p.gap,
+            )
+        self._emit(force=changed)
+
+    def notice(self, text: str) -> None:
+        """Show ``text`` with the figures (a stop request, say)."""
+        with self._lock:
+            self.note = text
+        self._emit(force=True)
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.t0
+        width = 20
+        filled = min(width, int(width * elapsed / self.time_limit)) if self.time_limit else width
+        bar = "#" * filled + "." * (width - filled)
+        gap = "-" if self.gap is None else f"{self.gap:.2%}"
+        text = (
+            f"[{bar}] {elapsed:6.1f}s / {self.time_limit:g}s  {self.stage}  "
+            f"objective {_figure(self.objective)}  bound {_figure(self.bound)}  gap {gap}"
+        )
+        return text + (f"  ({self.note})" if self.note else "")
+
+    def _emit(self, force: bool = False) -> None:
+        with self._lock:
+            if self.tty:
+                self.stream.write("\r" + self.line() + "\x1b[K")
+            elif force or time.monotonic() - self._last_line >= self.every:
+                self.stream.write(self.line() + "\n")
+                self._last_line = time.monotonic()
+            else:
+                return
+            self.stream.flush()
+
+    def _tick(self) -> None:
+        while not self._done.wait(0.5):
+            self._emit()
+
+    def write(self, text: str) -> int:
+        """A stream for log records while the line is shown: each record is written above
+        the line, which is then redrawn (on a terminal; else passed through)."""
+        with self._lock:
+            if self.tty and not self._done.is_set():
+                self.stream.write("\r\x1b[K" + text)
+                if text.endswith("\n"):
+                    self.stream.write("\r" + self.line() + "\x1b[K")
+            else:
+                self.stream.write(text)
+            self.stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self._done.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=2)
+        with self._lock:
+            if self.tty:
+                self.stream.write("\r" + self.line() + "\x1b[K\n")
+                self.stream.flush()
+
+
+def _figure(v: int | None) -> str:
+    """An objective figure: exact when short, else 6 significant digits."""
+    if v is None:
+        return "-"
+    return str(v) if abs(v) < 10**12 else f"{v:.6g}"
+
+
 def _solve_to(
-    portfolio_path: str, output: str, time_limit: float, workers: int, seed: int, greedy_only: bool
+    portfolio_path: str,
+    output: str,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    greedy_only: bool,
+    quiet: bool = False,
 ) -> int:
+    """Solve and write the plan. The solve runs in a worker thread so that Ctrl-C (SIGINT) is
+    handled at once: the first one asks the engine to stop (it keeps the best plan found so
+    far, which is written and checked as usual, exit code 0 when valid); a second one aborts
+    (exit code 1, no plan written)."""
     from allocator.checker import check
     from allocator.domain import Portfolio
-    from allocator.engine import Progress, SolveParams, solve
+    from allocator.engine import Result, SolveParams, solve
 
     portfolio = _load(portfolio_path)
     assert isinstance(portfolio, Portfolio)
-
-    def progress(p: Progress) -> None:
-        value = "" if p.objective is None else f" value {p.objective}"
-        bound = "" if p.lower_bound is None else f" bound {p.lower_bound}"
-        gap = f" gap {p.gap:.2%}" if p.gap is not None else ""
-        log.info("[%6.1fs] %s%s%s%s", p.elapsed, p.stage, value, bound, gap)
-
-    result = solve(
-        portfolio,
-        SolveParams(
-            time_limit=time_limit,
-            workers=workers,
-            seed=seed,
-            greedy_only=greedy_only,
-            on_progress=progress,
-        ),
+    view = None if quiet else _ProgressView(sys.stderr, time_limit, tty=sys.stderr.isatty())
+    stop = threading.Event()
+    params = SolveParams(
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        greedy_only=greedy_only,
+        on_progress=view,
+        stop_event=stop,
     )
+    box: list[Result | BaseException] = []
+
+    def run() -> None:
+        try:
+            box.append(solve(portfolio, params))
+        except BaseException as exc:  # handed to the main thread
+            box.append(exc)
+
+    worker = threading.Thread(target=run, name="solve", daemon=True)
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        if view is not None:
+            view.notice("stopping: keeping the best plan so far; Ctrl-C again to abort")
+        else:
+            print("stopping: keeping the best plan so far", file=sys.stderr)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    # log records go through the view, so that they do not break its line
+    redirected: list[tuple[logging.StreamHandler[TextIO], TextIO]] = []
+    if view is not None and view.tty:
+        for h in logging.getLogger().handlers:
+            if isinstance(h, logging.StreamHandler) and h.stream is sys.stderr:
+                redirected.append((h, h.stream))
+                h.setStream(view)
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if view is not None:
+            view.close()
+        for h, stream in redirected:
+            h.setStream(stream)
+    outcome = box[0]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    result = outcome
+    if stop.is_set():
+        print("stopped early (Ctrl-C): the best plan found so far", file=sys.stderr)
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     dump_plan(result.plan, out)
@@ -454,7 +618,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.cmd == "solve":
             return _solve_to(
-                args.portfolio, args.output, args.time_limit, args.workers, args.seed, args.greedy
+                args.portfolio,
+                args.output,
+                args.time_limit,
+                args.workers,
+                args.seed,
+                args.greedy,
+                quiet=args.quiet,
             )
         if args.cmd == "demo":
             code = _solve_to("example", args.output, args.time_limit, args.workers, 0, False)

@@ -9,6 +9,11 @@ model with the time left), a linear relaxation of people's capacity against the 
 (``solver_models.bounds``), and the analytic bound of the work nobody can do.
 
 Infeasible and timed-out runs are values (``Result.plan.status``), not exceptions.
+
+**Time.** ``SolveParams.time_limit`` bounds the whole solve, except compile and the first greedy
+plan: when they alone take longer (a very large portfolio, a short limit) the solve returns that
+plan as soon as it exists, with no search. ``SolveParams.stop_event`` stops it at any point with
+the best plan so far. See :class:`SolveParams`.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from allocator.domain import Plan, PlanStatus, Portfolio, Unassigned
-from allocator.objective import Terms, evaluate, objective_value, weights
+from allocator.objective import Terms, Weights, evaluate, objective_value, weights
 from allocator.reasons import Explainer
 from allocator.timeline import Timeline
 from solver_models.bounds import makespan_lower_bound, undelivered_lower_bound
@@ -34,11 +39,34 @@ log = logging.getLogger(__name__)
 
 #: greedy list-scheduling rules tried for the warm start (the best one is kept)
 GREEDY_RULES = ("edf", "priority")
+#: the order the greedy runs are made in (rule, team tasks contiguous): the warm starts first,
+#: the priority rule first (the better one on the scale ladder), so that a short time limit on a
+#: large portfolio still gets the likely best one
+GREEDY_RUNS = (("priority", True), ("edf", True), ("priority", False), ("edf", False))
 #: above this many (task, eligible person) pairs, ``strategy="auto"`` improves by LNS instead of
 #: one whole CP-SAT model (measured: 40 people x 250 tasks is ~2,700 pairs and solves whole)
 LNS_ABOVE = 20_000
 #: the LP bound (``solver_models.bounds``) is built up to this many (task, person) pairs
 LP_BOUND_MAX_PAIRS = 400_000
+#: the relaxed whole model (for a bound) is built up to this many pairs: building takes tens of
+#: microseconds a pair and is not bounded by the time limit (2,000 tasks, 127,540 pairs: ~10 s)
+RELAXED_MAX_PAIRS = LNS_ABOVE
+#: seconds past the time limit the repair passes after the search may still run (they stop
+#: at it, keeping what they inserted)
+REPAIR_GRACE = 0.5
+#: seconds past the time limit the final LP bound of a small portfolio may take
+LP_GRACE = 0.5
+#: seconds for the reasons of unassigned tasks: what is left of the time limit, at least
+#: REASONS_MIN_SECONDS; a greedy-only solve (the baseline) takes REASONS_SECONDS plus a tenth
+#: of its limit
+REASONS_MIN_SECONDS = 1.0
+REASONS_SECONDS = 10.0
+#: the reason of an unassigned task not explained within that time (large portfolios)
+UNEXPLAINED = (
+    "not placed by the solver in the time given; its own reasons were not worked out (too many "
+    "unassigned tasks to explain in the time): give the solve more time, or explain it alone "
+    "with allocator.reasons.explain_unassigned"
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +95,14 @@ class Progress:
 class SolveParams:
     """Parameters of :func:`solve` (all optional)."""
 
+    #: seconds for the whole solve. Compile and the first greedy plan are not cut by it: when
+    #: they alone take longer, the solve returns that plan as soon as it exists (no other
+    #: greedy rule, no search, no bound beyond the analytic one). Otherwise the solve returns
+    #: within the limit plus a fraction of a second (``REPAIR_GRACE``, ``LP_GRACE``) and the
+    #: time to turn the plan into a :class:`Plan` with reasons (at least
+    #: ``REASONS_MIN_SECONDS`` for those: unassigned tasks not explained by then get
+    #: ``UNEXPLAINED``). With ``greedy_only`` every greedy rule runs whatever the limit (they
+    #: are the baseline).
     time_limit: float = 20.0
     workers: int = 2
     seed: int = 0
@@ -78,11 +114,15 @@ class SolveParams:
     strategy: str = "auto"
     log_search: bool = False
     on_progress: Callable[[Progress], None] | None = None
-    #: set to stop early and keep the best plan found so far
+    #: set to stop early and keep the best plan found so far (set during the first greedy
+    #: run, it keeps the tasks that run placed so far: a valid plan, the rest unassigned)
     stop_event: threading.Event | None = field(default=None, repr=False)
     #: re-planning: the previous plan, as warm start and for stability (policy keys
     #: ``freeze_days``, ``churn_budget``, ``stability``); see :mod:`allocator.rebalance`
     previous: Plan | None = field(default=None, repr=False)
+    #: a Dask scheduler address (``tcp://host:8786``): LNS solves its neighbourhoods on that
+    #: cluster's workers in parallel (``solver_models.lns_dask``); None: on this machine
+    dask_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,33 +169,75 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         if params.on_progress is not None:
             params.on_progress(Progress(stage, obj, lb, time.monotonic() - t0))
 
-    # 1. greedy list schedules, valid by construction: the best is the warm start
+    stopped = params.stop_event.is_set if params.stop_event is not None else _never
+    deadline = t0 + params.time_limit
+
+    def time_left() -> float:
+        return deadline - time.monotonic()
+
+    def out_of_time() -> bool:
+        return stopped() or time_left() <= 0
+
+    # 1. greedy list schedules, valid by construction: the best is the warm start. The
+    # contiguous ones (the CP-SAT / LNS warm starts) run first; once the time is up only the
+    # first one runs (with ``greedy_only``, all run: they are the baseline), and a stop request
+    # cuts even that one short (what it placed so far is still a valid plan).
     g_t0 = time.monotonic()
+    keys: dict[int, tuple[int, ...]] = {}  # id(schedule) -> objective key, computed once
+    runs: dict[tuple[str, bool], Schedule] = {}
+    best_run: tuple[int, ...] | None = None
+    key_s = 0.0  # seconds to evaluate one plan: about what turning the best into a Plan takes
+    for rule, contiguous in GREEDY_RUNS:
+        # another run only when it is expected to end in time (it takes about as long as the
+        # ones before it), with time left to finish the plan
+        per_run = (time.monotonic() - g_t0) / max(1, len(runs))
+        finish_s = 2 * key_s + REASONS_MIN_SECONDS
+        if runs and (stopped() or (not params.greedy_only and time_left() < per_run + finish_s)):
+            break
+        sched = greedy(inst, rule=rule, team_contiguous=contiguous, stop=stopped)
+        runs[(rule, contiguous)] = sched
+        if goal == "portfolio" or len(sched.start) == len(inst.tasks):
+            k_t0 = time.monotonic()
+            keys[id(sched)] = k = _key(portfolio, inst, sched, tl)
+            key_s = time.monotonic() - k_t0
+            if best_run is None or k < best_run:
+                best_run = k
+                name = f"greedy-{rule}" + ("-contiguous" if contiguous else "")
+                report(name, _from_key(k, w), None)
+    # the candidates in a fixed order (the first of equal ones wins), whichever ran
     candidates: list[tuple[str, Schedule]] = []
     hints: list[tuple[str, Schedule]] = []
     for rule in GREEDY_RULES:
         for contiguous in (False, True):
-            sched = greedy(inst, rule=rule, team_contiguous=contiguous)
-            if goal == "portfolio" or len(sched.start) == len(inst.tasks):
+            found = runs.get((rule, contiguous))
+            if found is not None and id(found) in keys:
                 name = f"greedy-{rule}" + ("-contiguous" if contiguous else "")
-                candidates.append((name, sched))
+                candidates.append((name, found))
                 if contiguous:
-                    hints.append((name, sched))
+                    hints.append((name, found))
     stats["greedy_seconds"] = round(time.monotonic() - g_t0, 3)
+    stats["greedy_runs"] = len(runs)
     g_sched: Schedule | None = None
-    if candidates:
-        g_name, best_greedy = min(candidates, key=lambda c: _key(portfolio, inst, c[1], tl))
-        report(g_name, _value(portfolio, inst, best_greedy, tl), None)
     if hints:
         # the warm start: team tasks not stretched, so CP-SAT can take the whole plan
-        g_sched = min(hints, key=lambda c: _key(portfolio, inst, c[1], tl))[1]
+        g_sched = min(hints, key=lambda c: keys[id(c[1])])[1]
 
     result = ModelResult(schedule=None)
     bound_source: ModelResult | None = None
     lp_units: int | None = None
     impossible = [t for t in inst.tasks if not t.possible]
-    if not params.greedy_only and not (goal == "makespan" and impossible):
-        remaining = max(0.1, params.time_limit - (time.monotonic() - t0))
+    search = not params.greedy_only and not (goal == "makespan" and impossible)
+    if search and out_of_time():
+        # compile and the greedy took the time (or a stop was asked): the greedy plan it is
+        search = False
+        stats["search_skipped"] = "stopped" if stopped() else "no time left"
+        log.info("no time left after compile and greedy (%.1fs): search skipped", -time_left())
+    if search:
+        # keep time for what follows the search: the repair passes (about two greedy runs),
+        # turning the plan into a Plan and the reasons (a few plan evaluations' worth)
+        per_run = (time.monotonic() - g_t0) / max(1, len(runs))
+        reserve = min(2.0 * per_run + 4.0 * key_s, 0.4 * max(0.0, time_left()))
+        remaining = max(0.1, time_left() - reserve)
         sp = SolverParams(
             time_limit=remaining,
             workers=params.workers,
@@ -171,18 +253,25 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         size = sum(len(t.candidates) for t in inst.tasks if t.possible)
         use_lns = params.strategy == "lns" or (params.strategy == "auto" and size > LNS_ABOVE)
         stats["strategy"] = "lns" if use_lns else "cp-sat"
-        if use_lns and size <= LP_BOUND_MAX_PAIRS:
+        if use_lns and remaining >= 2.0:  # any size: solver_models.bounds sizes its LPs
             lp_t0 = time.monotonic()
             lp_units = undelivered_lower_bound(inst, time_limit=max(1.0, 0.15 * remaining))
             stats["lp_bound_seconds"] = round(time.monotonic() - lp_t0, 3)
-            remaining = max(0.1, params.time_limit - (time.monotonic() - t0))
+            remaining = max(0.1, time_left() - reserve)
         if use_lns and g_sched is not None:
             # too large for one model in the time given: improve the greedy plan by parts
             def on_lns(key: tuple[int, ...], elapsed: float) -> None:
                 report("lns", key[0], None)
 
             improved, lns_stats = improve(
-                inst, g_sched, goal, sp, seconds=remaining, stop=stop, on_progress=on_lns
+                inst,
+                g_sched,
+                goal,
+                sp,
+                seconds=remaining,
+                stop=stop,
+                on_progress=on_lns,
+                dask_address=params.dask_address,
             )
             stats["lns"] = lns_stats
             result = ModelResult(schedule=improved, exact=False)
@@ -193,9 +282,16 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         stats["cpsat_seconds"] = round(result.wall_seconds, 3)
         stats["cpsat_stages"] = {k: list(v) for k, v in result.stages.items()}
         stats["model_exact"] = result.exact
-        left = params.time_limit - (time.monotonic() - t0)
-        if not result.exact and left > 0.2 and not (stop is not None and stop()):
+        left = time_left() - reserve
+        if (
+            not result.exact
+            and left > 0.2
+            and not (stop is not None and stop())
+            and size <= RELAXED_MAX_PAIRS
+        ):
             # the exact model's bounds do not hold for the portfolio: prove one on a relaxation
+            # (one whole model, whose building the time limit does not bound: only where the
+            # whole exact model was built too)
             relaxed = solve_lexicographic(
                 inst, goal, replace(sp, time_limit=left), relaxed=True, stop=stop
             )
@@ -205,9 +301,16 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         if result.schedule is not None:
             name = "lns" if use_lns else "cp-sat"
             candidates.append((name, result.schedule))
-            # repair: insert what CP-SAT left out wherever it still fits (only adds work)
+
+            def repair_over() -> bool:
+                return stopped() or time.monotonic() > deadline + REPAIR_GRACE
+
+            # repair: insert what CP-SAT left out wherever it still fits (only adds work; cut
+            # short when the time is up: what it inserted so far is valid)
             for rule in GREEDY_RULES:
-                filled = greedy(inst, rule=rule, base=result.schedule)
+                if repair_over():
+                    break
+                filled = greedy(inst, rule=rule, base=result.schedule, stop=repair_over)
                 if len(filled.start) > len(result.schedule.start):
                     candidates.append((f"{name}+insert-{rule}", filled))
 
@@ -215,7 +318,7 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
     best_name, best_sched = "none", None
     best_key: tuple[int, ...] | None = None
     for name, sched in candidates:
-        key = _key(portfolio, inst, sched, tl)
+        key = keys.get(id(sched)) or _key(portfolio, inst, sched, tl)
         if best_key is None or key < best_key:
             best_name, best_sched, best_key = name, sched, key
     runtime = time.monotonic() - t0
@@ -236,7 +339,7 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
             solve_seconds=round(runtime, 3),
             solver="none",
         )
-        plan = _with_reasons(portfolio, inst, plan, tl)
+        plan = _with_reasons(portfolio, inst, plan, tl, reasons_budget(params, time_left()))
         return Result(plan, None, runtime, stats)
 
     plan = to_plan(
@@ -248,8 +351,10 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         solve_seconds=round(runtime, 3),
         solver=best_name,
     )
-    obj = objective_value(portfolio, plan, tl)
-    terms = evaluate(portfolio, plan, tl) if goal == "portfolio" else None
+    # the objective from the plan's key (the same evaluation of the same assignments)
+    assert best_key is not None
+    obj = _from_key(best_key, w)
+    terms = Terms(*best_key) if goal == "portfolio" else None
     if bound_source is None and result.exact:
         bound_source = result
     if (
@@ -257,9 +362,14 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         and lp_units is None
         and not params.greedy_only
         and not _stage_one_proven(bound_source)
+        and not stopped()
         and sum(len(t.candidates) for t in inst.tasks if t.possible) <= LP_BOUND_MAX_PAIRS
     ):
-        lp_units = undelivered_lower_bound(inst, time_limit=5.0)
+        # small portfolios only (the LP is built up to LP_BOUND_MAX_PAIRS pairs, fast): the
+        # time limit may be overrun by at most LP_GRACE seconds for it
+        lp_units = undelivered_lower_bound(
+            inst, time_limit=min(5.0, max(LP_GRACE, time_left() + LP_GRACE))
+        )
     lb = _lower_bound(inst, goal, bound_source, w)
     if lp_units is not None and w is not None:
         const_units = sum(t.units for t in inst.tasks if not t.possible)
@@ -271,7 +381,7 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
     if terms is not None:
         extra["objective_terms"] = terms.as_dict()
     plan = replace(plan, status=status, objective=obj, lower_bound=lb, extra=extra)
-    plan = _with_reasons(portfolio, inst, plan, tl)
+    plan = _with_reasons(portfolio, inst, plan, tl, reasons_budget(params, time_left()))
     stats["chosen"] = best_name
     report("done", obj, lb)
     log.info(
@@ -284,6 +394,24 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         runtime,
     )
     return Result(plan, terms, runtime, stats)
+
+
+def reasons_budget(params: SolveParams, left: float) -> float:
+    """Seconds for explaining unassigned tasks: what is left of the time limit, at least
+    ``REASONS_MIN_SECONDS`` (``greedy_only``: ``REASONS_SECONDS`` and a tenth of the limit)."""
+    if params.greedy_only:
+        return REASONS_SECONDS + 0.1 * params.time_limit
+    return max(REASONS_MIN_SECONDS, left)
+
+
+def _from_key(key: tuple[int, ...], w: Weights | None) -> int:
+    """The objective of a plan from its :func:`_key` (``w``: the portfolio objective's weights,
+    None under ``makespan``)."""
+    return key[0] if w is None else w.combine(Terms(*key))
+
+
+def _never() -> bool:
+    return False
 
 
 def _plan_of(inst: Instance, sched: Schedule) -> Plan:
@@ -303,10 +431,6 @@ def _key(portfolio: Portfolio, inst: Instance, sched: Schedule, tl: Timeline) ->
     if portfolio.policy.goal == "makespan":
         return (objective_value(portfolio, plan, tl),)
     return evaluate(portfolio, plan, tl).key()
-
-
-def _value(portfolio: Portfolio, inst: Instance, sched: Schedule, tl: Timeline) -> int:
-    return objective_value(portfolio, _plan_of(inst, sched), tl)
 
 
 def _stage_one_proven(source: ModelResult | None) -> bool:
@@ -346,14 +470,37 @@ def _lower_bound(inst: Instance, goal: str, source: ModelResult | None, w: objec
     return max(lb, analytic)
 
 
-def _with_reasons(portfolio: Portfolio, inst: Instance, plan: Plan, tl: Timeline) -> Plan:
+def _with_reasons(
+    portfolio: Portfolio, inst: Instance, plan: Plan, tl: Timeline, budget: float | None = None
+) -> Plan:
+    """The plan with reasons for each unassigned task: the compiler's (the task cannot be
+    assigned at all), else :class:`~allocator.reasons.Explainer`'s from the plan.
+
+    ``budget``: seconds for the explanations (they are plain Python per task and qualified
+    person: on a large portfolio with thousands of unassigned tasks they take minutes). The
+    most important tasks (priority-weighted work) are explained first; those left when the
+    budget is spent get :data:`UNEXPLAINED`.
+    """
+    t0 = time.monotonic()
     static = {t.id: t.out_reasons for t in inst.tasks}
-    explainer: Explainer | None = None
+    todo = [u.task for u in plan.unassigned if not static.get(u.task)]
+    units = {t.id: t.units for t in inst.tasks}
+    todo.sort(key=lambda tid: -units.get(tid, 0))
+    explained: dict[str, list[str]] = {}
+    if todo:
+        explainer = Explainer(portfolio, plan, tl)
+        for tid in todo:
+            if budget is not None and time.monotonic() - t0 > budget:
+                log.info(
+                    "reasons: %d of %d unassigned tasks explained in %.1fs (the budget)",
+                    len(explained),
+                    len(todo),
+                    time.monotonic() - t0,
+                )
+                break
+            explained[tid] = explainer.explain(tid)
     out = []
     for u in plan.unassigned:
-        reasons = list(static.get(u.task) or [])
-        if not reasons:
-            explainer = explainer or Explainer(portfolio, plan, tl)
-            reasons = explainer.explain(u.task)
+        reasons = static.get(u.task) or explained.get(u.task, [UNEXPLAINED])
         out.append(Unassigned(u.task, tuple(reasons)))
     return replace(plan, unassigned=tuple(out))

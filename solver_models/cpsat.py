@@ -9,7 +9,9 @@ Variables (named so that a model dump reads as the plan):
 * ``assigned[t]`` (bool): the task is planned;
 * ``start[t]``, ``finish[t]`` (int): its first and last active working day;
 * ``does[t,p]`` (bool): person ``p`` does one-person task ``t``;
-* ``fills[t,k,p]`` (bool): ``p`` fills place ``k`` of team task ``t``; ``member[t,p]`` = sum over k;
+* ``fills[t,k,p]`` (bool): ``p`` fills one of the places of team task ``t`` that are
+  interchangeable with place ``k`` (``k`` the first of them, see ``_team_places``);
+  ``member[t,p]`` = sum over those groups;
 * ``late[t]``, ``done_by[t]`` (int): late working days, and ``finish+1`` when assigned;
 * intervals ``work[t,p]`` in working-day time, present when ``p`` works on ``t``.
 
@@ -77,6 +79,16 @@ class ModelResult:
 class _Model:
     """Builds the CP-SAT model of an instance; one method per rule."""
 
+    #: one ``fills`` literal per (group of interchangeable places, person) instead of one per
+    #: (place, person) (see ``_team_places``); off only to compare both formulations
+    group_places: bool = True
+    #: which unions of team places' eligible sets get a redundant cumulative (``_hall``):
+    #: 0 none, 1 each set and the union of all, 2 also the unions of two sets (measured best
+    #: on MSPSP at equal deterministic time; 0 only to compare formulations)
+    hall_level: int = 2
+    #: at most this many ``_hall`` cumulatives (the first found, smallest sets first)
+    hall_max: int = 64
+
     def __init__(
         self,
         instance: Instance,
@@ -117,6 +129,9 @@ class _Model:
         self.finish: dict[int, cp_model.IntVar] = {}
         self.does: dict[tuple[int, int], cp_model.IntVar] = {}
         self.fills: dict[tuple[int, int, int], cp_model.IntVar] = {}
+        #: per team task: its groups of interchangeable places not filled from pure pools
+        #: (place indices, the first one keys ``fills``)
+        self.place_groups: dict[int, list[list[int]]] = {}
         self.member: dict[tuple[int, int], cp_model.IntVar] = {}
         self.late: dict[int, cp_model.IntVar] = {}
         self.done_by: dict[int, cp_model.IntVar] = {}
@@ -199,6 +214,8 @@ class _Model:
         self._pool_capacity()
         if not self.relaxed:
             self._pools()
+            if objective == "makespan":
+                self._hall()
         if objective == "makespan":
             self._all_assigned()
             self._makespan()
@@ -413,27 +430,37 @@ class _Model:
         self.m.add(sum(zs) == lit)
 
     def _team_places(self, t: TaskInfo) -> None:
-        """Each place ``k``: ``sum_p fills[t,k,p] = assigned[t]``; each person fills at most one
-        place: ``member[t,p] = sum_k fills[t,k,p] <= 1``. Members are available (with capacity
-        >= allocation) on ``duration`` consecutive working days from ``start``, and each carries
-        the fixed-size interval ``[start, start+duration)``."""
+        """Places with the same eligible people are interchangeable (a person's duration and
+        cost on a task do not depend on the place), so they form one group ``G`` with
+        ``|G|`` seats: ``sum_p fills[t,G,p] = |G| x assigned[t]``; each person fills at most one
+        place: ``member[t,p] = sum_G fills[t,G,p] <= 1``. Any such choice of members is a plan
+        (give each group's members its places in any order), and every plan gives one, so this
+        is exact, with one literal per (group, person) instead of ``|G|!`` symmetric
+        (place, person) assignments. Members are available (with capacity >= allocation) on
+        ``duration`` consecutive working days from ``start``, and each carries the fixed-size
+        interval ``[start, start+duration)``."""
         x = self.assigned[t.index]
         d = t.duration or 1
         s, f = self.start[t.index], self.finish[t.index]
         inst = self.inst
         from_pool: dict[int, int] = {}
+        groups: dict[tuple[int, ...], list[int]] = {}
         for k in range(len(t.places)):
             n = self.pool_place.get((t.index, k))
             if n is not None:  # filled from a pure pool: no variable per person
                 from_pool[n] = from_pool.get(n, 0) + 1
                 continue
-            cands = self.place_cands(t, k)
+            key = tuple(self.place_cands(t, k)) if self.group_places else (-1 - k,)
+            groups.setdefault(key, []).append(k)
+        self.place_groups[t.index] = list(groups.values())
+        for group in groups.values():
+            k = group[0]
             lits = []
-            for p in cands:
+            for p in self.place_cands(t, k):
                 lit = self.m.new_bool_var(f"fills[{t.id},{k},{inst.people[p].id}]")
                 self.fills[(t.index, k, p)] = lit
                 lits.append(lit)
-            self.m.add(sum(lits) == x)
+            self.m.add(sum(lits) == len(group) * x)
         lo, hi = self.lo[t.index], self.hi[t.index]
         window = slice(lo, hi + 1)
         pooled = {p for n in from_pool for p in self.pool_members[n]}
@@ -654,6 +681,85 @@ class _Model:
                 [iv for iv, _ in items], [d for _, d in items], 100 * len(pools[n])
             )
 
+    def _hall(self) -> None:
+        """Redundant capacity of sets of people that team places draw on (Hall's condition).
+
+        For a set ``U`` of people and every day: ``sum`` over tasks of ``allocation x`` (their
+        places whose eligible people all lie in ``U``) ``<= 100 x |U|``. Each such place is
+        filled by a different member of ``U`` (a task's places by distinct people), who carries
+        the allocation on that day in its own capacity rule, so this is a sum of those rules and
+        removes no solution of the model. ``U`` ranges over the eligible sets of team places
+        (a skill's holders on MSPSP), their union, and with ``hall_level`` 2 the unions of two
+        of them (when there are at most ``hall_max`` sets; the ``hall_max`` smallest unions are
+        kept): it gives CP-SAT a cumulative per skill (energy, edge finding) where the
+        person-by-person model has only no-overlaps, which is what bounds multi-skill benchmarks.
+        One-person tasks count with their span ``[start, finish]`` (as in ``_capacity``).
+        Added for the ``makespan`` objective only: on a generated ``portfolio`` (40 people, 187
+        tasks) its 59 extra cumulatives made the first stage worse at equal deterministic time.
+        Places filled from pure pools take no part (see the loop below).
+        """
+        if self.hall_level <= 0:
+            return
+        sets: dict[frozenset[int], None] = {}
+        for t in self.tasks:
+            if t.is_team:
+                for k in range(len(t.places)):
+                    # places filled from a pure pool are out: the pool is already one exact
+                    # cumulative, and unions of pools measured worse (PSPLIB j3013_1 in the
+                    # benchmark slice: 59 with bound 41, against 58 with bound 49 without)
+                    if (t.index, k) in self.pool_place:
+                        continue
+                    cands = self.place_cands(t, k)
+                    if len(cands) >= 2:
+                        sets[frozenset(cands)] = None
+        if not sets:
+            return
+        base = list(sets)
+        unions: dict[frozenset[int], None] = dict(sets)
+        if self.hall_level >= 2 and len(base) <= self.hall_max:
+            for a in range(len(base)):
+                for b in range(a + 1, len(base)):
+                    unions[base[a] | base[b]] = None
+        unions[frozenset().union(*base)] = None
+        for members in self.pool_members:  # already one cumulative (``_pool_capacity``)
+            unions.pop(frozenset(members), None)
+        chosen = sorted(unions, key=lambda u: (len(u), sorted(u)))[: self.hall_max]
+        within = frozenset().union(*chosen)
+        # per task: its allocation and the eligible set of each place that may count
+        places: list[tuple[TaskInfo, list[frozenset[int]]]] = []
+        for t in self.tasks:
+            if not t.places or not (t.is_team or t.index in self.span):
+                continue
+            pcands: list[frozenset[int]] = []
+            for k in range(len(t.places)):
+                n = self.pool_place.get((t.index, k))
+                c = frozenset(self.pool_members[n] if n is not None else self.place_cands(t, k))
+                if c and c <= within:
+                    pcands.append(c)
+            if pcands:
+                places.append((t, pcands))
+        ivs: dict[int, cp_model.IntervalVar] = {}
+
+        def interval(t: TaskInfo) -> cp_model.IntervalVar:
+            if t.index not in ivs:
+                x, s = self.assigned[t.index], self.start[t.index]
+                if t.is_team:
+                    ivs[t.index] = self.m.new_optional_fixed_size_interval_var(
+                        s, t.duration or 1, x, f"hall_use[{t.id}]"
+                    )
+                else:
+                    ivs[t.index] = self.m.new_optional_interval_var(
+                        s, self.span[t.index], self.finish[t.index] + 1, x, f"hall_use[{t.id}]"
+                    )
+            return ivs[t.index]
+
+        for u in chosen:
+            items = [(t, sum(1 for c in pc if c <= u)) for t, pc in places]
+            items = [(t, n) for t, n in items if n]
+            dems = [t.alloc * n for t, n in items]
+            if len(items) >= 2 and sum(dems) > 100 * len(u):
+                self.m.add_cumulative([interval(t) for t, _ in items], dems, 100 * len(u))
+
     def _all_assigned(self) -> None:
         """``makespan`` objective: every task is assigned."""
         for x in self.assigned.values():
@@ -773,12 +879,10 @@ class _Model:
             if i in self.done_by:
                 self.m.add_hint(self.done_by[i], sched.finish[i] + 1 if on else 0)
             if t.is_team:
-                for k in range(len(t.places)):
-                    if (i, k) in self.pool_place:
-                        continue
-                    who = people[k] if k < len(people) else None
-                    for q in self.place_cands(t, k):
-                        self.m.add_hint(self.fills[(i, k, q)], q == who)
+                for places in self.place_groups.get(i, ()):
+                    who = {people[k] for k in places if k < len(people)}
+                    for q in self.place_cands(t, places[0]):
+                        self.m.add_hint(self.fills[(i, places[0], q)], q in who)
                 for q in self.cands(t):
                     if (i, q) in self.member:
                         self.m.add_hint(self.member[(i, q)], q in people)
@@ -810,13 +914,8 @@ class _Model:
             ):
                 sched.people[i] = ()  # named below, by ``_name_pool_people``
             elif t.is_team:
-                people = []
-                for k in range(len(t.places)):
-                    cands = self.place_cands(t, k)
-                    people.append(
-                        next(p for p in cands if solver.boolean_value(self.fills[(i, k, p)]))
-                    )
-                sched.people[i] = tuple(people)
+                filled = self._filled(solver, t)
+                sched.people[i] = tuple(filled[k] for k in range(len(t.places)))
             elif t.places:
                 sched.people[i] = tuple(
                     p for p in self.cands(t) if solver.boolean_value(self.does[(i, p)])
@@ -851,16 +950,23 @@ class _Model:
             i = t.index
             if i not in sched.start or not any((i, k) in named for k in range(len(t.places))):
                 continue
-            people = []
-            for k in range(len(t.places)):
-                if (i, k) in named:
-                    people.append(named[(i, k)])
-                else:
-                    cands = self.place_cands(t, k)
-                    people.append(
-                        next(p for p in cands if solver.boolean_value(self.fills[(i, k, p)]))
-                    )
-            sched.people[i] = tuple(people)
+            filled = self._filled(solver, t) if t.is_team else {}
+            filled.update((k, named[(i, k)]) for k in range(len(t.places)) if (i, k) in named)
+            sched.people[i] = tuple(filled[k] for k in range(len(t.places)))
+
+    def _filled(self, solver: cp_model.CpSolver, t: TaskInfo) -> dict[int, int]:
+        """Who fills each place of an assigned team task that is not filled from a pure pool:
+        each group's chosen people, in candidate order, to its places in order."""
+        out: dict[int, int] = {}
+        for places in self.place_groups.get(t.index, ()):
+            k = places[0]
+            chosen = [
+                p
+                for p in self.place_cands(t, k)
+                if solver.boolean_value(self.fills[(t.index, k, p)])
+            ]
+            out.update(zip(places, chosen, strict=True))
+        return out
 
 
 def booked_capacity(

@@ -33,9 +33,11 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -1006,6 +1008,39 @@ def _solver(params: SolverParams, seconds: float) -> cp_model.CpSolver:
 
 
 ProgressFn = Callable[[str, int, int, float], None]
+#: seconds between two looks at the stop request while CP-SAT searches
+STOP_POLL = 0.1
+
+
+def solve_stoppable(
+    solver: cp_model.CpSolver,
+    model: cp_model.CpModel,
+    stop: Callable[[], bool] | None,
+    callback: cp_model.CpSolverSolutionCallback | None = None,
+) -> Any:
+    """``solver.solve(model)``, stopped within ``STOP_POLL`` seconds of ``stop()`` turning true.
+
+    A solution callback alone sees the request only when a new solution comes, which on a hard
+    stage may be never; a watcher thread polls it and calls ``stop_search`` (the search then
+    ends as if its time were up, keeping the best solution found).
+    """
+    if stop is None:
+        return solver.solve(model, callback)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(STOP_POLL):
+            if stop():
+                solver.stop_search()
+                return
+
+    watcher = threading.Thread(target=watch, name="cp-sat-stop", daemon=True)
+    watcher.start()
+    try:
+        return solver.solve(model, callback)
+    finally:
+        done.set()
+        watcher.join()
 
 
 class _Watch(cp_model.CpSolverSolutionCallback):
@@ -1116,7 +1151,7 @@ def solve_lexicographic(
             model.hint(best)
         solver = _solver(params, seconds)
         stage_t0 = time.monotonic()
-        status = solver.solve(model.m, _Watch(stage, t0, on_progress, stop))
+        status = solve_stoppable(solver, model.m, stop, _Watch(stage, t0, on_progress, stop))
         used = time.monotonic() - stage_t0
         carried = max(0.0, budget * share + carried - used)
         name = solver.status_name(status)

@@ -974,18 +974,43 @@ class _Model:
 def booked_capacity(
     inst: Instance, sched: Schedule, exclude: set[int] | None = None
 ) -> npt.NDArray[np.int64]:
-    """Percent of each person's day taken by ``sched``'s tasks on their active days."""
+    """Percent of each person's day taken by ``sched``'s tasks on their active days.
+
+    One-person tasks (most of a portfolio) are active on exactly their person's available days
+    in their span, so their bookings are summed in one difference array (``+alloc`` at the
+    start, ``-alloc`` after the finish, a cumulative sum along the days, times availability);
+    team tasks, active where all members are available, are added one by one. Called for every
+    LNS neighbourhood, where a loop over all tasks cost about 150 ms at 10,000 tasks.
+    """
+    n_people, n_days = inst.cap.shape
+    rows: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    allocs: list[int] = []
     booked = np.zeros_like(inst.cap)
     for i, s in sched.start.items():
         if exclude is not None and i in exclude:
             continue
-        people = list(sched.people.get(i, ()))
+        people = sched.people.get(i, ())
         if not people:
             continue
         f = sched.finish[i]
-        active = inst.avail[people, s : f + 1].all(axis=0)
+        alloc = inst.tasks[i].alloc
+        if len(people) == 1:
+            rows.append(people[0])
+            starts.append(s)
+            ends.append(f + 1)
+            allocs.append(alloc)
+            continue
+        active = inst.avail[list(people), s : f + 1].all(axis=0)
         for p in people:
-            booked[p, s : f + 1] += inst.tasks[i].alloc * active
+            booked[p, s : f + 1] += alloc * active
+    if rows:
+        diff = np.zeros((n_people, n_days + 1), dtype=np.int64)
+        a = np.asarray(allocs, dtype=np.int64)
+        np.add.at(diff, (np.asarray(rows), np.asarray(starts)), a)
+        np.add.at(diff, (np.asarray(rows), np.asarray(ends)), -a)
+        booked += np.cumsum(diff[:, :n_days], axis=1) * inst.avail
     return booked
 
 

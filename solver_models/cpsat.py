@@ -250,6 +250,20 @@ class _Model:
                 self.m.add(self.assigned[t.index] == 0)
         self.m.add(self.start[t.index] <= self.finish[t.index])
 
+    def _interchangeable(self) -> list[list[int]]:
+        """Groups of at least two people with the same skills and levels, availability and
+        capacity (``cap``: in a neighbourhood, what the fixed part leaves them)."""
+        inst = self.inst
+        groups: dict[tuple[object, ...], list[int]] = {}
+        for p, person in enumerate(inst.people):
+            key = (
+                tuple(sorted(person.skills.items())),
+                inst.avail[p].tobytes(),
+                self.cap[p].tobytes(),
+            )
+            groups.setdefault(key, []).append(p)
+        return [members for members in groups.values() if len(members) >= 2]
+
     def _pure_pools(self) -> None:
         """Find *pure pools*: people who are interchangeable for every place they could fill, so
         the model needs no variable per person for them.
@@ -273,15 +287,7 @@ class _Model:
         what proves optimality on resource-constrained benchmarks.
         """
         inst = self.inst
-        groups: dict[tuple[object, ...], list[int]] = {}
-        for p, person in enumerate(inst.people):
-            key = (
-                tuple(sorted(person.skills.items())),
-                inst.avail[p].tobytes(),
-                self.cap[p].tobytes(),
-            )
-            groups.setdefault(key, []).append(p)
-        candidates = [m for m in groups.values() if len(m) >= 2]
+        candidates = self._interchangeable()
         if not candidates:
             return
         pool_of: dict[int, int] = {}
@@ -635,17 +641,8 @@ class _Model:
         the pool as one cumulative resource (energy, edge finding) instead of ``|P|`` separate
         no-overlaps, which is what proves bounds on resource-constrained benchmarks.
         """
-        inst = self.inst
-        groups: dict[tuple[object, ...], list[int]] = {}
-        for p, person in enumerate(inst.people):
-            key = (
-                tuple(sorted(person.skills.items())),
-                inst.avail[p].tobytes(),
-                self.cap[p].tobytes(),
-            )
-            groups.setdefault(key, []).append(p)
+        pools = self._interchangeable()
         pool_of: dict[int, int] = {}
-        pools = [members for members in groups.values() if len(members) >= 2]
         for n, members in enumerate(pools):
             for p in members:
                 pool_of[p] = n

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from allocator import load_portfolio
-from allocator.checker import check
-from allocator.objective import objective_value
 from solver_models.cpsat import SolverParams, _Model, solve_lexicographic
 from solver_models.instance import compile_instance
-from solver_models.schedule import to_plan
 from tests.conftest import portfolio_dict
+from tests.solved import checked_first_stage
 
 SKILLS = ("a", "b", "c")
 
@@ -46,17 +43,7 @@ def _solve(data: dict[str, Any], objective: str, group: bool, hall: int) -> tupl
         res = solve_lexicographic(inst, objective, SolverParams(time_limit=20, workers=1, seed=0))
     if res.infeasible:
         return None, True
-    assert res.schedule is not None
-    plan = to_plan(
-        inst, res.schedule, status="feasible", objective=None, lower_bound=None,
-        solve_seconds=0.0, solver="",
-    )  # fmt: skip
-    plan = replace(plan, objective=objective_value(portfolio, plan, inst.timeline))
-    report = check(portfolio, plan)
-    assert report.valid, report.violations
-    stage = "makespan" if objective == "makespan" else "undelivered"
-    value, _, optimal = res.stages[stage]
-    return value, optimal
+    return checked_first_stage(portfolio, inst, res, objective)
 
 
 @st.composite

@@ -7,7 +7,6 @@ portfolios solved to optimality, and by the independent checker.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,33 +16,23 @@ from hypothesis import strategies as st
 
 from allocator import load_portfolio
 from allocator.checker import check
-from allocator.objective import objective_value
 from allocator.readers import read_benchmark
 from solver_models.cpsat import SolverParams, _Model, solve_lexicographic
 from solver_models.instance import compile_instance
 from solver_models.schedule import to_plan
 from tests.conftest import portfolio_dict
+from tests.solved import checked_first_stage
 
 J30 = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "psplib_rcpsp" / "j30"
 
 
-def _plan_valid(data: dict[str, Any], objective: str, pooling: bool) -> tuple[int, bool, bool]:
+def _plan_valid(data: dict[str, Any], objective: str, pooling: bool) -> tuple[int, bool]:
     portfolio = load_portfolio(data)
     inst = compile_instance(portfolio)
     res = solve_lexicographic(
         inst, objective, SolverParams(time_limit=20, workers=1, seed=0), pooling=pooling
     )
-    assert res.schedule is not None
-    plan = to_plan(
-        inst, res.schedule, status="feasible", objective=None, lower_bound=None,
-        solve_seconds=0.0, solver="",
-    )  # fmt: skip
-    plan = replace(plan, objective=objective_value(portfolio, plan, inst.timeline))
-    report = check(portfolio, plan)
-    assert report.valid, report.violations
-    stage = "makespan" if objective == "makespan" else "undelivered"
-    value, _, optimal = res.stages[stage]
-    return value, optimal, bool(res.stages)
+    return checked_first_stage(portfolio, inst, res, objective)
 
 
 @st.composite
@@ -81,8 +70,8 @@ def pooled_portfolios(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pooled_portfolios())
 def test_pooled_model_has_the_optimum_of_the_person_model(data: dict[str, Any]) -> None:
-    pooled, pooled_opt, _ = _plan_valid(data, "makespan", pooling=True)
-    single, single_opt, _ = _plan_valid(data, "makespan", pooling=False)
+    pooled, pooled_opt = _plan_valid(data, "makespan", pooling=True)
+    single, single_opt = _plan_valid(data, "makespan", pooling=False)
     assert pooled_opt and single_opt
     assert pooled == single
 
@@ -91,8 +80,8 @@ def test_pooled_model_has_the_optimum_of_the_person_model(data: dict[str, Any]) 
 @given(pooled_portfolios())
 def test_pooled_model_portfolio_objective_valid_and_equal(data: dict[str, Any]) -> None:
     data = {**data, "policy": {"objective": "portfolio"}}
-    pooled, pooled_opt, _ = _plan_valid(data, "portfolio", pooling=True)
-    single, single_opt, _ = _plan_valid(data, "portfolio", pooling=False)
+    pooled, pooled_opt = _plan_valid(data, "portfolio", pooling=True)
+    single, single_opt = _plan_valid(data, "portfolio", pooling=False)
     if pooled_opt and single_opt:
         assert pooled == single
 

@@ -47,9 +47,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.results_md import record
+
+if TYPE_CHECKING:
+    from allocator.domain import Portfolio
 
 HERE = Path(__file__).resolve().parent
 CSV = HERE / "results" / "scale.csv"
@@ -155,19 +158,10 @@ def code_version() -> str:
     return h.hexdigest()[:10]
 
 
-def child(
-    people: int,
-    projects: int,
-    seed: int,
-    tightness: float,
-    limit: float,
-    workers: int,
-    greedy_only: bool,
-) -> None:
-    from allocator.checker import check
-    from allocator.engine import Progress, SolveParams, solve
+def _generated(people: int, projects: int, seed: int, tightness: float) -> Portfolio:
+    """The portfolio of one run, with the ``code`` and ``generated`` milestones."""
     from allocator.generator import generate
-    from allocator.objective import evaluate, task_units, weights
+    from allocator.objective import task_units
 
     _emit("code", code=code_version())
     t = time.monotonic()
@@ -181,6 +175,23 @@ def child(
         total_h=sum(task_units(portfolio, t) for t in portfolio.tasks_to_plan) / 100,
         rss_mb=_rss_mb(),
     )
+    return portfolio
+
+
+def child(
+    people: int,
+    projects: int,
+    seed: int,
+    tightness: float,
+    limit: float,
+    workers: int,
+    greedy_only: bool,
+) -> None:
+    from allocator.checker import check
+    from allocator.engine import Progress, SolveParams, solve
+    from allocator.objective import evaluate, weights
+
+    portfolio = _generated(people, projects, seed, tightness)
     seen: list[str] = []
 
     def on_progress(p: Progress) -> None:
@@ -261,20 +272,7 @@ def peer_child(
     the horizon), ``repaired_*`` the plan with every task the checker names taken out (only
     when invalid, never instead of the verdict).
     """
-    from allocator.generator import generate
-    from allocator.objective import task_units
-
-    _emit("code", code=code_version())
-    t = time.monotonic()
-    portfolio = generate(people, projects, seed=seed, tightness=tightness)
-    _emit(
-        "generated",
-        generate_s=round(time.monotonic() - t, 2),
-        tasks=len(portfolio.tasks_to_plan),
-        people=len(portfolio.people),
-        total_h=sum(task_units(portfolio, t) for t in portfolio.tasks_to_plan) / 100,
-        rss_mb=_rss_mb(),
-    )
+    portfolio = _generated(people, projects, seed, tightness)
     if solver == "timefold":
         from benchmarks.timefold_peer import classpath, solve_timefold
 

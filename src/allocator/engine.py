@@ -124,6 +124,20 @@ class SolveParams:
     #: cluster's workers in parallel (``solver_models.lns_dask``); None: on this machine
     dask_address: str | None = None
 
+    def cpsat(self, seconds: float) -> SolverParams:
+        """CP-SAT's parameters for a search of ``seconds`` under these solve parameters."""
+        return SolverParams(
+            time_limit=seconds,
+            workers=self.workers,
+            seed=self.seed,
+            deterministic_time=self.deterministic_time,
+            log_search=self.log_search,
+        )
+
+    def stop_requested(self) -> Callable[[], bool] | None:
+        """The stop test handed to the searches (None when no stop event is given)."""
+        return self.stop_event.is_set if self.stop_event is not None else None
+
 
 @dataclass(frozen=True)
 class Result:
@@ -238,14 +252,8 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         per_run = (time.monotonic() - g_t0) / max(1, len(runs))
         reserve = min(2.0 * per_run + 4.0 * key_s, 0.4 * max(0.0, time_left()))
         remaining = max(0.1, time_left() - reserve)
-        sp = SolverParams(
-            time_limit=remaining,
-            workers=params.workers,
-            seed=params.seed,
-            deterministic_time=params.deterministic_time,
-            log_search=params.log_search,
-        )
-        stop = params.stop_event.is_set if params.stop_event is not None else None
+        sp = params.cpsat(remaining)
+        stop = params.stop_requested()
 
         def on_stage(stage: str, value: int, bound: int, elapsed: float) -> None:
             report(f"cp-sat:{stage}", value, bound)

@@ -55,7 +55,7 @@ from allocator.engine import (
     gap,
 )
 from allocator.objective import evaluate, objective_value, weights
-from solver_models.cpsat import ModelResult, SolverParams, Stability, solve_lexicographic
+from solver_models.cpsat import ModelResult, Stability, solve_lexicographic
 from solver_models.greedy import book, greedy, initial_free
 from solver_models.instance import Instance, compile_instance, topological_order
 from solver_models.schedule import Schedule, to_plan
@@ -285,14 +285,8 @@ def rebalance(
         stats["strategy"] = "warm-start-only"
     elif not params.greedy_only:
         remaining = max(0.1, params.time_limit - (time.monotonic() - t0))
-        sp = SolverParams(
-            time_limit=remaining,
-            workers=params.workers,
-            seed=params.seed,
-            deterministic_time=params.deterministic_time,
-            log_search=params.log_search,
-        )
-        stop = params.stop_event.is_set if params.stop_event is not None else None
+        sp = params.cpsat(remaining)
+        stop = params.stop_requested()
         stab = Stability(previous=kept, budget=policy.churn_budget, weight=weight)
         result = solve_lexicographic(inst, goal, sp, hint=warm, stop=stop, stability=stab)
         stats["cpsat_stages"] = {k: list(v) for k, v in result.stages.items()}

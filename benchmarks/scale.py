@@ -874,6 +874,27 @@ def main(argv: list[str] | None = None) -> int:
         w = csv.DictWriter(f, fieldnames=FIELDS)
         if new_file:
             w.writeheader()
+
+        def measure(size: int, limit: float | None, solver: str = ENGINE) -> dict[str, object]:
+            """One run in a child process (the engine, or ``solver``: a peer)."""
+            row = run_one(
+                size,
+                args.seed,
+                args.tightness,
+                limit,
+                args.workers,
+                args.timeout,
+                args.max_rss_gb * 1024,
+                solver=solver,
+            )
+            row["command"] = f"python -m benchmarks.scale {' '.join(argv_used)}"
+            return row
+
+        def keep(key: str, row: dict[str, object]) -> None:
+            w.writerow(row)
+            f.flush()
+            done[key] = {k: str(row.get(k, "")) for k in FIELDS}
+
         for size in sizes:
             no_plan = ""  # set when an engine run of this size reached no plan in time
             for limit in [None, *sorted(limits)]:
@@ -890,25 +911,14 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"size {size}, limit {limit}: skipped", file=sys.stderr)
                     continue
                 print(f"size {size}, limit {limit or GREEDY}:", file=sys.stderr)
-                row = run_one(
-                    size,
-                    args.seed,
-                    args.tightness,
-                    limit,
-                    args.workers,
-                    args.timeout,
-                    args.max_rss_gb * 1024,
-                )
-                row["command"] = f"python -m benchmarks.scale {' '.join(argv_used)}"
+                row = measure(size, limit)
                 if limit is None:
                     row["greedy_undelivered_h"] = row.get("undelivered_h", "")
                 else:
                     derive(row, done.get(_key(size, GREEDY, args.seed, args.workers)))
                     if not row.get("first_plan_s"):
                         no_plan = str(limit)
-                w.writerow(row)
-                f.flush()
-                done[key] = {k: str(row.get(k, "")) for k in FIELDS}
+                keep(key, row)
                 print(f"  -> {row['outcome']}, {row['wall_s']} s", file=sys.stderr)
             # the peers, one after another, after the engine, at the same limits and workers
             for limit in sorted(limits):
@@ -918,21 +928,9 @@ def main(argv: list[str] | None = None) -> int:
                     if key in done and not (args.retry and done[key]["outcome"] != "ok"):
                         continue
                     print(f"size {size}, limit {limit}, peer {peer}:", file=sys.stderr)
-                    row = run_one(
-                        size,
-                        args.seed,
-                        args.tightness,
-                        limit,
-                        args.workers,
-                        args.timeout,
-                        args.max_rss_gb * 1024,
-                        solver=peer,
-                    )
-                    row["command"] = f"python -m benchmarks.scale {' '.join(argv_used)}"
+                    row = measure(size, limit, peer)
                     compare(row, done.get(_key(size, limit, args.seed, args.workers)))
-                    w.writerow(row)
-                    f.flush()
-                    done[key] = {k: str(row.get(k, "")) for k in FIELDS}
+                    keep(key, row)
                     print(f"  -> {row['outcome']}, {row['wall_s']} s", file=sys.stderr)
 
     def order(r: dict[str, str]) -> tuple[int, float]:

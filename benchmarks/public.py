@@ -24,6 +24,10 @@ a share of ``N`` proportional to its size and at least one, and its instances ar
 
 Resumable: rows are appended to ``benchmarks/results/public_<set>.csv``; instances already there
 with the same settings (time limit, workers, seed, deterministic time, peer) are skipped. The
+file is read again before each instance, so processes sharing it never redo a row another one
+wrote. ``--shard K/N`` runs only the instances at positions ``K-1, K-1+N, ...`` of the selection:
+``N`` processes (or machines writing to copies merged afterwards) split a long run without
+overlapping; each prints the summary of every row of the selection done so far. The
 markdown summary is printed and, with ``--record``, written into ``benchmarks/RESULTS.md``
 between ``<!-- public_<set>:start -->`` and ``<!-- public_<set>:end -->``.
 """
@@ -523,6 +527,22 @@ def settings_key(row: dict[str, str]) -> tuple[str, ...]:
     )
 
 
+def _shard(text: str) -> tuple[int, int]:
+    """``K/N`` with ``1 <= K <= N``."""
+    m = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not m or not 1 <= int(m[1]) <= int(m[2]):
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, got {text!r}")
+    return int(m[1]), int(m[2])
+
+
+def _read_done(csv_path: Path) -> dict[tuple[str, ...], dict[str, str]]:
+    """The rows already in ``csv_path`` by settings key (the last one of a key wins)."""
+    if not csv_path.exists():
+        return {}
+    with csv_path.open(newline="") as f:
+        return {settings_key(row): row for row in csv.DictReader(f)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--set", required=True, choices=sorted(SETS))
@@ -534,6 +554,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--deterministic-time", type=float, default=None)
     ap.add_argument("--peer", choices=["pyjobshop"], default=None)
     ap.add_argument("--limit", type=int, default=None, help="run at most this many new instances")
+    ap.add_argument(
+        "--shard",
+        type=_shard,
+        default=(1, 1),
+        metavar="K/N",
+        help="run only the K-th of N interleaved parts of the selection (default 1/1: all)",
+    )
     ap.add_argument("--record", action="store_true", help="write the summary into RESULTS.md")
     ap.add_argument(
         "--shared-machine",
@@ -557,11 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = stratified_sample(list(files), bs.family, args.sample, args.seed)
     csv_path = RESULTS_DIR / f"public_{bs.name}.csv"
     csv_path.parent.mkdir(parents=True, exist_ok=True)
-    done: dict[tuple[str, ...], dict[str, str]] = {}
-    if csv_path.exists():
-        with csv_path.open() as f:
-            for row in csv.DictReader(f):
-                done[settings_key(row)] = row
+    done = _read_done(csv_path)
 
     def key(name: str) -> tuple[str, ...]:
         dtime = str(float(args.deterministic_time)) if args.deterministic_time else ""
@@ -576,7 +599,9 @@ def main(argv: list[str] | None = None) -> int:
         w = csv.DictWriter(f, fieldnames=FIELDS)
         if new_file:
             w.writeheader()
-        for name in wanted:
+        k_shard, n_shards = args.shard
+        for name in wanted[k_shard - 1 :: n_shards]:
+            done.update(_read_done(csv_path))  # another process may have written it meanwhile
             if key(name) in done:
                 continue
             if args.limit is not None and ran >= args.limit:
@@ -597,6 +622,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['seconds']}s{peer}",
                 file=sys.stderr,
             )
+    done.update(_read_done(csv_path))
     rows = [done[key(n)] for n in wanted if key(n) in done]
     md = markdown(bs, args, wanted, len(files), rows)
     print(md)

@@ -599,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         w = csv.DictWriter(f, fieldnames=FIELDS)
         if new_file:
             w.writeheader()
+            f.flush()  # before any other process appends a row
         k_shard, n_shards = args.shard
         for name in wanted[k_shard - 1 :: n_shards]:
             done.update(_read_done(csv_path))  # another process may have written it meanwhile

@@ -422,8 +422,7 @@ def summary(bs: BenchSet, rows: list[dict[str, str]], peer: str | None) -> str:
             extra = ""
             if bs.kind != "imopse":
                 p_match = sum(
-                    r["peer_makespan"]
-                    and r["best_known"]
+                    bool(r["peer_makespan"] and r["best_known"])
                     and int(r["peer_makespan"]) <= int(r["best_known"])
                     for r in rows
                 )

@@ -124,7 +124,7 @@ def solve_pyjobshop_generated(
     portfolio: Portfolio, time_limit: float, *, workers: int = 2, seed: int = 0
 ) -> PeerOutcome:
     """Build the PyJobShop model of ``portfolio``, solve it with OR-Tools, convert, check."""
-    import pyjobshop  # type: ignore[import-untyped]
+    import pyjobshop
 
     t0 = time.monotonic()
     inst = compile_instance(portfolio)

@@ -82,16 +82,16 @@ def solve_pyjobshop(
     elif formulation == "places":
         machines = [model.add_machine(name=p.id) for p in inst.people]
         for t in inst.tasks:
-            d = t.duration if t.duration is not None else None
+            fixed = t.duration  # None: the duration depends on the person
             parts: list[pyjobshop.Task] = []
             if not t.places:
                 task = model.add_task(latest_end=horizon, name=t.id)
-                model.add_mode(task, [], d or 0)
+                model.add_mode(task, [], fixed or 0)
                 parts.append(task)
             for k, cands in enumerate(t.place_candidates):
                 task = model.add_task(latest_end=horizon, name=f"{t.id}#{k}")
                 for p in cands:
-                    dur = d if d is not None else t.candidates[p].duration
+                    dur = fixed if fixed is not None else t.candidates[p].duration
                     model.add_mode(task, machines[p], dur)
                 parts.append(task)
             for other in parts[1:]:
@@ -152,8 +152,8 @@ def _schedule(
             parts = pj_tasks[t.index]
             sts = [solution.tasks[index[id(task)]] for task in parts]
             start, end = sts[0].start, sts[0].end
-            people = tuple(st.resources[0] for st in sts) if t.places else ()
-            sched.add(t.index, start, end - 1, people)
+            team = tuple(st.resources[0] for st in sts) if t.places else ()
+            sched.add(t.index, start, end - 1, team)
         return sched
     # renewable: give units to people, tasks in order of start (interval colouring)
     free_from: dict[int, int] = {p: 0 for ps in pool_people.values() for p in ps}

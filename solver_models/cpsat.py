@@ -968,6 +968,42 @@ class _Model:
         return out
 
 
+#: above this many raw (task, person) pairs :func:`whole_model_size` does not look for pure pools
+#: (the look is linear in the pairs: about 1 s a million in Python)
+POOL_SIZE_MAX_PAIRS = 1_000_000
+
+
+def whole_model_size(instance: Instance) -> int:
+    """The size of the whole CP-SAT model in (task, candidate) pairs, as the engine weighs one
+    model against LNS: a place filled from a pure pool (``_Model._pure_pools``) counts once,
+    whatever the pool's size, because the model has no variable per member for it.
+
+    Without that, a PSPLIB j120 instance (resources of capacity up to a few hundred read as as
+    many people) counted tens of thousands of pairs and went to LNS, whose neighbourhoods
+    cannot shorten a makespan: 9 of a sample of 100 kept their greedy plan, up to 43 % above
+    the best known, where the pooled whole model (a few hundred variables) solves them.
+    """
+    raw = sum(len(t.candidates) for t in instance.tasks if t.possible)
+    if raw > POOL_SIZE_MAX_PAIRS:
+        return raw
+    model = _Model(instance)
+    model._pure_pools()
+    if not model.pool_place:
+        return raw
+    size = 0
+    for t in model.tasks:
+        pooled = [k for k in range(len(t.places)) if (t.index, k) in model.pool_place]
+        if not pooled:
+            size += len(t.candidates)
+            continue
+        people: set[int] = set()
+        for k in range(len(t.places)):
+            if (t.index, k) not in model.pool_place:
+                people.update(t.place_candidates[k])
+        size += len(pooled) + len(people)
+    return size
+
+
 def booked_capacity(
     inst: Instance, sched: Schedule, exclude: set[int] | None = None
 ) -> npt.NDArray[np.int64]:

@@ -16,14 +16,16 @@ from hypothesis import strategies as st
 
 from allocator import load_portfolio
 from allocator.checker import check
+from allocator.engine import LNS_ABOVE, SolveParams, solve
 from allocator.readers import read_benchmark
-from solver_models.cpsat import SolverParams, _Model, solve_lexicographic
+from solver_models.cpsat import SolverParams, _Model, solve_lexicographic, whole_model_size
 from solver_models.instance import compile_instance
 from solver_models.schedule import to_plan
 from tests.conftest import portfolio_dict
 from tests.solved import checked_first_stage
 
 J30 = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "psplib_rcpsp" / "j30"
+J120 = J30.parent / "j120"
 
 
 def _plan_valid(data: dict[str, Any], objective: str, pooling: bool) -> tuple[int, bool]:
@@ -160,3 +162,40 @@ def test_stop_request_ends_a_stage_that_finds_no_new_solution() -> None:
     assert not res.stages["makespan"][2]  # stopped, not proven
     # without the watcher this run ended at the next solution, 21 s in (machine loaded)
     assert res.wall_seconds < 10
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pooled_portfolios())
+def test_model_size_counts_a_pooled_place_once(data: dict[str, Any]) -> None:
+    """``whole_model_size`` (what the engine weighs against LNS) is the raw pair count minus,
+    for every one-person task filled from a pure pool, all but one of the pool's members."""
+    inst = compile_instance(load_portfolio(data))
+    raw = sum(len(t.candidates) for t in inst.tasks if t.possible)
+    model = _Model(inst)
+    model._pure_pools()
+    size = whole_model_size(inst)
+    assert size <= raw
+    if not model.pool_place:
+        assert size == raw
+    saved = sum(
+        len(model.pool_members[model.pool_place[(t.index, 0)]]) - 1
+        for t in inst.tasks
+        if t.possible and not t.is_team and (t.index, 0) in model.pool_place
+    )
+    if all(not t.is_team for t in inst.tasks):
+        assert size == raw - saved
+
+
+@pytest.mark.skipif(not J120.exists(), reason="shared benchmarks not beside the project")
+def test_large_pools_go_to_the_whole_model_not_lns() -> None:
+    """j12020_8: resources of capacity up to a few hundred read as people give more pairs than
+    ``LNS_ABOVE``, but pooled the model is small; LNS cannot shorten a makespan (it kept the
+    greedy 148), the whole pooled model proves the optimum 107."""
+    portfolio = read_benchmark(J120 / "j12020_8.sm")
+    inst = compile_instance(portfolio)
+    assert sum(len(t.candidates) for t in inst.tasks) > LNS_ABOVE
+    assert whole_model_size(inst) <= LNS_ABOVE
+    result = solve(portfolio, SolveParams(time_limit=60, workers=1, seed=0, deterministic_time=20))
+    assert result.stats["strategy"] == "cp-sat"
+    assert check(portfolio, result.plan).valid
+    assert result.plan.objective == 107

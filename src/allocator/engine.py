@@ -29,7 +29,7 @@ from allocator.objective import Terms, Weights, evaluate, objective_value, weigh
 from allocator.reasons import Explainer
 from allocator.timeline import Timeline
 from solver_models.bounds import makespan_lower_bound, undelivered_lower_bound
-from solver_models.cpsat import ModelResult, SolverParams, solve_lexicographic
+from solver_models.cpsat import ModelResult, SolverParams, solve_lexicographic, whole_model_size
 from solver_models.greedy import greedy
 from solver_models.instance import Instance, compile_instance
 from solver_models.lns import improve
@@ -258,10 +258,13 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         def on_stage(stage: str, value: int, bound: int, elapsed: float) -> None:
             report(f"cp-sat:{stage}", value, bound)
 
-        size = sum(len(t.candidates) for t in inst.tasks if t.possible)
+        size = whole_model_size(inst)
+        stats["model_pairs"] = size
         use_lns = params.strategy == "lns" or (params.strategy == "auto" and size > LNS_ABOVE)
         stats["strategy"] = "lns" if use_lns else "cp-sat"
-        if use_lns and remaining >= 2.0:  # any size: solver_models.bounds sizes its LPs
+        if use_lns and goal != "makespan" and remaining >= 2.0:
+            # any size (solver_models.bounds sizes its LPs); they bound undelivered work, which
+            # the makespan objective does not have
             lp_t0 = time.monotonic()
             # a quarter of the time: at 10,000 tasks the time-indexed LP takes 4-6 s of a
             # loaded machine, and with 15 % of a 60 s limit it ran out (bound 10.5k h instead

@@ -43,8 +43,9 @@ GREEDY_RULES = ("edf", "priority")
 #: the priority rule first (the better one on the scale ladder), so that a short time limit on a
 #: large portfolio still gets the likely best one
 GREEDY_RUNS = (("priority", True), ("edf", True), ("priority", False), ("edf", False))
-#: above this many (task, eligible person) pairs, ``strategy="auto"`` improves by LNS instead of
-#: one whole CP-SAT model (measured: 40 people x 250 tasks is ~2,700 pairs and solves whole)
+#: above this many (task, eligible person) pairs, a pure pool's place counted once
+#: (``whole_model_size``), ``strategy="auto"`` improves by LNS instead of one whole CP-SAT model
+#: (measured: 40 people x 250 tasks is ~2,700 pairs and solves whole)
 LNS_ABOVE = 20_000
 #: the LP bound (``solver_models.bounds``) is built up to this many (task, person) pairs
 LP_BOUND_MAX_PAIRS = 400_000

@@ -601,7 +601,8 @@ def main(argv: list[str] | None = None) -> int:
             f.flush()  # before any other process appends a row
         k_shard, n_shards = args.shard
         for name in wanted[k_shard - 1 :: n_shards]:
-            done.update(_read_done(csv_path))  # another process may have written it meanwhile
+            if key(name) not in done:  # another process may have written it meanwhile
+                done.update(_read_done(csv_path))
             if key(name) in done:
                 continue
             if args.limit is not None and ran >= args.limit:

@@ -576,9 +576,7 @@ def notes(rows: list[dict[str, str]]) -> str:
         "per-person capacity LP up to "
         + (f"{cap_max:,}" if cap_max else "a size limit")
         + " pairs) share work fractionally, while a plan delivers a task whole, by one person, "
-        "without pausing: on small generated portfolios solved to proven optimality the optimum "
-        "left 2.8-5.9 times the undelivered work these LPs prove unavoidable (6 people x 3 "
-        "projects: bound 194 h, optimum 1,142 h). Without time for an LP (a short limit) only "
+        "without pausing. Without time for an LP (a short limit) only "
         "the analytic bound is left: the work nobody is qualified for (the generator makes "
         "about 1 % of tasks so). "
         + (
@@ -700,8 +698,7 @@ terms as four soft levels in the same lexicographic order; it runs on **one thre
 threaded solving is not in Timefold's community edition). *PyJobShop* is PyJobShop 0.0.9 on
 OR-Tools with `workers` threads (`benchmarks/pyjobshop_generated.py`): people as machines,
 qualified people as modes, absences as fixed tasks on the person's machine (so no task
-stretches over an absence: with PyJobShop's machine breaks, which can stretch, OR-Tools found
-no first plan at 200 tasks); it has no optional work, so every task is scheduled on an open
+stretches over an absence, as PyJobShop's machine breaks would let it); it has no optional work, so every task is scheduled on an open
 horizon and the driver drops the tasks finishing after the calendar's end ("dropped");
 partial allocation and reduced capacity are not modelled (they take the whole person), cost
 is not in its objective, and PyJobShop builds its CP-SAT model inside `solve`, outside the

@@ -22,7 +22,11 @@ Rules (errors unless marked *warning*), one small function each:
 * **numbers**: ``effort_hours`` > 0; ``duration_days`` >= 1; ``hours_per_day`` in (0, 24];
   ``cost_per_hour`` >= 0; ``reduced_capacity`` ``percent`` in [0, 100]; ``priority`` >= 1 (task
   and project); levels 1..5 (person skills, task and requirement ``min_level``); ``allocation``
-  1..100; requirement ``count`` >= 1.
+  1..100; requirement ``count`` >= 1; project ``budget`` >= 0.
+* **estimates**: a task's ``estimate`` needs a nominal value (``effort_hours`` or
+  ``duration_days``, exactly one) and ``0 < low <= nominal <= high``, same unit.
+* **all-or-nothing** (*warning*): a project with ``all_or_nothing`` whose task to plan needs a
+  skill nobody has at the needed level will have none of its tasks planned.
 * **date ranges**: the calendar, ``time_off`` and ``reduced_capacity`` ranges and
   ``available_from`` .. ``available_until`` must not end before they start. Dates outside the
   horizon are fine.
@@ -371,6 +375,56 @@ def _check_project_numbers(ctx: _Context) -> None:
                 "must be >= 1",
                 project.priority,
             )
+        if project.budget is not None and not project.budget >= 0:
+            _bad(
+                ctx,
+                f"projects[{j}].budget",
+                f"project {project.id}",
+                "budget",
+                "must be >= 0",
+                project.budget,
+            )
+
+
+def _check_estimates(ctx: _Context) -> None:
+    """``estimate``: ``0 < low <= nominal <= high``, nominal the task's ``effort_hours`` or
+    ``duration_days`` (exactly one of them; the shape rule reports both or neither)."""
+    for at in ctx.tasks:
+        t, who, est = at.task, _who(at.task), at.task.estimate
+        if est is None:
+            continue
+        path = f"{at.path}.estimate"
+        for key, value in (("low", est.low), ("high", est.high)):
+            if not value > 0:
+                _bad(ctx, f"{path}.{key}", who, f"estimate {key}", "must be > 0", value)
+        if t.effort_hours is None and t.duration_days is None:
+            ctx.error(
+                path,
+                f"{who}: estimate is the range of effort_hours or duration_days; "
+                "the task has neither",
+            )
+        if (t.effort_hours is None) == (t.duration_days is None):
+            # no nominal value (neither, or both: the shape rule reports it)
+            if est.low > est.high:
+                ctx.error(
+                    f"{path}.high",
+                    f"{who}: estimate high must be >= low, got low {est.low}, high {est.high}",
+                )
+            continue
+        nominal = t.nominal
+        unit = "effort_hours" if t.effort_hours is not None else "duration_days"
+        if nominal is None:
+            continue  # not reached: exactly one of the two is given
+        if est.low > nominal:
+            ctx.error(
+                f"{path}.low",
+                f"{who}: estimate low must be <= the nominal {unit} {nominal}, got {est.low}",
+            )
+        if est.high < nominal:
+            ctx.error(
+                f"{path}.high",
+                f"{who}: estimate high must be >= the nominal {unit} {nominal}, got {est.high}",
+            )
 
 
 def _check_task_numbers(ctx: _Context) -> None:
@@ -469,6 +523,25 @@ def _check_unknown_skills(ctx: _Context) -> None:
                     f"{who}: nobody has skill {skill!r} at level {level} or above; "
                     "it will be unassigned",
                 )
+
+
+def _check_all_or_nothing(ctx: _Context) -> None:
+    people = ctx.portfolio.people
+    for j, project in enumerate(ctx.portfolio.projects):
+        if not project.whole:
+            continue
+        for task in project.tasks:
+            if not task.to_plan or not _has_shape(task):
+                continue
+            missing = [pl for pl in task.places if _best_level(people, pl.skill) < pl.min_level]
+            if missing:
+                ctx.warn(
+                    f"projects[{j}].all_or_nothing",
+                    f"project {project.id}: all-or-nothing, and nobody has skill "
+                    f"{missing[0].skill!r} at level {missing[0].min_level} or above for its "
+                    f"task {task.id}: none of its tasks will be planned",
+                )
+                break
 
 
 def _check_pins(ctx: _Context) -> None:
@@ -596,12 +669,14 @@ RULES: tuple[Rule, ...] = (
     _check_person_numbers,
     _check_project_numbers,
     _check_task_numbers,
+    _check_estimates,
     _check_date_ranges,
     _check_skill_names,
     _check_pins,
     _check_progress,
     _check_as_of,
     _check_unknown_skills,
+    _check_all_or_nothing,
     _check_empty_windows,
 )
 

@@ -5,13 +5,30 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 
 from allocator import load_portfolio
 from allocator.domain import Assignment, Plan, Portfolio, ReducedCapacity, Task, Unassigned
+from allocator.engine import SolveParams, solve
 from allocator.generator import generate
-from allocator.reasons import Explainer
+from allocator.reasons import (
+    NOT_PLACED,
+    Explainer,
+    empty_window_reason,
+    end_clause,
+    explain_plan,
+    no_room_reason,
+    nobody_reason,
+    pin_person_reason,
+    pin_start_reason,
+    pin_team_reason,
+    pin_text,
+    start_notes,
+    team_reason,
+    wait_reason,
+)
 from allocator.timeline import Timeline, availability, capacity, task_duration
 from tests.conftest import portfolio_dict
 
@@ -156,92 +173,102 @@ class ReferenceExplainer:
 
     def explain(self, task_id: str) -> list[str]:
         task = self.p.task_by_id[task_id]
-        day = self.tl.days
+        reasons = self._explain(task)
+        pin = pin_text(task)
+        return [r if pin is None or r.startswith(pin) else f"{pin}: {r}" for r in reasons]
+
+    def _explain(self, task: Task) -> list[str]:
+        p, tl, day = self.p, self.tl, self.tl.days
         reasons: list[str] = []
         for pred in task.predecessors:
-            pt = self.p.task_by_id.get(pred)
+            pt = p.task_by_id.get(pred)
             if pt is not None and pt.to_plan and pred not in self.assigned:
                 reasons.append(f"its predecessor {pred} is unassigned, so it cannot start")
         if reasons:
             return reasons
         lo, hi = self.window(task)
         if lo > hi:
-            return [
-                "its window is empty in this plan (earliest start after the last allowed finish): "
-                "move the deadline or the earliest start"
-            ]
+            return [empty_window_reason(p, tl, task, lo, hi)]
+        late, hint = start_notes(p, tl, task, lo)
+        pinned_start = task.pinned is not None and task.pinned.start is not None
+        if task.pinned is not None and task.pinned.start is not None:
+            why = pin_start_reason(p, tl, task, lo, hi)
+            if why is not None:
+                return [why]
+            pin_idx = tl.idx(task.pinned.start)
+            assert pin_idx is not None
+            lo, late, hint = pin_idx, "", ", or move the pin"
         span = f"{day[lo].isoformat()}..{day[hi].isoformat()}"
+        end = end_clause(p, tl, task)
+        if not task.places:
+            return [wait_reason(tl, task, lo, hi, span, late, hint, end)]
         excluded = set(task.exclude)
+        pinned = task.pinned.person if task.pinned is not None else None
+        if pinned is not None and task.is_team:
+            why = pin_team_reason(p, task)
+            if why is not None:
+                return [why]
         for place in task.places:
-            qualified = [
-                x.id
-                for x in self.p.people
-                if x.level(place.skill) >= place.min_level and x.id not in excluded
-            ]
-            if task.pinned is not None and task.pinned.person is not None and not task.is_team:
-                qualified = [q for q in qualified if q == task.pinned.person]
+            everyone = [x.id for x in p.people if x.level(place.skill) >= place.min_level]
+            qualified = [q for q in everyone if q not in excluded]
+            if pinned is not None and not task.is_team:
+                why = pin_person_reason(p, task, place)
+                if why is not None:
+                    return [why]
+                qualified = [pinned]
             if not qualified:
-                return [
-                    f"nobody has skill '{place.skill}' at level {place.min_level} or above: "
-                    "hire or train someone"
-                ]
+                return [nobody_reason(place, [q for q in everyone if q in excluded])]
             if task.is_team:
                 continue
+            if pinned_start and pinned is not None and not self.avail[pinned][lo]:
+                return [
+                    f"{pinned} is not available on that day (time off, not there yet or any "
+                    "more, or not one of their working days): move the pin"
+                ]
             fits = [(q, self.fits_from(task, q, lo, hi)) for q in qualified]
-            free = [(q, s) for q, s in fits if s is not None]
-            if task.pinned is not None and task.pinned.start is not None:
-                pin_idx = self.tl.idx(task.pinned.start)
-                free = [(q, s) for q, s in free if s == pin_idx] if pin_idx is not None else []
+            free = [(q, s) for q, s in fits if s is not None and (not pinned_start or s == lo)]
             if free:
                 q, s = free[0]
                 assert s is not None
-                return [
-                    f"it would fit with {q} from {day[s].isoformat()}, but the solver did not "
-                    "place it in the time given (the plan is not proven optimal): give it more time"
-                ]
+                return [f"it would fit with {q} from {day[s].isoformat()}{NOT_PLACED}"]
             short = [
                 q for q in qualified if self.available_days(q, lo, hi) < self.duration(task, q)
             ]
             if len(short) == len(qualified):
                 need = min(self.duration(task, q) for q in qualified)
                 have = max(self.available_days(q, lo, hi) for q in qualified)
-                late_start = (
-                    " (its predecessors finish late)"
-                    if lo > self.tl.first_on_or_after(self.p.task_earliest_start(task))
-                    else ""
-                )
+                if pinned is None:
+                    has = f"no qualified person has more than {have} available days in it"
+                elif have:
+                    has = f"{pinned} has only {have} available days in it"
+                else:
+                    has = f"{pinned} has no available day in it"
                 reasons.append(
-                    f"its window {span}{late_start} is too short: it needs {need} working days "
-                    f"and no qualified person has more than {have} available days in it: move the "
-                    "deadline or the earliest start, or plan its predecessors earlier"
+                    f"its window {span}{late} is too short: it needs {need} working days and "
+                    f"{has}; {end}{hint}"
                 )
                 continue
             qualified = [q for q in qualified if q not in short]
             booked = sorted(((self.share_booked(q, lo, hi), q) for q in qualified), reverse=True)
             listed = ", ".join(f"{q} {share:.0%}" for share, q in booked[:6])
             more = f" and {len(booked) - 6} more" if len(booked) > 6 else ""
-            reasons.append(
-                f"no qualified person ({place.skill} >= {place.min_level}) has room for it in its "
-                f"window {span}; booked there: {listed}{more}: add capacity, move the deadline, or "
-                "lower other work's priority"
-            )
+            reasons.append(no_room_reason(place, pinned, span, pinned_start, listed + more, end))
         if task.is_team and not reasons:
             counts = []
             for place in dict.fromkeys(task.places):
-                n = sum(
-                    1
-                    for x in self.p.people
+                eligible = [
+                    x.id
+                    for x in p.people
                     if x.level(place.skill) >= place.min_level and x.id not in excluded
-                )
+                ]
+                cap = sum(sum(self.cap[q][lo : hi + 1]) for q in eligible)
+                booked_sum = sum(sum(self.booked[q][lo : hi + 1]) for q in eligible)
+                share = min(1.0, booked_sum / cap) if cap > 0 else 1.0
                 counts.append(
                     f"{task.places.count(place)} x {place.skill} >= {place.min_level}: "
-                    f"{n} qualified"
+                    f"{len(eligible)} qualified, {share:.0%} booked"
                 )
-            reasons.append(
-                f"no team with free common days was found in its window {span} ("
-                + "; ".join(counts)
-                + "): add capacity or move the deadline"
-            )
+            reasons.append(team_reason(span, counts, pinned_start, end))
         return reasons
 
 
@@ -273,8 +300,6 @@ def thinned(plan: Plan, keep_every: int) -> Plan:
     [(1, False, False), (2, True, False), (3, False, True), (4, True, True)],
 )
 def test_bulk_reasons_equal_the_per_task_definitions(seed: int, hard: bool, odd: bool) -> None:
-    from allocator.engine import SolveParams, solve
-
     portfolio = generate(14, 12, seed=seed, tightness=1.3, pin_share=0.25, hard_deadlines=hard)
     if odd:
         portfolio = odd_capacities(portfolio)
@@ -308,3 +333,315 @@ def test_availability_shortcut_is_the_definition() -> None:
     for x in portfolio.people:
         assert bulk.avail[x.id] == availability(portfolio, tl, x)
         assert bulk.cap[x.id] == capacity(portfolio, tl, x)
+
+
+# -- planted causes: solve a tiny portfolio, the reason names the cause planted ----------------
+
+SOLVE = SolveParams(time_limit=5, workers=1, seed=0)
+ANN = {"id": "ann", "skills": {"py": 3}}
+BOB = {"id": "bob", "skills": {"qa": 3}}
+#: ann's 20 working days: a high-priority 15-day task on her leaves 5 free days
+BUSY = {"id": "c", "skill": "py", "effort_hours": 120, "priority": 5}
+#: a 10-day task of priority 1 that then cannot fit
+BLOCKED = {"id": "a", "skill": "py", "effort_hours": 80}
+HORIZON = "the plan's horizon ends 2027-01-29: extend the calendar"
+
+PLANTED: dict[str, tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]] = {
+    "no skill": (
+        portfolio_dict([ANN], [{"id": "t", "skill": "rust", "effort_hours": 8}]),
+        ("nobody has skill 'rust' at level 1 or above", "nobody has it at all"),
+        ("excluded", "window"),
+    ),
+    "level too low": (
+        portfolio_dict([ANN], [{"id": "t", "skill": "py", "min_level": 5, "effort_hours": 8}]),
+        ("nobody has skill 'py' at level 5 or above", "the best level is 3"),
+        ("excluded", "window"),
+    ),
+    "capacity full in the window": (
+        portfolio_dict([ANN], [BUSY, {**BLOCKED, "id": "t"}]),
+        ("no qualified person (py >= 1) has room for it", "booked there: ann 75%", HORIZON),
+        ("deadline", "would fit", "nobody"),
+    ),
+    "predecessor unassigned": (
+        portfolio_dict(
+            [ANN, BOB],
+            [BUSY, BLOCKED, {"id": "t", "skill": "qa", "effort_hours": 8, "predecessors": ["a"]}],
+        ),
+        ("its predecessor a is unassigned, so it cannot start",),
+        ("room", "window", "nobody"),
+    ),
+    "horizon end (work longer than the calendar)": (
+        portfolio_dict(
+            [ANN], [{"id": "t", "skill": "py", "effort_hours": 200, "deadline": "2027-01-15"}]
+        ),
+        ("too short", "the plan's horizon ends 2027-01-29: extend the calendar"),
+        ("deadline",),
+    ),
+    "horizon end (after a predecessor)": (
+        portfolio_dict(
+            [ANN, BOB],
+            [
+                {"id": "a", "skill": "py", "effort_hours": 120, "priority": 3},
+                {"id": "t", "skill": "qa", "effort_hours": 80, "predecessors": ["a"]},
+            ],
+            project={"deadline": "2027-01-20"},  # a soft deadline: not what closes the window
+        ),
+        ("its window 2027-01-25..2027-01-29 (its predecessors finish late) is too short", HORIZON),
+        ("deadline",),
+    ),
+    "hard deadline": (
+        portfolio_dict(
+            [ANN],
+            [{"id": "t", "skill": "py", "effort_hours": 120, "deadline": "2027-01-15"}],
+            policy={"hard_deadlines": True},
+        ),
+        ("its window 2027-01-04..2027-01-15 is too short", "move the deadline"),
+        ("horizon", "calendar"),
+    ),
+    "hard deadline (after a predecessor)": (
+        portfolio_dict(
+            [ANN, BOB],
+            [
+                {"id": "a", "skill": "py", "effort_hours": 80, "priority": 3},
+                {"id": "t", "skill": "qa", "effort_hours": 40, "predecessors": ["a"]},
+            ],
+            project={"deadline": "2027-01-19"},
+            policy={"hard_deadlines": True},
+        ),
+        ("its hard deadline is 2027-01-19: move the deadline", "predecessors finish late"),
+        ("horizon", "calendar"),
+    ),
+    "wait task after an unassigned predecessor": (
+        portfolio_dict(
+            [ANN],
+            [
+                BUSY,
+                BLOCKED,
+                {"id": "t", "requirements": [], "duration_days": 2, "predecessors": ["a"]},
+            ],
+        ),
+        ("its predecessor a is unassigned, so it cannot start",),
+        ("team", "qualified", "would fit"),
+    ),
+    "wait task cut by the horizon": (
+        portfolio_dict(
+            [ANN],
+            [
+                {"id": "a", "skill": "py", "effort_hours": 120},
+                {"id": "t", "requirements": [], "duration_days": 10, "predecessors": ["a"]},
+            ],
+        ),
+        ("it needs 10 working days and has 5", HORIZON),
+        ("team", "qualified", "deadline"),
+    ),
+    "pinned person absent": (
+        portfolio_dict(
+            [
+                {**ANN, "time_off": [{"start": "2027-01-04", "end": "2027-01-29"}]},
+                {"id": "cy", "skills": {"py": 3}},
+            ],
+            [{"id": "t", "skill": "py", "effort_hours": 16, "pinned": {"person": "ann"}}],
+        ),
+        ("pinned to ann", "availab"),
+        ("nobody", "would fit"),
+    ),
+    "pinned person booked from the pinned day": (
+        portfolio_dict(
+            [ANN],
+            [
+                {**BUSY, "pinned": {"person": "ann", "start": "2027-01-04"}},
+                {
+                    "id": "t",
+                    "skill": "py",
+                    "effort_hours": 40,
+                    "pinned": {"person": "ann", "start": "2027-01-06"},
+                },
+            ],
+        ),
+        ("pinned to ann on 2027-01-06: ann has no room for it starting on that day", "ann 72%"),
+        ("nobody", "would fit", "deadline"),
+    ),
+    "all-or-nothing project with a task nobody can do": (
+        portfolio_dict(
+            [ANN],
+            [
+                {"id": "t", "skill": "py", "effort_hours": 8},
+                {"id": "u", "skill": "rust", "effort_hours": 8},
+            ],
+            project={"all_or_nothing": True},
+        ),
+        ("it would fit with ann from 2027-01-04, but its project P is all-or-nothing", "task u"),
+        ("give it more time", "nobody"),
+    ),
+    "excluded people": (
+        portfolio_dict([ANN], [{"id": "t", "skill": "py", "effort_hours": 8, "exclude": ["ann"]}]),
+        ("everyone with skill 'py' at level 1 or above", "excluded from it"),
+        ("nobody has", "window"),
+    ),
+}
+
+
+@pytest.mark.parametrize("cause", list(PLANTED))
+def test_the_reason_names_the_planted_cause(cause: str) -> None:
+    data, named, not_named = PLANTED[cause]
+    result = solve(load_portfolio(data), SOLVE)
+    reasons = {u.task: u.reasons for u in result.plan.unassigned}
+    assert "t" in reasons, f"{cause}: the planted task must be unassigned"
+    text = " | ".join(reasons["t"])
+    for words in named:
+        assert words in text, (cause, words, text)
+    for words in not_named:
+        assert words not in text, (cause, words, text)
+
+
+def test_an_unassigned_pinned_task_names_its_pin_whoever_explains_it() -> None:
+    # pinned tasks behind a predecessor: unassigned, and assigned to finish after the pin
+    p = load_portfolio(
+        portfolio_dict(
+            [ANN],
+            [
+                {"id": "a", "skill": "py", "effort_hours": 24},
+                {
+                    "id": "b",
+                    "skill": "py",
+                    "effort_hours": 8,
+                    "predecessors": ["a"],
+                    "pinned": {"person": "ann", "start": "2027-01-11"},
+                },
+                {
+                    "id": "c",
+                    "skill": "py",
+                    "effort_hours": 8,
+                    "predecessors": ["a"],
+                    "pinned": {"start": "2027-01-05"},
+                },
+            ],
+        )
+    )
+    ex = Explainer(p, plan(unassigned=("a", "b", "c")))
+    assert ex.explain("b") == [
+        "pinned to ann on 2027-01-11: its predecessor a is unassigned, so it cannot start"
+    ]
+    a_done = plan(Assignment("a", ("ann",), D("2027-01-04"), D("2027-01-06")), unassigned=("c",))
+    assert Explainer(p, a_done).explain("c") == [
+        "pinned to start on 2027-01-05: that day is before its earliest possible start "
+        "2027-01-07 (its predecessors finish late): move the pin, or plan its predecessors earlier"
+    ]
+
+
+def test_an_empty_window_says_what_closes_it() -> None:
+    # b follows a, which ends on the horizon's last day: b's window is past the horizon
+    data = portfolio_dict(
+        [ANN, BOB],
+        [
+            {"id": "a", "skill": "py", "effort_hours": 8},
+            {"id": "b", "skill": "qa", "effort_hours": 8, "predecessors": ["a"]},
+        ],
+    )
+    p = load_portfolio(data)
+    late = plan(Assignment("a", ("ann",), D("2027-01-29"), D("2027-01-29")), unassigned=("b",))
+    assert Explainer(p, late).explain("b") == [
+        "its earliest possible start (its predecessors finish late) is after the plan's "
+        "horizon, which ends 2027-01-29: extend the calendar, or plan its predecessors earlier"
+    ]
+    # the same with a hard deadline before a's finish: the deadline closes it
+    hard = load_portfolio(
+        {
+            **data,
+            "policy": {"hard_deadlines": True},
+            "projects": [{**data["projects"][0], "deadline": "2027-01-20"}],
+        }
+    )
+    early = plan(Assignment("a", ("ann",), D("2027-01-20"), D("2027-01-20")), unassigned=("b",))
+    assert Explainer(hard, early).explain("b") == [
+        "its earliest possible start 2027-01-21 (its predecessors finish late) is after its "
+        "last allowed finish 2027-01-20; its hard deadline is 2027-01-20: move the deadline, "
+        "or plan its predecessors earlier"
+    ]
+
+
+# -- no placeholder: with no time at all, every task still gets a true reason of its own ------
+
+PLACEHOLDERS = ("not placed by the solver in the time given", "were not worked out")
+
+
+def brief_truth(ref: ReferenceExplainer, task: Task, reason: str) -> str:
+    """Which brief sentence this is, after checking its figures against the definitions."""
+    p, tl = ref.p, ref.tl
+    lo, hi = ref.window(task)
+    if task.pinned is not None and task.pinned.start is not None:
+        pin = tl.idx(task.pinned.start)
+        assert pin is not None
+        lo = pin
+    (place,) = task.places
+    group = [
+        x.id
+        for x in p.people
+        if x.level(place.skill) >= place.min_level and x.id not in task.exclude
+    ]
+    if task.pinned is not None and task.pinned.person is not None:
+        group = [task.pinned.person]
+    span = f"{tl.days[lo].isoformat()}..{tl.days[hi].isoformat()}"
+    if "working days and needs at least" in reason:
+        need = min(ref.duration(task, q) for q in group)
+        assert f"its window {span}" in reason
+        assert f"it has {hi - lo + 1} working days and needs at least {need};" in reason
+        assert need > hi - lo + 1
+        return "short"
+    cap = sum(sum(ref.cap[q][lo : hi + 1]) for q in group)
+    booked = sum(sum(ref.booked[q][lo : hi + 1]) for q in group)
+    if "is available in its window" in reason:
+        assert sum(ref.available_days(q, lo, hi) for q in group) == 0
+        return "absent"
+    share = min(1.0, booked / cap) if cap > 0 else 1.0
+    assert f"{share:.0%} booked in its window {span}" in reason, reason
+    who = group[0] if len(group) == 1 else f"the {len(group)} people qualified"
+    assert reason.split(": ", 1)[-1].startswith(who) or f"{who} " in reason, reason
+    return "booked"
+
+
+def test_budget_zero_gives_every_unassigned_task_a_true_reason_of_its_own() -> None:
+    from solver_models.instance import compile_instance
+
+    portfolio = generate(14, 12, seed=3, tightness=1.6, pin_share=0.25, hard_deadlines=True)
+    greedy = solve(portfolio, SolveParams(time_limit=1, greedy_only=True, workers=1)).plan
+    work = thinned(greedy, 3)  # tasks that would fit too
+    inst = compile_instance(portfolio)
+    static = {t.id: t.out_reasons for t in inst.tasks}
+    units = {t.id: t.units for t in inst.tasks}
+    brief = explain_plan(portfolio, work, None, static, units, budget=0)
+    full = explain_plan(portfolio, work, None, static, units, budget=None)
+    ref = ReferenceExplainer(portfolio, work)
+    kinds: set[str] = set()
+    full_by_task = {u.task: u.reasons for u in full.unassigned}
+    assert [u.task for u in brief.unassigned] == [u.task for u in work.unassigned]
+    for u in brief.unassigned:
+        assert u.reasons, u.task
+        for r in u.reasons:
+            assert not any(words in r for words in PLACEHOLDERS), r
+        if static.get(u.task):
+            continue  # the compiler's, the same in both
+        task = portfolio.task_by_id[u.task]
+        if u.reasons == full_by_task[u.task]:
+            kinds.add("same")  # predecessors, the window, a pin, nobody qualified, a team
+        else:
+            (reason,) = u.reasons
+            kinds.add(brief_truth(ref, task, reason))
+    assert {"same", "booked"} <= kinds
+
+
+def test_the_engine_explains_without_placeholders_when_no_time_is_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import allocator.engine as engine
+
+    monkeypatch.setattr(engine, "reasons_budget", lambda params, left: 0.0)
+    portfolio = generate(10, 10, seed=4, tightness=1.8)
+    result = solve(portfolio, SolveParams(time_limit=2, workers=1, seed=0))
+    assert result.plan.unassigned
+    briefs = 0
+    for u in result.plan.unassigned:
+        assert u.reasons, u.task
+        assert not any(w in r for r in u.reasons for w in PLACEHOLDERS), u.reasons
+        briefs += any("its fit in their free days was not checked" in r for r in u.reasons)
+    assert briefs  # the cheap reasons were used

@@ -10,9 +10,17 @@ nothing (the checker does).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from allocator.domain import Assignment, Change, Plan, PlanStatus, Unassigned, frozen_map
+from allocator.domain import (
+    Assignment,
+    Change,
+    ObjectiveTerms,
+    Plan,
+    PlanStatus,
+    Unassigned,
+    frozen_map,
+)
 from solver_models.instance import Instance, TaskInfo
 
 #: Reason given to an unassigned task when neither the caller nor the compiler knows better.
@@ -42,6 +50,21 @@ class Schedule:
 
     def __len__(self) -> int:
         return len(self.start)
+
+
+def is_pinned(info: TaskInfo) -> bool:
+    """Whether the portfolio pins the task (``pinned``: a person, a start or both)."""
+    return info.task.pinned is not None
+
+
+def pins_dropped(inst: Instance, sched: Schedule) -> int:
+    """The number of pinned tasks that can be assigned at all (``possible`` once compiled)
+    and that ``sched`` leaves unassigned.
+
+    The engine's rule: a plan keeps as many pins as it can before the objective counts, so
+    plans compare by ``(pins_dropped, objective key)``.
+    """
+    return sum(1 for t in inst.tasks if is_pinned(t) and t.possible and t.index not in sched.start)
 
 
 def _duration_for(info: TaskInfo, person: int) -> int:
@@ -87,8 +110,8 @@ def to_plan(
     schedule: Schedule,
     *,
     status: PlanStatus,
-    objective: float | int | None,
-    lower_bound: float | int | None,
+    objective: ObjectiveTerms | None,
+    lower_bound: ObjectiveTerms | None,
     solve_seconds: float,
     solver: str,
     reasons: Mapping[int, Sequence[str]] | None = None,
@@ -112,7 +135,8 @@ def to_plan(
                 why = info.out_reasons or [GENERIC_REASON]
             unassigned.append(Unassigned(task=info.id, reasons=tuple(why)))
         if info.change_reasons:
-            changes.append(Change(task=info.id, reasons=tuple(info.change_reasons)))
+            # in-progress work its people cannot go on with: forced by the world
+            changes.append(Change(task=info.id, reasons=tuple(info.change_reasons), forced=True))
     return Plan(
         portfolio=instance.portfolio.name,
         status=status,
@@ -124,3 +148,143 @@ def to_plan(
         changes=tuple(changes) if changes else None,
         extra=frozen_map({"solver": solver}),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# All-or-nothing projects (contract rule 10)
+# ---------------------------------------------------------------------------------------------
+def all_or_nothing_reason(project: str, task: str) -> str:
+    """The reason of a task left out because its all-or-nothing ``project`` could not be
+    planned whole: ``task`` is the project's task that could not be planned."""
+    return f"project {project} is all-or-nothing and its task {task} could not be planned"
+
+
+def _pin_note(info: TaskInfo) -> str:
+    pin = info.task.pinned
+    if pin is None:
+        return ""
+    parts = ([f"to {pin.person}"] if pin.person else []) + (
+        [f"on {pin.start}"] if pin.start else []
+    )
+    return f" (its pin {' '.join(parts)} cannot be kept)"
+
+
+def _whole_projects(inst: Instance) -> dict[str, list[int]]:
+    """All-or-nothing project id -> its tasks to plan (indices, in task order)."""
+    whole = {p.id for p in inst.portfolio.projects if p.whole}
+    out: dict[str, list[int]] = {}
+    if whole:
+        for info in inst.tasks:
+            if info.task.project in whole:
+                out.setdefault(info.task.project, []).append(info.index)
+    return out
+
+
+def all_or_nothing_drops(inst: Instance, sched: Schedule) -> dict[int, str]:
+    """The assigned tasks :func:`enforce_all_or_nothing` unassigns, each with its reason.
+
+    A fixpoint of two rules over the tasks ``sched`` assigns:
+
+    * rule 10: a project with ``all_or_nothing`` that has some of its tasks to plan assigned
+      and some not loses the assigned ones, with the reason :func:`all_or_nothing_reason`
+      naming the project and its first task (in task order) that is not assigned;
+    * rule 7: a task whose predecessor is unassigned is unassigned too (transitively), with the
+      reason ``its predecessor P is not planned: <the reason of the drop it follows from>``,
+      which may in turn make another all-or-nothing project partial.
+
+    Pinned tasks among them say so (``its pin ... cannot be kept``). Pure: ``sched`` is not
+    changed. Removing assignments never breaks capacity, so a valid ``sched`` stays valid
+    except for rules 9 (makespan) and 1 (unchanged listing).
+    """
+    projects = _whole_projects(inst)
+    if not projects:
+        return {}
+    dropped: dict[int, str] = {}
+    root: dict[int, str] = {}  # the rule-10 reason each drop follows from
+
+    def kept(t: int) -> bool:
+        return sched.assigned(t) and t not in dropped
+
+    def drop(t: int, why: str, origin: str) -> None:
+        dropped[t] = why + _pin_note(inst.tasks[t])
+        root[t] = origin
+
+    changed = True
+    while changed:
+        changed = False
+        stack: list[int] = []
+        for pid, tasks in projects.items():
+            on = [t for t in tasks if kept(t)]
+            if not on or len(on) == len(tasks):
+                continue
+            culprit = next(t for t in tasks if not kept(t))
+            why = all_or_nothing_reason(pid, inst.tasks[culprit].id)
+            for t in on:
+                drop(t, why, why)
+                stack.append(t)
+            changed = True
+        while stack:
+            t = stack.pop()
+            for s in inst.tasks[t].succs:
+                if kept(s):
+                    why = f"its predecessor {inst.tasks[t].id} is not planned: {root[t]}"
+                    drop(s, why, root[t])
+                    stack.append(s)
+    return dropped
+
+
+def enforce_all_or_nothing(inst: Instance, sched: Schedule) -> Schedule:
+    """``sched`` without the tasks of its partially assigned all-or-nothing projects and,
+    transitively, their successors (:func:`all_or_nothing_drops`): contract rule 10 holds.
+
+    Returns ``sched`` itself when there is nothing to drop (so a cache keyed by the schedule's
+    identity stays right), else a new :class:`Schedule`; ``sched`` is never changed. Use
+    :func:`all_or_nothing_drops` on the same ``sched`` for the reasons of the dropped tasks.
+    """
+    drops = all_or_nothing_drops(inst, sched)
+    if not drops:
+        return sched
+    return replace(
+        sched,
+        start={t: v for t, v in sched.start.items() if t not in drops},
+        finish={t: v for t, v in sched.finish.items() if t not in drops},
+        people={t: v for t, v in sched.people.items() if t not in drops},
+    )
+
+
+def mark_all_or_nothing(inst: Instance) -> list[int]:
+    """Compile-time half of rule 10: in a project with ``all_or_nothing``, when one task to
+    plan cannot be assigned at all (``not possible``: nobody has its skill, no window ...),
+    none can, and neither can their successors (transitively, which may reach other such
+    projects). Adds the reason to their ``out_reasons`` (so solvers skip them and the engine's
+    static reasons carry it), and returns the indices of the tasks it marked.
+    """
+    projects = _whole_projects(inst)
+    marked: list[int] = []
+    root: dict[int, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        stack: list[int] = []
+        for pid, tasks in projects.items():
+            out = next((t for t in tasks if not inst.tasks[t].possible), None)
+            if out is None:
+                continue
+            why = all_or_nothing_reason(pid, inst.tasks[out].id)
+            for t in tasks:
+                if inst.tasks[t].possible:
+                    inst.tasks[t].out_reasons.append(why + _pin_note(inst.tasks[t]))
+                    root[t] = why
+                    marked.append(t)
+                    stack.append(t)
+                    changed = True
+        while stack:
+            t = stack.pop()
+            for s in inst.tasks[t].succs:
+                if inst.tasks[s].possible:
+                    why = f"its predecessor {inst.tasks[t].id} cannot be assigned: {root[t]}"
+                    inst.tasks[s].out_reasons.append(why + _pin_note(inst.tasks[s]))
+                    root[s] = root[t]
+                    marked.append(s)
+                    stack.append(s)
+    return marked

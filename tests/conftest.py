@@ -20,6 +20,10 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+# A lower bound above a plan's objective is a bug to surface, never to hide: in the tests the
+# engine raises allocator.engine.BoundError instead of logging it and dropping the bound.
+os.environ.setdefault("ALLOCATOR_STRICT_BOUNDS", "1")
+
 
 def portfolio_dict(
     people: list[dict[str, Any]],

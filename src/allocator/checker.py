@@ -1,6 +1,6 @@
 """The independent plan checker: is a plan valid for a portfolio, and what does it measure?
 
-:func:`check` judges a plan against the contract's *What makes a plan valid*, rules 1-9
+:func:`check` judges a plan against the contract's *What makes a plan valid*, rules 1-10
 (``shared/contract/README.md``), plus plan-level consistency (rule ``0``: status, objective,
 bound, portfolio name), and computes the contract's *Measures* (:class:`Kpis`).
 
@@ -21,14 +21,16 @@ Conventions:
   one the plan does not list at all gives ``predecessor_unassigned`` (besides ``missing_task``).
 * Violations are ordered by rule, then in plan order (capacity: person, then day).
 
-Codes, by rule: 0 ``portfolio_name``, ``status_unassigned``, ``objective_mismatch``,
-``bound_above_objective``, ``optimal_gap``; 1 ``missing_task``, ``duplicate_task``,
+Codes, by rule: 0 ``portfolio_name``, ``status_unassigned``, ``objective_status``,
+``bound_terms``, ``bound_above_objective``, ``optimal_gap``, ``gap_mismatch``; 1 ``missing_task``, ``duplicate_task``,
 ``unknown_task``, ``not_planned_listed``; 2 ``distinct_people``, ``excluded_person``,
 ``unknown_person``, ``place_count``, ``skill_matching``; 3 ``pin_person``, ``pin_start``;
 4 ``start_not_active``, ``finish_not_active``, ``duration``; 5 ``capacity``;
 6 ``before_earliest_start``, ``after_horizon``; 7 ``predecessor_unassigned``,
 ``predecessor_order``, ``successor_of_unassigned``; 8 ``late_hard_deadline``;
-9 ``makespan_unassigned``.
+9 ``makespan_unassigned``; 10 ``all_or_nothing_partial``. Apart from them, *stale* (see
+:attr:`CheckResult.stale`): ``objective_mismatch``, the declared objective terms differ from the
+plan evaluated on this portfolio (the portfolio changed since the plan was made).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ _EXACT_FLOAT_INT = 2**53
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """One broken rule. ``rule`` is the contract's rule number (1-9), 0 for plan consistency."""
+    """One broken rule. ``rule`` is the contract's rule number (1-10), 0 for plan consistency."""
 
     rule: int
     code: str
@@ -136,10 +138,19 @@ class CheckResult:
 
     violations: tuple[Violation, ...]
     kpis: Kpis
+    #: the plan's declared figures that no longer match this portfolio (code
+    #: ``objective_mismatch``): the plan is *stale* (re-plan or re-score it), which is not a
+    #: rule violation, so it does not make the plan invalid
+    stale: tuple[Violation, ...] = ()
 
     @property
     def valid(self) -> bool:
         return not self.violations
+
+    @property
+    def current(self) -> bool:
+        """Whether the plan's figures match this portfolio (not stale)."""
+        return not self.stale
 
     def codes(self) -> list[str]:
         """The violations' codes, in order (handy in tests and logs)."""
@@ -149,6 +160,7 @@ class CheckResult:
         return {
             "valid": self.valid,
             "violations": [v.as_dict() for v in self.violations],
+            "stale": [v.as_dict() for v in self.stale],
             "kpis": self.kpis.as_dict(),
         }
 
@@ -329,6 +341,8 @@ class _Checker:
         self.portfolio = ctx.portfolio
         self.plan = ctx.plan
         self.out: list[Violation] = []
+        #: figures that no longer match this portfolio (see ``objective_consistency``)
+        self.stale: list[Violation] = []
 
     def add(
         self,
@@ -357,6 +371,7 @@ class _Checker:
                 self.rule8_hard_deadline(task, a)
         self.rule5_capacity()
         self.rule9_makespan()
+        self.rule10_all_or_nothing()
         self.objective_consistency()
         return tuple(sorted(self.out, key=lambda v: v.rule))
 
@@ -379,48 +394,73 @@ class _Checker:
                 )
 
     def objective_consistency(self) -> None:
+        """Rule 0 on the plan's figures (``allocator.plan/v2``): an ``optimal`` or ``feasible``
+        plan gives its objective terms and an ``infeasible`` or ``unknown`` one none; each
+        bound term is a term of the objective and at most its value; ``optimal`` needs every
+        term proven; ``gap`` is the contract's gap of those figures. These are violations.
+
+        Whether the declared terms still equal the plan evaluated on *this* portfolio is a
+        different question: a plan made before the portfolio changed (a new estimate, a new
+        priority) is *stale*, not invalid; that goes to :attr:`CheckResult.stale`.
+        """
         plan = self.plan
         declared = plan.objective
         if plan.status in ("infeasible", "unknown"):
-            if declared is not None:
+            if declared is not None or plan.lower_bound is not None:
                 self.add(
                     0,
-                    "objective_mismatch",
-                    f"the objective must be null when the status is {plan.status}, got {declared}",
+                    "objective_status",
+                    f"objective and lower bound must be null when the status is {plan.status}",
                 )
             return
         if declared is None:
-            self.add(0, "objective_mismatch", f"a {plan.status} plan must give its objective")
-        else:
-            try:
-                expected: int | None = objective_fn.objective_value(
-                    self.portfolio, plan, self.ctx.timeline
-                )
-            except (ValueError, ArithmeticError) as exc:
-                expected = None
-                self.add(0, "objective_mismatch", f"the objective cannot be evaluated: {exc}")
-            if expected is not None and not _equal(declared, expected, OBJECTIVE_REL_TOLERANCE):
-                self.add(
-                    0,
-                    "objective_mismatch",
-                    f"the plan declares objective {declared}, the plan evaluates to {expected}",
-                )
-        bound = plan.lower_bound
-        if declared is not None and bound is not None:
-            if not _at_most(bound, declared, BOUND_REL_TOLERANCE):
+            self.add(0, "objective_status", f"a {plan.status} plan must give its objective")
+            return
+        bound = plan.lower_bound or {}
+        for name, b in bound.items():
+            if name not in declared:
+                self.add(0, "bound_terms", f"lower bound term {name!r} is not in the objective")
+            elif not _at_most(b, declared[name], BOUND_REL_TOLERANCE):
                 self.add(
                     0,
                     "bound_above_objective",
-                    f"the lower bound {bound} exceeds the objective {declared}",
+                    f"the lower bound of {name}, {b}, exceeds its value {declared[name]}",
                 )
-            elif plan.status == "optimal" and not _equal(bound, declared, BOUND_REL_TOLERANCE):
-                self.add(
+        if plan.status == "optimal" and not objective_fn.proven(declared, plan.lower_bound):
+            self.add(
+                0,
+                "optimal_gap",
+                "status optimal needs every objective term's lower bound equal to its value",
+            )
+        expected_gap = objective_fn.gap_of(declared, plan.lower_bound)
+        if plan.gap != expected_gap and not (
+            plan.gap is not None
+            and expected_gap is not None
+            and _equal(plan.gap, expected_gap, BOUND_REL_TOLERANCE)
+        ):
+            self.add(
+                0,
+                "gap_mismatch",
+                f"the plan declares gap {plan.gap}, its objective and bound give {expected_gap}",
+            )
+        try:
+            expected = objective_fn.plan_terms(self.portfolio, plan, self.ctx.timeline)
+        except (ValueError, ArithmeticError) as exc:
+            self.stale.append(
+                Violation(0, "objective_mismatch", f"the objective cannot be evaluated: {exc}")
+            )
+            return
+        if list(declared) != list(expected) or any(
+            not _equal(declared[n], v, OBJECTIVE_REL_TOLERANCE) for n, v in expected.items()
+        ):
+            self.stale.append(
+                Violation(
                     0,
-                    "optimal_gap",
-                    f"status optimal needs lower bound {bound} equal to objective {declared}",
+                    "objective_mismatch",
+                    f"the plan declares objective {dict(declared)}, evaluated on this "
+                    f"portfolio it is {expected}",
                 )
-        elif plan.status == "optimal" and declared is not None:
-            self.add(0, "optimal_gap", "status optimal needs a lower bound equal to the objective")
+            )
 
     # -- rule 1 --------------------------------------------------------------------------------
     def rule1_listing(self) -> None:
@@ -684,6 +724,26 @@ class _Checker:
                 task=u.task,
             )
 
+    # -- rule 10 -------------------------------------------------------------------------------
+    def rule10_all_or_nothing(self) -> None:
+        """A project with ``all_or_nothing`` has all of its tasks to plan assigned, or none:
+        ``0 < |assigned ∩ T_p| < |T_p|`` is a violation, ``T_p`` the project's tasks to plan.
+        One violation per project, on its first task to plan that is not assigned."""
+        for project in self.portfolio.projects:
+            if not project.whole:
+                continue
+            to_plan = [t.id for t in project.tasks if t.to_plan]
+            missing = [tid for tid in to_plan if tid not in self.ctx.assignment]
+            if missing and len(missing) < len(to_plan):
+                shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+                self.add(
+                    10,
+                    "all_or_nothing_partial",
+                    f"project {project.id} is all-or-nothing but {len(to_plan) - len(missing)} "
+                    f"of its {len(to_plan)} tasks to plan are assigned (not assigned: {shown})",
+                    task=missing[0],
+                )
+
 
 # ---------------------------------------------------------------------------------------------
 # Measures
@@ -756,8 +816,9 @@ def _kpis(ctx: _Context) -> Kpis:
 def check(portfolio: Portfolio, plan: Plan) -> CheckResult:
     """Judge ``plan`` against the contract's rules and compute its measures."""
     ctx = _Context(portfolio, plan)
-    violations = _Checker(ctx).run()
-    result = CheckResult(violations, _kpis(ctx))
+    checker = _Checker(ctx)
+    violations = checker.run()
+    result = CheckResult(violations, _kpis(ctx), tuple(checker.stale))
     log.debug(
         "checked plan for %s: %d violation(s) %s",
         portfolio.name,

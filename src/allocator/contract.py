@@ -1,4 +1,5 @@
-"""Contract I/O: the ``allocator.portfolio/v1`` and ``allocator.plan/v1`` JSON formats.
+"""Contract I/O: the ``allocator.portfolio/v1`` and ``allocator.plan/v2`` JSON formats
+(``allocator.plan/v1`` files are still read: see :func:`read_plan`).
 
 Reading is *structural*: types, dates, finiteness, required keys and unknown keys. Every problem
 is collected with its JSON path (``projects[0].tasks[2].effort_hours``) before anything is
@@ -12,8 +13,10 @@ Engine fields in a plan (documented here, optional for readers):
 
 * assignment ``hours``: active days x ``hours_per_day`` x ``allocation`` / 100, summed over the
   assignees; ``cost``: the same hours priced at each assignee's ``cost_per_hour``.
-* plan ``objective_terms``: the objective's parts (see :mod:`allocator.objective`);
-  ``gap``: ``(objective - lower_bound) / max(|objective|, 1)``; ``solver``: what produced it.
+* plan ``solver``: what produced it; ``kpis`` (written by ``allocator check --json``).
+
+A v2 plan's ``objective`` and ``lower_bound`` are objects of terms in planner units (see
+:mod:`allocator.objective`), ``gap`` a number with at most 2 decimals, rounded up.
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ from typing import Any, TypeVar
 
 from allocator.domain import (
     PLAN_FORMAT,
+    PLAN_FORMAT_V1,
     PORTFOLIO_FORMAT,
     WEEKDAYS,
     Assignment,
     Calendar,
     Change,
     DateRange,
+    Estimate,
     Person,
     Pin,
     Plan,
@@ -49,6 +54,7 @@ from allocator.domain import (
     frozen_map,
 )
 from allocator.errors import Issue, PlanFormatError, PortfolioError
+from allocator.objective import MAKESPAN_TERMS, PORTFOLIO_TERMS, gap_of
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -229,9 +235,12 @@ _PERSON_KEYS = frozenset(
         "time_off",
         "reduced_capacity",
         "team",
+        "placeholder",
     }
 )
-_PROJECT_KEYS = frozenset({"id", "name", "priority", "start_after", "deadline", "tasks"})
+_PROJECT_KEYS = frozenset(
+    {"id", "name", "priority", "start_after", "deadline", "budget", "all_or_nothing", "tasks"}
+)
 _TASK_KEYS = frozenset(
     {
         "id",
@@ -251,6 +260,7 @@ _TASK_KEYS = frozenset(
         "pinned",
         "status",
         "progress",
+        "estimate",
     }
 )
 _REQ_KEYS = frozenset({"skill", "min_level", "count"})
@@ -258,6 +268,7 @@ _RANGE_KEYS = frozenset({"start", "end"})
 _REDUCED_KEYS = frozenset({"start", "end", "percent"})
 _PIN_KEYS = frozenset({"person", "start"})
 _PROGRESS_KEYS = frozenset({"people", "remaining_hours", "remaining_days"})
+_ESTIMATE_KEYS = frozenset({"low", "high"})
 _POLICY_KEYS = frozenset({"objective", "hard_deadlines"})
 _STATUSES = ("todo", "in_progress", "done", "cancelled")
 _OBJECTIVES = ("portfolio", "makespan")
@@ -340,6 +351,7 @@ def _read_person(r: _Reader, value: Any, path: str, n: int) -> Person:
             r, data.get("reduced_capacity", []), f"{path}.reduced_capacity", who
         ),
         team=r.field(data, "team", path, r.string),
+        placeholder=r.field(data, "placeholder", path, r.boolean),
     )
 
 
@@ -376,6 +388,18 @@ def _read_progress(r: _Reader, value: Any, path: str, who: str) -> Progress:
     )
 
 
+def _read_estimate(r: _Reader, value: Any, path: str, who: str) -> Estimate | None:
+    """``{low, high}``, both required (None when either is unusable: reported)."""
+    data = r.obj(value, path, _ESTIMATE_KEYS, f"{who}: estimate")
+    if not isinstance(value, dict):
+        return None  # reported by obj
+    low = r.field(data, "low", path, r.number, required=True, what=who)
+    high = r.field(data, "high", path, r.number, required=True, what=who)
+    if low is None or high is None:
+        return None
+    return Estimate(low=low, high=high)
+
+
 def _read_choice(r: _Reader, choices: tuple[str, ...]) -> Callable[[Any, str], str | None]:
     def conv(value: Any, path: str) -> str | None:
         if value not in choices:
@@ -393,6 +417,7 @@ def _read_task(r: _Reader, value: Any, path: str, project: str, n: int) -> Task:
     req = data.get("requirements", _MISSING)
     pin = data.get("pinned", _MISSING)
     prog = data.get("progress", _MISSING)
+    est = data.get("estimate", _MISSING)
     status = r.field(data, "status", path, _read_choice(r, _STATUSES))
     return Task(
         id=tid,
@@ -415,6 +440,7 @@ def _read_task(r: _Reader, value: Any, path: str, project: str, n: int) -> Task:
         pinned=None if pin is _MISSING else _read_pin(r, pin, f"{path}.pinned", who),
         status=status,  # type: ignore[arg-type]
         progress=None if prog is _MISSING else _read_progress(r, prog, f"{path}.progress", who),
+        estimate=None if est is _MISSING else _read_estimate(r, est, f"{path}.estimate", who),
     )
 
 
@@ -436,6 +462,8 @@ def _read_project(r: _Reader, value: Any, path: str, n: int) -> Project:
         priority=r.field(data, "priority", path, r.integer),
         start_after=r.field(data, "start_after", path, r.day),
         deadline=r.field(data, "deadline", path, r.day),
+        budget=r.field(data, "budget", path, r.number),
+        all_or_nothing=r.field(data, "all_or_nothing", path, r.boolean),
     )
 
 
@@ -595,6 +623,7 @@ def _person_to_dict(x: Person) -> dict[str, Any]:
             for r in x.reduced_capacity
         ]
     _put(out, "team", x.team)
+    _put(out, "placeholder", x.placeholder)
     return out
 
 
@@ -604,6 +633,8 @@ def _project_to_dict(x: Project) -> dict[str, Any]:
     _put(out, "priority", x.priority)
     _put(out, "start_after", x.start_after)
     _put(out, "deadline", x.deadline)
+    _put(out, "budget", x.budget)
+    _put(out, "all_or_nothing", x.all_or_nothing)
     out["tasks"] = [_task_to_dict(t) for t in x.tasks]
     return out
 
@@ -644,6 +675,8 @@ def _task_to_dict(t: Task) -> dict[str, Any]:
         _put(prog, "remaining_hours", t.progress.remaining_hours)
         _put(prog, "remaining_days", t.progress.remaining_days)
         out["progress"] = prog
+    if t.estimate is not None:
+        out["estimate"] = {"low": t.estimate.low, "high": t.estimate.high}
     return out
 
 
@@ -665,6 +698,7 @@ _PLAN_KEYS = frozenset(
         "status",
         "objective",
         "lower_bound",
+        "gap",
         "solve_seconds",
         "assignments",
         "unassigned",
@@ -672,32 +706,35 @@ _PLAN_KEYS = frozenset(
     }
 )
 #: Plan keys the engine adds (kept in ``Plan.extra``), documented in this module's docstring.
-PLAN_ENGINE_KEYS = frozenset({"objective_terms", "gap", "solver", "kpis"})
+PLAN_ENGINE_KEYS = frozenset({"solver", "kpis"})
+#: keys of ``allocator.plan/v1`` files that v2 folded into its own fields (read, not kept)
+_V1_KEYS = frozenset({"objective_terms"})
 _ASSIGNMENT_KEYS = frozenset({"task", "people", "start", "finish", "hours", "cost"})
 _REASONS_KEYS = frozenset({"task", "reasons"})
 _PLAN_STATUSES = ("optimal", "feasible", "infeasible", "unknown")
+#: every objective term a plan may carry (``allocator.objective``)
+_ALL_TERMS = frozenset(PORTFOLIO_TERMS + MAKESPAN_TERMS)
 
 
 def read_plan(data: Any) -> tuple[Plan, list[Issue]]:
     """Convert parsed JSON into a :class:`Plan`; returns it with every structural issue."""
     r = _Reader()
-    top = r.obj(data, "", _PLAN_KEYS | PLAN_ENGINE_KEYS, "plan")
-    if top.get("format") != PLAN_FORMAT:
+    top_format = data.get("format") if isinstance(data, dict) else None
+    v1 = top_format == PLAN_FORMAT_V1
+    top = r.obj(data, "", _PLAN_KEYS | PLAN_ENGINE_KEYS | (_V1_KEYS if v1 else set()), "plan")
+    if top_format not in (PLAN_FORMAT, PLAN_FORMAT_V1):
         r.error("format", f"expected {PLAN_FORMAT!r}, got {top.get('format')!r}")
     name = r.field(top, "portfolio", "", r.string, required=True, what="plan") or ""
     status = r.field(top, "status", "", _read_choice(r, _PLAN_STATUSES), required=True, what="plan")
-
-    def num_or_null(key: str) -> float | int | None:
+    for key in ("objective", "lower_bound"):
         if key not in top:
             r.error(key, f"plan: missing required field {key!r}")
-            return None
-        v = top[key]
-        if isinstance(v, int) and not isinstance(v, bool):
-            return v  # objectives are exact integers, possibly very large (allocator.objective)
-        return None if v is None else r.number(v, key)
-
-    objective = num_or_null("objective")
-    lower_bound = num_or_null("lower_bound")
+    if v1:
+        objective, lower_bound, gap = _v1_objective(r, top)
+    else:
+        objective = _read_terms(r, top.get("objective"), "objective")
+        lower_bound = _read_terms(r, top.get("lower_bound"), "lower_bound")
+        gap = r.field(top, "gap", "", r.number)
     solve_seconds = r.field(top, "solve_seconds", "", r.number, required=True, what="plan") or 0.0
     assignments: list[Assignment] = []
     for i, item in enumerate(r.lst(top.get("assignments", []), "assignments", "assignments")):
@@ -735,9 +772,7 @@ def read_plan(data: Any) -> tuple[Plan, list[Issue]]:
         if key not in top:
             r.error(key, f"plan: missing required field {key!r}")
     unassigned = tuple(Unassigned(t, rs) for t, rs in reasons_list("unassigned"))
-    changes = (
-        tuple(Change(t, rs) for t, rs in reasons_list("changes")) if "changes" in top else None
-    )
+    changes = _read_changes(r, top) if "changes" in top else None
     extra = {k: top[k] for k in PLAN_ENGINE_KEYS if k in top}
     plan = Plan(
         portfolio=name,
@@ -749,8 +784,72 @@ def read_plan(data: Any) -> tuple[Plan, list[Issue]]:
         unassigned=unassigned,
         changes=changes,
         extra=frozen_map(extra),
+        gap=gap,
     )
     return plan, r.issues
+
+
+def _read_terms(r: _Reader, value: Any, path: str) -> dict[str, float | int] | None:
+    """An objective or lower bound of a v2 plan: null, or an object of finite numbers (its
+    terms, in the order written)."""
+    if value is None:
+        return None
+    data = r.obj(value, path, _ALL_TERMS, "objective terms")
+    out: dict[str, float | int] = {}
+    for key, v in data.items():
+        if key not in _ALL_TERMS:
+            continue  # warned by obj()
+        n = r.number(v, f"{path}.{key}")
+        if n is not None:
+            out[key] = n
+    return out
+
+
+def _v1_objective(
+    r: _Reader, top: Mapping[str, Any]
+) -> tuple[dict[str, float | int] | None, dict[str, float | int] | None, float | None]:
+    """Objective, lower bound and gap of an ``allocator.plan/v1`` file, in v2 terms.
+
+    v1 wrote one number (the terms combined, see :func:`allocator.objective.objective_value`)
+    and, under the ``portfolio`` objective, the readable ``objective_terms``. The terms become
+    the objective; the combined bound cannot be split into terms without the portfolio, so
+    it is kept only when it proves the plan (equal to the objective): otherwise the plan loads
+    without a bound. A v1 number without ``objective_terms`` is a ``makespan`` objective.
+    """
+    obj, lb = top.get("objective"), top.get("lower_bound")
+    for key, v in (("objective", obj), ("lower_bound", lb)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+            r.error(key, f"must be a number or null, got {_kind(v)}")
+            return None, None, None
+    if obj is None:
+        return None, None, None
+    terms = top.get("objective_terms")
+    if isinstance(terms, dict):
+        objective = _read_terms(r, terms, "objective_terms")
+        bound = dict(objective) if objective is not None and lb == obj else None
+    else:
+        objective = {"makespan_days": obj}
+        bound = None if lb is None else {"makespan_days": lb}
+    return objective, bound, gap_of(objective, bound)
+
+
+_CHANGE_KEYS = frozenset({"task", "reasons", "forced"})
+
+
+def _read_changes(r: _Reader, top: Mapping[str, Any]) -> tuple[Change, ...]:
+    """The plan's ``changes``: ``{task, reasons, forced}``; ``forced`` is required except in an
+    ``allocator.plan/v1`` plan, where it is missing and read as false (v1 had no such field)."""
+    v1 = top.get("format") == "allocator.plan/v1"
+    out = []
+    for i, item in enumerate(r.lst(top.get("changes", []), "changes", "changes")):
+        p = f"changes[{i}]"
+        d = r.obj(item, p, _CHANGE_KEYS, "changes")
+        task = r.field(d, "task", p, r.string, required=True, what="changes")
+        reasons = r.field(d, "reasons", p, r.strings, required=True, what="changes")
+        forced = r.field(d, "forced", p, r.boolean, required=not v1, what="changes")
+        if task is not None:
+            out.append(Change(task, reasons or (), forced=bool(forced)))
+    return tuple(out)
 
 
 def load_plan(source: str | Path | Mapping[str, Any]) -> Plan:
@@ -767,8 +866,9 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "format": PLAN_FORMAT,
         "portfolio": plan.portfolio,
         "status": plan.status,
-        "objective": plan.objective,
-        "lower_bound": plan.lower_bound,
+        "objective": None if plan.objective is None else dict(plan.objective),
+        "lower_bound": None if plan.lower_bound is None else dict(plan.lower_bound),
+        "gap": plan.gap,
         "solve_seconds": plan.solve_seconds,
     }
     for k in sorted(plan.extra):
@@ -787,7 +887,9 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     out["assignments"] = assignments
     out["unassigned"] = [{"task": u.task, "reasons": list(u.reasons)} for u in plan.unassigned]
     if plan.changes is not None:
-        out["changes"] = [{"task": c.task, "reasons": list(c.reasons)} for c in plan.changes]
+        out["changes"] = [
+            {"task": c.task, "reasons": list(c.reasons), "forced": c.forced} for c in plan.changes
+        ]
     return out
 
 

@@ -1,7 +1,7 @@
 """Immutable domain types: the portfolio to plan and the plan itself.
 
 These mirror the contract (``shared/contract/README.md``, format ``allocator.portfolio/v1`` and
-``allocator.plan/v1``) field for field. They know nothing of JSON, solvers or the web: readers
+``allocator.plan/v2``) field for field. They know nothing of JSON, solvers or the web: readers
 and writers at the edge (``allocator.contract``) convert, ``allocator.validation`` judges,
 ``solver_models`` compiles them.
 
@@ -28,7 +28,14 @@ Objective = Literal["portfolio", "makespan"]
 PlanStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
 
 PORTFOLIO_FORMAT = "allocator.portfolio/v1"
-PLAN_FORMAT = "allocator.plan/v1"
+PLAN_FORMAT = "allocator.plan/v2"
+#: the previous plan format (a single number ``objective``): still read, never written
+PLAN_FORMAT_V1 = "allocator.plan/v1"
+
+#: A plan's objective (or lower bound) in planner units: its terms in priority order, the
+#: first mattering most (``{"undelivered_work_hours": 12.5, "weighted_late_days": 3, ...}`` or
+#: ``{"makespan_days": 41}``). See :mod:`allocator.objective`.
+ObjectiveTerms = Mapping[str, float | int]
 
 
 def frozen_map(m: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -86,6 +93,7 @@ class Person:
     time_off: tuple[DateRange, ...] = ()
     reduced_capacity: tuple[ReducedCapacity, ...] = ()
     team: str | None = None
+    placeholder: bool | None = None
 
     @property
     def hpd(self) -> float:
@@ -100,6 +108,12 @@ class Person:
     def level(self, skill: str) -> int:
         """The person's level in ``skill``, 0 when they do not have it."""
         return int(self.skills.get(skill, 0))
+
+    @property
+    def is_placeholder(self) -> bool:
+        """A role not yet filled (contract default false): planned like a person, reported as
+        hiring demand."""
+        return bool(self.placeholder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +159,15 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
+class Estimate:
+    """The range of a task's nominal ``effort_hours`` (or ``duration_days``), same unit:
+    ``0 < low <= nominal <= high``. For risk analysis only: plans use the nominal value."""
+
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, slots=True)
 class Task:
     id: str
     project: str
@@ -164,6 +187,7 @@ class Task:
     pinned: Pin | None = None
     status: TaskStatus | None = None
     progress: Progress | None = None
+    estimate: Estimate | None = None
 
     @property
     def is_team(self) -> bool:
@@ -185,6 +209,19 @@ class Task:
         return self.state not in ("done", "cancelled")
 
     @property
+    def nominal(self) -> float | None:
+        """The nominal amount of work: ``effort_hours``, else ``duration_days``."""
+        return self.effort_hours if self.effort_hours is not None else self.duration_days
+
+    @property
+    def effort_range(self) -> tuple[float, float] | None:
+        """``(low, high)`` of the nominal amount: the estimate, else the nominal value twice."""
+        if self.estimate is not None:
+            return (self.estimate.low, self.estimate.high)
+        nominal = self.nominal
+        return None if nominal is None else (nominal, nominal)
+
+    @property
     def places(self) -> tuple[Place, ...]:
         """The task's places, in order: one for a ``skill`` task, ``count`` per requirement."""
         if self.requirements is None:
@@ -202,6 +239,14 @@ class Project:
     priority: int | None = None
     start_after: date | None = None
     deadline: date | None = None
+    budget: float | None = None
+    all_or_nothing: bool | None = None
+
+    @property
+    def whole(self) -> bool:
+        """``all_or_nothing`` (contract default false): its tasks to plan are assigned all
+        together or none of them."""
+        return bool(self.all_or_nothing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,22 +360,40 @@ class Unassigned:
 
 @dataclass(frozen=True, slots=True)
 class Change:
+    """A task moved in re-planning against the progress or the previous plan, and why.
+
+    ``forced``: true when the world changed under it (done or in-progress work, a person gone,
+    a changed estimate, a moved predecessor: its previous assignment cannot stay), false when
+    the engine chose it (see ``allocator.rebalance`` and ``allocator.diff``).
+    """
+
     task: str
     reasons: tuple[str, ...]
+    forced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """A plan (contract ``allocator.plan/v2``).
+
+    ``objective``: the objective's terms in planner units, in priority order (None when the
+    status is ``infeasible`` or ``unknown``); ``lower_bound``: proven bounds of some or all of
+    those terms (each over the valid plans whose earlier terms are at most this plan's);
+    ``gap``: that of the first term whose bound is below its value (0 when ``optimal``, None
+    without a bound).
+    """
+
     portfolio: str
     status: PlanStatus
-    objective: float | int | None
-    lower_bound: float | int | None
+    objective: ObjectiveTerms | None
+    lower_bound: ObjectiveTerms | None
     solve_seconds: float
     assignments: tuple[Assignment, ...] = ()
     unassigned: tuple[Unassigned, ...] = ()
     changes: tuple[Change, ...] | None = None
-    #: Engine fields (documented in ``allocator.contract``): objective terms, gap, solver info.
+    #: Engine fields (documented in ``allocator.contract``): solver info, KPIs.
     extra: Mapping[str, Any] = field(default_factory=frozen_map)
+    gap: float | None = None
 
     def assignment_of(self, task_id: str) -> Assignment | None:
         for a in self.assignments:

@@ -10,32 +10,69 @@ model with the time left), a linear relaxation of people's capacity against the 
 
 Infeasible and timed-out runs are values (``Result.plan.status``), not exceptions.
 
-**Time.** ``SolveParams.time_limit`` bounds the whole solve, except compile and the first greedy
-plan: when they alone take longer (a very large portfolio, a short limit) the solve returns that
-plan as soon as it exists, with no search. ``SolveParams.stop_event`` stops it at any point with
-the best plan so far. See :class:`SolveParams`.
+**The plan's figures** (plan format ``allocator.plan/v2``): the objective as its terms in planner
+units (:func:`allocator.objective.terms_of_key`); the lower bound term by term
+(:func:`term_bounds`): the first term's bound holds over every valid plan, a later term's only
+over the plans whose earlier terms are at most this plan's, so a later term gets a bound only
+where every earlier one is proven and the source that bounds it was constrained to exactly
+those earlier values. Bounds are never capped at the objective: a bound above it is a bug; it
+raises :class:`BoundError` in strict mode (``ALLOCATOR_STRICT_BOUNDS=1``, which the tests set)
+and is otherwise logged as an error and dropped, the plan then reported ``feasible``.
+
+**Pins** come before the objective: among candidate plans the engine keeps the one that drops
+the fewest pinned tasks (``solver_models.schedule.pins_dropped``), then the best objective, so
+a pinned task is unassigned only when keeping it is impossible. The bounds of the objective's
+terms are then over the plans that keep as many pins.
+
+**Never worse than the greedy baseline.** Every greedy rule of the baseline
+(``SolveParams(greedy_only=True)``) runs before the first result is returned, whatever the time
+limit: the returned plan is the best of them and of the search.
+
+**Time.** ``SolveParams.time_limit`` bounds the whole solve, except compile and the greedy
+baseline (all of its rules): when they alone take longer (a very large portfolio, a short
+limit) the solve returns the best greedy plan as soon as they are done, with no search.
+``SolveParams.stop_event`` stops it at any point with the best plan so far. See
+:class:`SolveParams`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from allocator.domain import Plan, PlanStatus, Portfolio, Unassigned
-from allocator.objective import Terms, Weights, evaluate, objective_value, weights
-from allocator.reasons import Explainer
+from allocator.domain import ObjectiveTerms, Plan, PlanStatus, Portfolio
+from allocator.objective import Terms, gap_of, plan_key, proven, term_names, terms_of_key
+from allocator.reasons import explain_plan
 from allocator.timeline import Timeline
 from solver_models.bounds import makespan_lower_bound, undelivered_lower_bound
 from solver_models.cpsat import ModelResult, SolverParams, solve_lexicographic, whole_model_size
 from solver_models.greedy import greedy
 from solver_models.instance import Instance, compile_instance
 from solver_models.lns import improve
-from solver_models.schedule import Schedule, to_plan
+from solver_models.schedule import (
+    Schedule,
+    enforce_all_or_nothing,
+    mark_all_or_nothing,
+    pins_dropped,
+    to_plan,
+)
 
 log = logging.getLogger(__name__)
+
+#: set (to anything but "" or "0") to raise :class:`BoundError` on a bound above the objective
+STRICT_BOUNDS_ENV = "ALLOCATOR_STRICT_BOUNDS"
+#: the objective term each CP-SAT stage optimizes (progress reports name the term)
+STAGE_TERMS = {
+    "undelivered": "undelivered_work_hours",
+    "late": "weighted_late_days",
+    "finish": "weighted_finish_days",
+    "cost": "cost",
+    "makespan": "makespan_days",
+}
 
 #: greedy list-scheduling rules tried for the warm start (the best one is kept)
 GREEDY_RULES = ("edf", "priority")
@@ -62,48 +99,44 @@ LP_GRACE = 0.5
 #: of its limit
 REASONS_MIN_SECONDS = 2.0
 REASONS_SECONDS = 10.0
-#: the reason of an unassigned task not explained within that time (large portfolios)
-UNEXPLAINED = (
-    "not placed by the solver in the time given; its own reasons were not worked out (too many "
-    "unassigned tasks to explain in the time): give the solve more time, or explain it alone "
-    "with allocator.reasons.explain_unassigned"
-)
+
+
+class BoundError(AssertionError):
+    """A lower bound above the plan's objective: a bug in a bound, never a proof."""
 
 
 @dataclass(frozen=True)
 class Progress:
-    """One progress report, for progress bars and logs.
+    """One progress report, for progress bars and logs, in planner units.
 
-    ``stage`` says what the figures measure: ``greedy-*`` and ``done``: the plan's objective and
-    (for ``done``) its lower bound; ``cp-sat:<term>``: the value and the model's bound of the
-    objective term being optimized (``undelivered`` in hundredths of priority-weighted hours,
-    ``late``, ``finish``, ``cost`` in cents, or ``makespan``).
+    ``stage`` says what the figures measure: ``greedy-*``, ``lns`` and ``done``: the plan's
+    objective terms and (for ``done``) its lower bound terms; ``cp-sat:<stage>``: the value and
+    the model's bound of the one term being optimized (``objective`` and ``lower_bound`` then
+    hold that term alone, e.g. ``{"undelivered_work_hours": 120.5}``). Stages that optimize no
+    objective term (``cp-sat:pins``, the rebalance stability stage) report no figures.
     """
 
     stage: str
-    objective: int | None
-    lower_bound: int | None
+    objective: ObjectiveTerms | None
+    lower_bound: ObjectiveTerms | None
     elapsed: float
 
     @property
     def gap(self) -> float | None:
-        if self.objective is None or self.lower_bound is None:
-            return None
-        return gap(self.objective, self.lower_bound)
+        """The contract's gap of these figures (see :func:`allocator.objective.gap_of`)."""
+        return gap_of(self.objective, self.lower_bound)
 
 
 @dataclass
 class SolveParams:
     """Parameters of :func:`solve` (all optional)."""
 
-    #: seconds for the whole solve. Compile and the first greedy plan are not cut by it: when
-    #: they alone take longer, the solve returns that plan as soon as it exists (no other
-    #: greedy rule, no search, no bound beyond the analytic one). Otherwise the solve returns
-    #: within the limit plus a fraction of a second (``REPAIR_GRACE``, ``LP_GRACE``) and the
-    #: time to turn the plan into a :class:`Plan` with reasons (at least
-    #: ``REASONS_MIN_SECONDS`` for those: unassigned tasks not explained by then get
-    #: ``UNEXPLAINED``). With ``greedy_only`` every greedy rule runs whatever the limit (they
-    #: are the baseline).
+    #: seconds for the whole solve. Compile and the greedy baseline (every rule of it) are not
+    #: cut by it: when they alone take longer, the solve returns the best greedy plan as soon
+    #: as they are done (no search, no bound beyond the analytic one). Otherwise the solve
+    #: returns within the limit plus a fraction of a second (``REPAIR_GRACE``, ``LP_GRACE``)
+    #: and the time to turn the plan into a :class:`Plan` with reasons (at least
+    #: ``REASONS_MIN_SECONDS`` for the full reasons; the rest get cheap ones).
     time_limit: float = 20.0
     workers: int = 2
     seed: int = 0
@@ -142,27 +175,33 @@ class SolveParams:
 
 @dataclass(frozen=True)
 class Result:
+    """What :func:`solve` returns: the plan (with its objective and bound terms), the
+    ``portfolio`` objective's :class:`~allocator.objective.Terms` (None under ``makespan`` or
+    without a plan), the run time and solver statistics."""
+
     plan: Plan
     terms: Terms | None
     runtime: float
     stats: dict[str, object]
+    #: the plan's objective as the search compares it (exact integers in priority order:
+    #: hundredths of hours, days, cents), None without a plan; handy to compare two results
+    key: tuple[int, ...] | None = None
 
     @property
     def status(self) -> str:
         return self.plan.status
 
     @property
-    def objective(self) -> int | float | None:
+    def objective(self) -> ObjectiveTerms | None:
         return self.plan.objective
 
     @property
-    def lower_bound(self) -> int | float | None:
+    def lower_bound(self) -> ObjectiveTerms | None:
         return self.plan.lower_bound
 
-
-def gap(objective: float, lower_bound: float) -> float:
-    """``(objective - lower_bound) / max(|objective|, 1)`` (contract *Gap*)."""
-    return (objective - lower_bound) / max(abs(objective), 1)
+    @property
+    def gap(self) -> float | None:
+        return self.plan.gap
 
 
 def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
@@ -174,15 +213,20 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         return rebalance(portfolio, params.previous, replace(params, previous=None))
     t0 = time.monotonic()
     inst = compile_instance(portfolio)
+    mark_all_or_nothing(inst)  # rule 10 where it is known before any search
     goal = portfolio.policy.goal
     tl = inst.timeline
-    w = weights(portfolio, len(tl)) if goal == "portfolio" else None
+    const_units = sum(t.units for t in inst.tasks if not t.possible)
     compile_s = time.monotonic() - t0
     stats: dict[str, object] = {"compile_seconds": round(compile_s, 3)}
 
-    def report(stage: str, obj: int | None, lb: int | None) -> None:
+    def report(stage: str, obj: ObjectiveTerms | None, lb: ObjectiveTerms | None) -> None:
         if params.on_progress is not None:
             params.on_progress(Progress(stage, obj, lb, time.monotonic() - t0))
+
+    def report_key(stage: str, key: tuple[int, ...]) -> None:
+        if params.on_progress is not None:
+            report(stage, terms_of_key(goal, key), None)
 
     stopped = params.stop_event.is_set if params.stop_event is not None else _never
     deadline = t0 + params.time_limit
@@ -193,32 +237,30 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
     def out_of_time() -> bool:
         return stopped() or time_left() <= 0
 
-    # 1. greedy list schedules, valid by construction: the best is the warm start. The
-    # contiguous ones (the CP-SAT / LNS warm starts) run first; once the time is up only the
-    # first one runs (with ``greedy_only``, all run: they are the baseline), and a stop request
-    # cuts even that one short (what it placed so far is still a valid plan).
+    # 1. greedy list schedules, valid by construction: the baseline, and the best is the warm
+    # start. Every rule runs whatever the time limit (the solve is never worse than the
+    # baseline); only a stop request cuts them short (what a run placed so far is still a valid
+    # plan, and the runs after it are skipped).
     g_t0 = time.monotonic()
-    keys: dict[int, tuple[int, ...]] = {}  # id(schedule) -> objective key, computed once
+    keys: dict[int, tuple[int, ...]] = {}  # id(schedule) -> (pins dropped, *objective key)
     runs: dict[tuple[str, bool], Schedule] = {}
     best_run: tuple[int, ...] | None = None
     key_s = 0.0  # seconds to evaluate one plan: about what turning the best into a Plan takes
     for rule, contiguous in GREEDY_RUNS:
-        # another run only when it is expected to end in time (it takes about as long as the
-        # ones before it), with time left to finish the plan
-        per_run = (time.monotonic() - g_t0) / max(1, len(runs))
-        finish_s = 2 * key_s + REASONS_MIN_SECONDS
-        if runs and (stopped() or (not params.greedy_only and time_left() < per_run + finish_s)):
+        if runs and stopped():
             break
-        sched = greedy(inst, rule=rule, team_contiguous=contiguous, stop=stopped)
+        sched = enforce_all_or_nothing(
+            inst, greedy(inst, rule=rule, team_contiguous=contiguous, stop=stopped)
+        )
         runs[(rule, contiguous)] = sched
         if goal == "portfolio" or len(sched.start) == len(inst.tasks):
             k_t0 = time.monotonic()
-            keys[id(sched)] = k = _key(portfolio, inst, sched, tl)
+            keys[id(sched)] = k = _rank(portfolio, inst, sched, tl)
             key_s = time.monotonic() - k_t0
             if best_run is None or k < best_run:
                 best_run = k
                 name = f"greedy-{rule}" + ("-contiguous" if contiguous else "")
-                report(name, _from_key(k, w), None)
+                report_key(name, k[1:])
     # the candidates in a fixed order (the first of equal ones wins), whichever ran
     candidates: list[tuple[str, Schedule]] = []
     hints: list[tuple[str, Schedule]] = []
@@ -257,7 +299,16 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         stop = params.stop_requested()
 
         def on_stage(stage: str, value: int, bound: int, elapsed: float) -> None:
-            report(f"cp-sat:{stage}", value, bound)
+            term = STAGE_TERMS.get(stage)
+            if term is None:
+                report(f"cp-sat:{stage}", None, None)
+                return
+            add = const_units if stage == "undelivered" else 0  # the model leaves those out
+            report(
+                f"cp-sat:{stage}",
+                terms_of_key_one(term, value + add),
+                terms_of_key_one(term, bound + add),
+            )
 
         size = whole_model_size(inst)
         stats["model_pairs"] = size
@@ -276,7 +327,7 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         if use_lns and g_sched is not None:
             # too large for one model in the time given: improve the greedy plan by parts
             def on_lns(key: tuple[int, ...], elapsed: float) -> None:
-                report("lns", key[0], None)
+                report_key("lns", key)
 
             improved, lns_stats = improve(
                 inst,
@@ -315,6 +366,8 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
                 bound_source = relaxed
         if result.schedule is not None:
             name = "lns" if use_lns else "cp-sat"
+            result = replace(result, schedule=enforce_all_or_nothing(inst, result.schedule))
+            assert result.schedule is not None
             candidates.append((name, result.schedule))
 
             def repair_over() -> bool:
@@ -325,7 +378,9 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
             for rule in GREEDY_RULES:
                 if repair_over():
                     break
-                filled = greedy(inst, rule=rule, base=result.schedule, stop=repair_over)
+                filled = enforce_all_or_nothing(
+                    inst, greedy(inst, rule=rule, base=result.schedule, stop=repair_over)
+                )
                 if len(filled.start) > len(result.schedule.start):
                     candidates.append((f"{name}+insert-{rule}", filled))
 
@@ -333,7 +388,7 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
     best_name, best_sched = "none", None
     best_key: tuple[int, ...] | None = None
     for name, sched in candidates:
-        key = keys.get(id(sched)) or _key(portfolio, inst, sched, tl)
+        key = keys.get(id(sched)) or _rank(portfolio, inst, sched, tl)
         if best_key is None or key < best_key:
             best_name, best_sched, best_key = name, sched, key
     runtime = time.monotonic() - t0
@@ -355,7 +410,7 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
             solver="none",
         )
         plan = _with_reasons(portfolio, inst, plan, tl, reasons_budget(params, time_left()))
-        return Result(plan, None, runtime, stats)
+        return Result(plan, None, runtime, stats, None)
 
     plan = to_plan(
         inst,
@@ -368,8 +423,9 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
     )
     # the objective from the plan's key (the same evaluation of the same assignments)
     assert best_key is not None
-    obj = _from_key(best_key, w)
-    terms = Terms(*best_key) if goal == "portfolio" else None
+    key = best_key[1:]
+    stats["pins_dropped"] = best_key[0]
+    terms = Terms(*key) if goal == "portfolio" else None
     if bound_source is None and result.exact:
         bound_source = result
     if (
@@ -385,30 +441,21 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         lp_units = undelivered_lower_bound(
             inst, time_limit=min(5.0, max(LP_GRACE, time_left() + LP_GRACE))
         )
-    lb = _lower_bound(inst, goal, bound_source, w)
-    if lp_units is not None and w is not None:
-        const_units = sum(t.units for t in inst.tasks if not t.possible)
-        lb = max(lb, w.undelivered * (lp_units + const_units))
-    lb = min(lb, obj)
-    status = "optimal" if lb == obj else "feasible"
-    extra = dict(plan.extra)
-    extra["gap"] = round(gap(obj, lb), 9)
-    if terms is not None:
-        extra["objective_terms"] = terms.as_dict()
-    plan = replace(plan, status=status, objective=obj, lower_bound=lb, extra=extra)
+    bounds = term_bounds(inst, goal, key, bound_source, lp_units, pins=best_key[0])
+    plan = finish_plan(plan, goal, key, bounds)
     plan = _with_reasons(portfolio, inst, plan, tl, reasons_budget(params, time_left()))
     stats["chosen"] = best_name
-    report("done", obj, lb)
+    report("done", plan.objective, plan.lower_bound)
     log.info(
         "solved %s: %s objective=%s bound=%s via %s in %.2fs",
         portfolio.name,
-        status,
-        obj,
-        lb,
+        plan.status,
+        plan.objective,
+        plan.lower_bound,
         best_name,
         runtime,
     )
-    return Result(plan, terms, runtime, stats)
+    return Result(plan, terms, runtime, stats, key)
 
 
 def reasons_budget(params: SolveParams, left: float) -> float:
@@ -419,10 +466,11 @@ def reasons_budget(params: SolveParams, left: float) -> float:
     return max(REASONS_MIN_SECONDS, left)
 
 
-def _from_key(key: tuple[int, ...], w: Weights | None) -> int:
-    """The objective of a plan from its :func:`_key` (``w``: the portfolio objective's weights,
-    None under ``makespan``)."""
-    return key[0] if w is None else w.combine(Terms(*key))
+def terms_of_key_one(term: str, units: int) -> dict[str, float | int]:
+    """One term, in planner units, from its internal integer."""
+    from allocator.objective import term_value
+
+    return {term: term_value(term, units)}
 
 
 def _never() -> bool:
@@ -442,80 +490,134 @@ def _plan_of(inst: Instance, sched: Schedule) -> Plan:
 
 
 def _key(portfolio: Portfolio, inst: Instance, sched: Schedule, tl: Timeline) -> tuple[int, ...]:
-    plan = _plan_of(inst, sched)
-    if portfolio.policy.goal == "makespan":
-        return (objective_value(portfolio, plan, tl),)
-    return evaluate(portfolio, plan, tl).key()
+    """The schedule's objective key (:func:`allocator.objective.plan_key` of its plan)."""
+    return plan_key(portfolio, _plan_of(inst, sched), tl)
+
+
+def _rank(portfolio: Portfolio, inst: Instance, sched: Schedule, tl: Timeline) -> tuple[int, ...]:
+    """How candidate schedules are compared: pinned tasks dropped first, then the objective."""
+    return (pins_dropped(inst, sched), *_key(portfolio, inst, sched, tl))
 
 
 def _stage_one_proven(source: ModelResult | None) -> bool:
     return source is not None and source.stages.get("undelivered", (0, 0, False))[2]
 
 
-def _lower_bound(inst: Instance, goal: str, source: ModelResult | None, w: object) -> int:
-    """A true lower bound on the objective of every valid plan (see module docstring).
+def term_bounds(
+    inst: Instance,
+    goal: str,
+    key: tuple[int, ...],
+    source: ModelResult | None,
+    lp_units: int | None = None,
+    pins: int = 0,
+) -> tuple[int | None, ...]:
+    """Proven lower bounds of the objective's terms (internal integer units, in term order;
+    None where a term has no bound), for the plan whose key is ``key``.
 
-    ``source``: a CP-SAT run whose model is exact for this portfolio, or a relaxation of it (see
-    ``solver_models.cpsat``); without one the analytic bound stands: the work nobody can do.
+    The first term: the best of the analytic bound (the work nobody can do, or under
+    ``makespan`` the critical path and workforce load), the LP bound ``lp_units`` of the work
+    that can be done, and ``source``'s first stage (a CP-SAT run whose model is exact for the
+    portfolio, or a relaxation of it). A later term k: ``source``'s bound of stage k, only when
+    every earlier stage of ``source`` is proven optimal at exactly this plan's value of that
+    term: the stage was then solved over the plans whose earlier terms are at most this
+    plan's, which is what the contract's bound of a later term ranges over. The bounds are
+    NOT compared with ``key`` here (see :func:`finish_plan`).
+
+    ``pins``: the pinned tasks the plan drops. A source that first minimized dropped pins
+    (stage ``pins``) bounds the terms over the plans dropping at most its value; it is used only
+    when that stage is proven at exactly ``pins`` (a relaxation may keep pins no real plan can).
     """
-    const_units = sum(t.units for t in inst.tasks if not t.possible)
+    names = term_names(goal)
+    out: list[int | None] = [None] * len(names)
+    stages = dict(source.stages) if source is not None else {}
+    if "pins" in stages:
+        value, _bound, optimal = stages.pop("pins")
+        if not (optimal and value == pins):
+            stages = {}
     if goal == "makespan":
-        analytic = makespan_lower_bound(inst)  # critical path and workforce load
-        if source is not None and "makespan" in source.stages:
-            return max(analytic, source.stages["makespan"][1])
-        return analytic
-    from allocator.objective import Weights
-
-    assert isinstance(w, Weights)
-    analytic = w.undelivered * const_units
-    if source is None or not source.stages:
-        return analytic
-    lb = 0
-    scale = {"undelivered": w.undelivered, "late": w.late, "finish": w.finish, "cost": w.cost}
-    for stage in ("undelivered", "late", "finish", "cost"):
-        if stage not in source.stages:
+        lb = makespan_lower_bound(inst)  # critical path and workforce load
+        if "makespan" in stages:
+            value, bound, optimal = stages["makespan"]
+            lb = max(lb, value if optimal else bound)
+        out[0] = lb
+        return tuple(out)
+    const_units = sum(t.units for t in inst.tasks if not t.possible)
+    first = const_units
+    if lp_units is not None:
+        first = max(first, lp_units + const_units)
+    order = ("undelivered", "late", "finish", "cost")
+    for k, stage in enumerate(order):
+        if stage not in stages:
             break
-        value, bound, optimal = source.stages[stage]
-        add = const_units if stage == "undelivered" else 0
-        if optimal:
-            lb += scale[stage] * (value + add)
+        value, bound, optimal = stages[stage]
+        add = const_units if k == 0 else 0
+        stage_lb = (value if optimal else bound) + add
+        if k == 0:
+            first = max(first, stage_lb)
+            out[0] = first
         else:
-            lb += scale[stage] * (bound + add)
+            out[k] = stage_lb
+        if not (optimal and value + add == key[k]):
+            break  # later stages were constrained to other values of this term
+    if out[0] is None:
+        out[0] = first
+    return tuple(out)
+
+
+def finish_plan(
+    plan: Plan, goal: str, key: tuple[int, ...], bounds: tuple[int | None, ...]
+) -> Plan:
+    """The plan with its objective and lower bound terms (planner units), gap and status.
+
+    A bound above its term's value is a bug in that bound, never a proof: it raises
+    :class:`BoundError` in strict mode (environment ``ALLOCATOR_STRICT_BOUNDS``), otherwise it
+    is logged as an error and dropped with every later term's bound, and the plan is then
+    ``feasible``. A later term's bound is kept only while every earlier term is proven.
+    """
+    names = term_names(goal)
+    objective = terms_of_key(goal, key)
+    lower: dict[str, float | int] = {}
+    for k, name in enumerate(names):
+        b = bounds[k] if k < len(bounds) else None
+        if b is None:
             break
-    return max(lb, analytic)
+        if b > key[k]:
+            msg = (
+                f"{plan.portfolio}: lower bound of {name} ({b} units) above the plan's value "
+                f"({key[k]} units): a bug in the bound; the bound is dropped"
+            )
+            if os.environ.get(STRICT_BOUNDS_ENV, "") not in ("", "0"):
+                raise BoundError(msg)
+            log.error("%s", msg)
+            break
+        lower[name] = terms_of_key_one(name, b)[name]
+        if b < key[k]:
+            break  # later terms: only bounded over plans equal to this one on this term
+    bound = lower or None
+    status: PlanStatus = "optimal" if proven(objective, bound) else "feasible"
+    extra = {k: v for k, v in plan.extra.items() if k not in ("gap", "objective_terms")}
+    return replace(
+        plan,
+        status=status,
+        objective=objective,
+        lower_bound=bound,
+        gap=gap_of(objective, bound),
+        extra=extra,
+    )
 
 
 def _with_reasons(
     portfolio: Portfolio, inst: Instance, plan: Plan, tl: Timeline, budget: float | None = None
 ) -> Plan:
     """The plan with reasons for each unassigned task: the compiler's (the task cannot be
-    assigned at all), else :class:`~allocator.reasons.Explainer`'s from the plan.
-
-    ``budget``: seconds for the explanations, counted from the start of the tables the
-    Explainer builds (about 1 s for the 5,000 unassigned tasks of a 50,000-task plan). The
-    most important tasks (priority-weighted work) are explained first; those left when the
-    budget is spent get :data:`UNEXPLAINED`.
-    """
-    t0 = time.monotonic()
-    static = {t.id: t.out_reasons for t in inst.tasks}
-    todo = [u.task for u in plan.unassigned if not static.get(u.task)]
-    units = {t.id: t.units for t in inst.tasks}
-    todo.sort(key=lambda tid: -units.get(tid, 0))
-    explained: dict[str, list[str]] = {}
-    if todo:
-        explainer = Explainer(portfolio, plan, tl)
-        for tid in todo:
-            if budget is not None and time.monotonic() - t0 > budget:
-                log.info(
-                    "reasons: %d of %d unassigned tasks explained in %.1fs (the budget)",
-                    len(explained),
-                    len(todo),
-                    time.monotonic() - t0,
-                )
-                break
-            explained[tid] = explainer.explain(tid)
-    out = []
-    for u in plan.unassigned:
-        reasons = static.get(u.task) or explained.get(u.task, [UNEXPLAINED])
-        out.append(Unassigned(u.task, tuple(reasons)))
-    return replace(plan, unassigned=tuple(out))
+    assigned at all), else those worked out from the plan (:func:`allocator.reasons.explain_plan`:
+    the most important tasks checked day by day within ``budget`` seconds, the rest in brief;
+    every one a true reason of its own)."""
+    return explain_plan(
+        portfolio,
+        plan,
+        tl,
+        {t.id: t.out_reasons for t in inst.tasks},
+        {t.id: t.units for t in inst.tasks},
+        budget,
+    )

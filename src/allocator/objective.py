@@ -33,16 +33,22 @@ combined into one exact integer with weights that provably keep that order.
 
 Each weight exceeds the largest possible total of every term below it, so one unit of a higher
 term outweighs any change below it: the order is exactly lexicographic (``test_objective``
-checks it). The weights depend only on the portfolio. Objective values get large (they are
-exact Python integers, written to JSON as integers); ``objective_terms`` in the plan gives the
-four readable parts. Solvers optimize the terms one after another, which is the same order.
+checks it). The weights depend only on the portfolio. The combined number is internal to the
+search (it gets large: an exact Python integer, up to about 10^29); solvers optimize the terms
+one after another, which is the same order.
+
+**What a planner sees** (plan format ``allocator.plan/v2``): the terms themselves, in planner
+units and in priority order, each exact in a 64-bit float (:func:`terms_of_key`):
+``undelivered_work_hours`` (hours, 2 decimals), ``weighted_late_days``,
+``weighted_finish_days`` (integers), ``cost`` (money, 2 decimals); under ``makespan``:
+``makespan_days``. A lower bound is a mapping of some or all of the same terms.
 """
 
 from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from allocator.domain import Person, Place, Plan, Portfolio, Task
@@ -52,6 +58,94 @@ from allocator.timeline import Timeline, task_duration
 OVERQUALIFIED = 1.0
 #: Currency units per hour of a person not named in a task's ``prefer`` list (when it has one).
 NOT_PREFERRED = 25.0
+
+
+#: the ``portfolio`` objective's terms in a plan, in priority order
+PORTFOLIO_TERMS: tuple[str, ...] = (
+    "undelivered_work_hours",
+    "weighted_late_days",
+    "weighted_finish_days",
+    "cost",
+)
+#: the ``makespan`` objective's only term
+MAKESPAN_TERMS: tuple[str, ...] = ("makespan_days",)
+#: the divisor from each term's internal integer unit to its planner unit
+_TERM_SCALE: dict[str, int] = {
+    "undelivered_work_hours": 100,  # hundredths of an hour
+    "weighted_late_days": 1,
+    "weighted_finish_days": 1,
+    "cost": 100,  # cents
+    "makespan_days": 1,
+}
+#: the largest integer a 64-bit float holds exactly
+MAX_EXACT = 2**53
+
+
+def term_names(goal: str) -> tuple[str, ...]:
+    """The objective's term names for a policy objective (``portfolio`` or ``makespan``)."""
+    return MAKESPAN_TERMS if goal == "makespan" else PORTFOLIO_TERMS
+
+
+def term_value(name: str, units: int) -> float | int:
+    """A term in planner units from its internal integer (``units``): hundredths of an hour
+    and cents become hours and money with 2 decimals, the others stay integers.
+
+    Raises ``OverflowError`` when the value is not exact in a 64-bit float (|units| >= 2^53):
+    a plan never carries a number a JSON reader would round.
+    """
+    if abs(units) >= MAX_EXACT:
+        raise OverflowError(f"{name} = {units} (internal units) is not exact in a float")
+    scale = _TERM_SCALE[name]
+    return units if scale == 1 else units / scale
+
+
+def term_units(name: str, value: float | int) -> int:
+    """The internal integer of a term from its planner value (inverse of :func:`term_value`)."""
+    return round(value * _TERM_SCALE[name])
+
+
+def terms_of_key(goal: str, key: tuple[int, ...]) -> dict[str, float | int]:
+    """A plan's objective terms in planner units from its internal key (ordered)."""
+    return {n: term_value(n, k) for n, k in zip(term_names(goal), key, strict=True)}
+
+
+def gap_of(
+    objective: Mapping[str, float | int] | None, bound: Mapping[str, float | int] | None
+) -> float | None:
+    """The contract's gap: ``(value - bound) / max(|value|, 1)`` of the first term whose bound is
+    below its value; 0 when every term is proven; None without a bound for the first term not
+    proven. Rounded *up* to 2 decimals (the contract's numbers have at most 2), so a gap is
+    never shown smaller than it is and 0 means proven.
+    """
+    if objective is None or bound is None:
+        return None
+    for name, value in objective.items():
+        b = bound.get(name)
+        if b is None:
+            return None
+        if b < value:
+            g = (value - b) / max(abs(value), 1)
+            return math.ceil(round(g * 100, 9)) / 100
+    return 0.0
+
+
+def proven(
+    objective: Mapping[str, float | int] | None, bound: Mapping[str, float | int] | None
+) -> bool:
+    """Whether every term of ``objective`` has a bound equal to it (status ``optimal``)."""
+    if not objective or bound is None:
+        return False
+    return all(bound.get(n) == v for n, v in objective.items())
+
+
+def plan_terms(
+    portfolio: Portfolio, plan: Plan, timeline: Timeline | None = None
+) -> dict[str, float | int]:
+    """The objective's terms of ``plan`` in planner units, evaluated on (portfolio, plan)."""
+    tl = timeline or Timeline.of(portfolio)
+    if portfolio.policy.goal == "makespan":
+        return terms_of_key("makespan", (makespan(portfolio, plan, tl),))
+    return terms_of_key("portfolio", evaluate(portfolio, plan, tl).key())
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +162,8 @@ class Terms:
         return (self.undelivered, self.late, self.finish, self.cost)
 
     def as_dict(self) -> dict[str, float | int]:
-        return {
-            "undelivered_work_hours": self.undelivered / 100,
-            "weighted_late_days": self.late,
-            "weighted_finish_days": self.finish,
-            "cost": self.cost / 100,
-        }
+        """The terms in planner units, as a plan carries them (see :func:`terms_of_key`)."""
+        return terms_of_key("portfolio", self.key())
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,8 +311,18 @@ def makespan(portfolio: Portfolio, plan: Plan, timeline: Timeline | None = None)
     return max(tl.last_on_or_before(a.finish) for a in plan.assignments) + 1
 
 
+def plan_key(portfolio: Portfolio, plan: Plan, timeline: Timeline | None = None) -> tuple[int, ...]:
+    """The plan's objective as the search compares it: its terms as exact integers in
+    priority order (hundredths of hours and cents); smaller is better."""
+    tl = timeline or Timeline.of(portfolio)
+    if portfolio.policy.goal == "makespan":
+        return (makespan(portfolio, plan, tl),)
+    return evaluate(portfolio, plan, tl).key()
+
+
 def objective_value(portfolio: Portfolio, plan: Plan, timeline: Timeline | None = None) -> int:
-    """The documented objective of ``plan`` under the portfolio's policy."""
+    """The objective of ``plan`` as one exact integer (the terms combined by :func:`weights`):
+    internal to the search, and the ``objective`` of the old ``allocator.plan/v1`` files."""
     tl = timeline or Timeline.of(portfolio)
     if portfolio.policy.goal == "makespan":
         return makespan(portfolio, plan, tl)

@@ -12,7 +12,7 @@ import pytest
 from allocator import load_portfolio
 from allocator.cli import main
 from allocator.contract import dump_plan, load_plan
-from allocator.diff import BETTER_USE, changed_tasks, diff_plans
+from allocator.diff import BETTER_USE, changed_tasks, diff_plans, is_forced
 from allocator.domain import Assignment, Plan, Portfolio, Unassigned
 from tests.conftest import portfolio_dict
 
@@ -66,7 +66,7 @@ def test_new_done_cancelled_tasks() -> None:
 
 def test_person_unavailable() -> None:
     old_p = pf([T])
-    people = [
+    people: list[dict[str, Any]] = [
         {
             "id": "ann",
             "skills": {"py": 3},
@@ -166,3 +166,88 @@ def test_cli_rebalance_diff_tradeoff(
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:2] == ["budget", "max_changes"] and len(table) == 6
     assert main(["diff", str(files["previous"]), str(out)]) == 2  # needs a portfolio
+
+
+# -- forced (the world changed) or chosen (the planner's choice) -----------------------------
+
+
+def forced(changes: list[Any]) -> dict[str, bool]:
+    return {c.task: c.forced for c in changes}
+
+
+def test_forced_by_reason_kind() -> None:
+    # done, cancelled, new: the world
+    old_p = pf([T, U])
+    new_p = pf([{**T, "status": "done"}, {**U, "status": "cancelled"}, {**T, "id": "v"}])
+    old = plan(("t", "ann", "2027-01-04", "2027-01-05"), ("u", "bob", "2027-01-04", "2027-01-05"))
+    new = plan(("v", "ann", "2027-01-04", "2027-01-05"))
+    assert forced(diff_plans(new_p, old, new, old_p)) == {"t": True, "u": True, "v": True}
+    # a person gone
+    gone = pf([T], [{"id": "bob", "skills": {"py": 3}}])
+    old1 = plan(("t", "ann", "2027-01-04", "2027-01-05"))
+    new1 = plan(("t", "bob", "2027-01-04", "2027-01-05"))
+    assert forced(diff_plans(gone, old1, new1)) == {"t": True}
+    # estimate changed: forced; a soft deadline risk: the planner's choice
+    old_p2 = pf([T, {**U, "deadline": "2027-01-29"}])
+    new_p2 = pf([{**T, "effort_hours": 24}, {**U, "deadline": "2027-01-05"}])
+    old2 = plan(("t", "ann", "2027-01-04", "2027-01-05"), ("u", "bob", "2027-01-06", "2027-01-07"))
+    new2 = plan(("t", "ann", "2027-01-04", "2027-01-06"), ("u", "bob", "2027-01-04", "2027-01-05"))
+    assert forced(diff_plans(new_p2, old2, new2, old_p2)) == {"t": True, "u": False}
+    # ... unless deadlines are hard: the old dates are then invalid
+    hard = pf(
+        [{**T, "effort_hours": 24}, {**U, "deadline": "2027-01-05"}],
+        policy={"hard_deadlines": True},
+    )
+    assert forced(diff_plans(hard, old2, new2, old_p2)) == {"t": True, "u": True}
+    # start passed: forced; better use of capacity (moved or left out): chosen
+    p3 = pf([T, U], as_of="2027-01-06")
+    old3 = plan(("t", "ann", "2027-01-04", "2027-01-05"), ("u", "ann", "2027-01-11", "2027-01-12"))
+    new3 = plan(("t", "bob", "2027-01-06", "2027-01-07"), unassigned=("u",))
+    ch3 = diff_plans(p3, old3, new3)
+    assert forced(ch3) == {"t": True, "u": False}
+    assert [c.as_dict()["forced"] for c in ch3] == [True, False]
+
+
+def test_predecessor_moved_is_forced_and_in_progress_too() -> None:
+    p = pf([T, {**U, "predecessors": ["t"]}])
+    old = plan(("t", "ann", "2027-01-04", "2027-01-05"), ("u", "ann", "2027-01-06", "2027-01-07"))
+    new = plan(("t", "ann", "2027-01-06", "2027-01-07"), ("u", "ann", "2027-01-08", "2027-01-11"))
+    ch = {c.task: c for c in diff_plans(p, old, new)}
+    assert ch["t"].reasons == (BETTER_USE,) and not ch["t"].forced
+    assert ch["u"].forced and ch["u"].reasons[0].startswith("its predecessor t")
+    prog = {**T, "status": "in_progress", "progress": {"people": ["bob"], "remaining_hours": 8}}
+    p2 = pf([prog], as_of="2027-01-04")
+    old2 = plan(("t", "ann", "2027-01-04", "2027-01-05"))
+    new2 = plan(("t", "bob", "2027-01-04", "2027-01-04"))
+    assert forced(diff_plans(p2, old2, new2)) == {"t": True}
+
+
+def test_is_forced_rule() -> None:
+    assert not is_forced((BETTER_USE,))
+    assert not is_forced((BETTER_USE, "not planned now: person unavailable: nobody can"))
+    assert not is_forced(("deadline risk: the old finish 2027-01-07 is after ...",))
+    assert is_forced(("deadline risk: the old finish 2027-01-07 is after ...",), True)
+    assert is_forced(("person unavailable: ann leaves on 2027-01-05",))
+    assert is_forced(("its pin changed",))
+
+
+def test_cli_rebalance_is_stable_by_default(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from allocator.rebalance import DEFAULT_STABILITY
+
+    with pytest.raises(SystemExit):
+        main(["rebalance", "--help"])
+    helptext = " ".join(capsys.readouterr().out.split())
+    assert f"else {DEFAULT_STABILITY}," in helptext and "0: a free re-plan" in helptext
+    args = ["rebalance", str(files["portfolio"]), "--previous", str(files["previous"])]
+    args += ["--time-limit", "1", "--workers", "1"]
+    stable, free = files["dir"] / "stable.json", files["dir"] / "free.json"
+    assert main([*args, "-o", str(stable)]) == 0
+    assert f"stability {DEFAULT_STABILITY}" in capsys.readouterr().out
+    # bob is cheaper and free, but nothing changed in the world: nothing moves by default
+    assert changed_tasks(load_plan(files["previous"]), load_plan(stable)) == set()
+    assert main([*args, "-o", str(free), "--stability", "0"]) == 0
+    assert "stability 0" in capsys.readouterr().out
+    changes = json.loads(free.read_text())["changes"]
+    assert changes and all(c["forced"] is False for c in changes)

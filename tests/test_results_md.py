@@ -30,8 +30,7 @@ def test_every_figure_matches_the_committed_rows(text: str) -> None:
 def test_every_marked_section_is_checked(text: str) -> None:
     marked = set(re.findall(r"<!-- (\S+):start -->", text))
     checked = {b.section for b in summarize.blocks()} | {"results_summary", "mspsp_improved"}
-    # the rebalance section is a placeholder until its rows (rebalance.csv) are committed
-    assert marked - checked == {"rebalance"}
+    assert marked == checked
     assert checked <= marked
 
 

@@ -19,6 +19,16 @@ in the order they are looked for:
 * **pinned**: the task's pin changed;
 * **better use of capacity**: none of the above; the planner found a better overall plan.
 
+**Forced or chosen** (:func:`is_forced`, each change's ``forced``): a change is *forced* when one
+of its reasons says the world changed under it: new task, done / cancelled / removed, person
+unavailable, in progress, estimate changed, start passed, predecessor moved, pin changed; and
+deadline risk only where the portfolio's deadlines are hard (the old dates are then invalid).
+Otherwise it is *chosen* by the planner: better use of capacity, or a deadline risk under soft
+deadlines (the old dates were still valid; the planner moved the task to cut lateness). This is
+the rule by reasons, for any two plans; ``allocator.rebalance`` marks its plan's ``changes`` by
+its own exact mapping of the previous plan, which differs only where a predecessor was moved by
+choice (the diff calls its successor's move forced, the rebalance chosen).
+
 Pure: no solver, no numpy (the checker's layer).
 """
 
@@ -37,6 +47,33 @@ log = logging.getLogger(__name__)
 #: the fallback reason
 BETTER_USE = "better use of capacity: the new plan is better overall with this task moved"
 
+#: how the reasons that mean "the world changed under the task" begin (see :func:`is_forced`)
+FORCED_REASON_STARTS = (
+    "new task",
+    "task is done",
+    "task was cancelled",
+    "task removed",
+    "person unavailable",
+    "in progress with",
+    "estimate changed",
+    "its old start",  # start passed
+    "its predecessor",  # predecessor moved
+    "its pin changed",
+)
+DEADLINE_RISK = "deadline risk"
+
+
+def is_forced(reasons: tuple[str, ...] | list[str], hard_deadlines: bool = False) -> bool:
+    """Whether a change with these reasons was forced by the world (module docstring): one of
+    the reasons is in :data:`FORCED_REASON_STARTS`, or a deadline risk with hard deadlines.
+    "better use of capacity", a soft deadline risk and "not planned now" notes are chosen."""
+    for r in reasons:
+        if r.startswith(FORCED_REASON_STARTS):
+            return True
+        if hard_deadlines and r.startswith(DEADLINE_RISK):
+            return True
+    return False
+
 
 @dataclass(frozen=True)
 class TaskChange:
@@ -44,7 +81,7 @@ class TaskChange:
 
     ``kind``: ``added`` (new task), ``removed`` (no longer to plan), ``moved`` (people or dates
     differ), ``assigned`` (unassigned before, planned now), ``unassigned`` (planned before, not
-    now).
+    now). ``forced``: :func:`is_forced` of the reasons.
     """
 
     task: str
@@ -56,6 +93,7 @@ class TaskChange:
     new_start: date | None
     new_finish: date | None
     reasons: tuple[str, ...]
+    forced: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         def d(x: date | None) -> str | None:
@@ -75,6 +113,7 @@ class TaskChange:
                 "finish": d(self.new_finish),
             },
             "reasons": list(self.reasons),
+            "forced": self.forced,
         }
 
 
@@ -130,6 +169,7 @@ def diff_plans(
                 new_start=b.start if b else None,
                 new_finish=b.finish if b else None,
                 reasons=reasons,
+                forced=is_forced(reasons, portfolio.policy.deadlines_hard),
             )
         )
     return out

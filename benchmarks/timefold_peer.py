@@ -1,12 +1,14 @@
 """Timefold Solver (its Java engine) as a peer solver on generated portfolios.
 
 The model is ours, written in Java against the Timefold 1.24 jars that ship inside the
-``timefold==1.24.0b0`` wheel on PyPI (``benchmarks/timefold/src/allocpeer``). This module finds
-or downloads the jars (``pip download`` into a cache directory outside the repository,
-``$ALLOCATOR_TIMEFOLD_CACHE`` or ``~/.cache/allocator-timefold``; jars are never committed),
-compiles the Java sources (cached by a hash of the sources), writes the instance as JSON, runs
-``java`` with the time limit, reads the assignment back, turns it into a contract plan and runs
-our checker on it.
+``timefold==1.24.0b0`` wheel on PyPI (``benchmarks/timefold/src/allocpeer``). The wheel is a
+dependency of the ``bench`` extra (so of ``dev``, which ``make test`` installs): this module
+takes the jars from the installed package; only without it (a benchmark run in another
+environment) does it download the wheel (``pip download`` into a cache directory outside the
+repository, ``$ALLOCATOR_TIMEFOLD_CACHE`` or ``~/.cache/allocator-timefold``; jars are never
+committed). It compiles the Java sources (cached by a hash of the sources), writes the instance
+as JSON, runs ``java`` with the time limit, reads the assignment back, turns it into a contract
+plan and runs our checker on it.
 
 **What the Java program gets** (from :func:`solver_models.instance.compile_instance`, so the
 peer sees the same pruning as the engine: skills, levels, exclusions, pins, windows):
@@ -50,6 +52,7 @@ reported alongside, never instead.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -92,8 +95,26 @@ def java_available() -> bool:
     return shutil.which("java") is not None and shutil.which("javac") is not None
 
 
+def installed_jars() -> Path | None:
+    """The jars of the installed ``timefold==1.24.0b0`` package (the ``bench`` extra), if any."""
+    try:
+        dist = importlib.metadata.distribution("timefold")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    if dist.version != TIMEFOLD_WHEEL.split("==")[1]:
+        return None
+    for file in dist.files or []:
+        if file.name.startswith("timefold-solver-core-") and file.name.endswith(".jar"):
+            return Path(str(dist.locate_file(file))).parent
+    return None
+
+
 def jars() -> Path:
-    """The directory of Timefold's jars, downloading the wheel with pip on first use."""
+    """The directory of Timefold's jars: the installed package's, else (benchmarks outside the
+    ``bench`` extra) a wheel downloaded with pip on first use and unpacked into the cache."""
+    installed = installed_jars()
+    if installed is not None:
+        return installed
     root = cache_dir()
     out = root / "jars"
     if out.is_dir() and any(out.glob("timefold-solver-core-*.jar")):

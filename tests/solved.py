@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from allocator.checker import check
 from allocator.domain import Portfolio
-from allocator.objective import objective_value
+from allocator.objective import plan_terms
 from solver_models.cpsat import ModelResult
 from solver_models.instance import Instance
 from solver_models.schedule import to_plan
@@ -21,7 +21,7 @@ def checked_first_stage(
         inst, res.schedule, status="feasible", objective=None, lower_bound=None,
         solve_seconds=0.0, solver="",
     )  # fmt: skip
-    plan = replace(plan, objective=objective_value(portfolio, plan, inst.timeline))
+    plan = replace(plan, objective=plan_terms(portfolio, plan, inst.timeline))
     report = check(portfolio, plan)
     assert report.valid, report.violations
     stage = "makespan" if objective == "makespan" else "undelivered"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections import Counter
 from datetime import date
 from typing import Any
@@ -329,12 +328,9 @@ def test_generated_portfolios_pass_validation() -> None:
         assert list(report.errors) == [], (people, projects, kwargs)
 
 
-def test_ten_thousand_tasks_quickly() -> None:
-    t0 = time.perf_counter()
-    p = generate(1000, 1250, seed=0)
-    elapsed = time.perf_counter() - t0
+def test_ten_thousand_tasks() -> None:
+    p = generate(1000, 1250, seed=0)  # its time: `python -m benchmarks.timings`
     assert 8000 <= len(p.task_by_id) <= 12000
-    assert elapsed < 15.0  # about 0.3 s on a laptop; generous for slow CI machines
 
 
 # -- properties -----------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Large neighbourhood search keeps plans valid and never worse than its start."""
+"""Large neighbourhood search keeps plans valid and never worse than its start.
+
+"Never worse" alone also holds when every sub-solve fails (the start comes back unchanged): each
+run here also asserts that no sub-solve failed, and on fixed portfolios whose greedy start is
+known to leave room, that LNS found improvements and a strictly better plan."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from allocator.checker import check
 from allocator.domain import Plan
 from allocator.engine import SolveParams, solve
 from allocator.generator import generate
-from allocator.objective import evaluate, objective_value
+from allocator.objective import evaluate, plan_terms
 from solver_models.cpsat import SolverParams
 from solver_models.greedy import greedy
 from solver_models.instance import Instance, compile_instance
@@ -33,6 +37,8 @@ def test_lns_plans_are_valid_and_never_worse_than_greedy(seed: int, teams: float
     greedy_plan = solve(portfolio, SolveParams(greedy_only=True)).plan
     result = solve(portfolio, SolveParams(time_limit=4, workers=1, seed=0, strategy="lns"))
     assert result.stats["strategy"] == "lns"
+    lns = result.stats["lns"]
+    assert isinstance(lns, dict) and lns["iterations"] >= 1 and lns["errors"] == 0
     report = check(portfolio, result.plan)
     assert report.valid, [v.message for v in report.violations]
     assert evaluate(portfolio, result.plan).key() <= evaluate(portfolio, greedy_plan).key()
@@ -44,6 +50,7 @@ def test_schedule_key_matches_the_objective() -> None:
     sched = greedy(inst, rule="edf")
     improved, stats = improve(inst, sched, "portfolio", SolverParams(workers=1), seconds=3)
     assert isinstance(stats["iterations"], int) and stats["iterations"] >= 1
+    assert stats["errors"] == 0 and stats["improvements"] >= 1  # about 4 in 69 iterations
     for s in (sched, improved):
         plan = to_plan(
             inst,
@@ -55,7 +62,7 @@ def test_schedule_key_matches_the_objective() -> None:
             solver="t",
         )
         assert schedule_key(inst, s, "portfolio") == evaluate(portfolio, plan).key()
-    assert schedule_key(inst, improved, "portfolio") <= schedule_key(inst, sched, "portfolio")
+    assert schedule_key(inst, improved, "portfolio") < schedule_key(inst, sched, "portfolio")
 
 
 # -- parallel sub-solves, merging, and Dask ---------------------------------------------------------
@@ -70,7 +77,7 @@ def _plan(inst: Instance, sched: Schedule) -> Plan:
         solve_seconds=0.0,
         solver="t",
     )
-    return replace(plan, objective=objective_value(inst.portfolio, plan))
+    return replace(plan, objective=plan_terms(inst.portfolio, plan))
 
 
 def test_parallel_threads_keep_plans_valid_and_never_worse() -> None:
@@ -80,9 +87,10 @@ def test_parallel_threads_keep_plans_valid_and_never_worse() -> None:
     best, stats = improve(inst, start, "portfolio", SolverParams(workers=2, seed=1), seconds=5)
     assert stats["where"] == "threads" and stats["slots"] == 2
     assert isinstance(stats["iterations"], int) and stats["iterations"] >= 2
+    assert stats["errors"] == 0 and stats["improvements"] >= 1
     report = check(portfolio, _plan(inst, best))
     assert report.valid, [v.message for v in report.violations]
-    assert schedule_key(inst, best, "portfolio") <= schedule_key(inst, start, "portfolio")
+    assert schedule_key(inst, best, "portfolio") < schedule_key(inst, start, "portfolio")
 
 
 def test_compatible_rejects_a_part_that_overbooks_or_breaks_precedence() -> None:
@@ -105,19 +113,20 @@ def test_compatible_rejects_a_part_that_overbooks_or_breaks_precedence() -> None
     assert not compatible(inst, base, {other}, clash)
     # a predecessor moved after its successor's start breaks precedence
     succ = next((i for i in base.start if any(u in base.start for u in inst.tasks[i].preds)), None)
-    if succ is not None:
-        pred = next(u for u in inst.tasks[succ].preds if u in base.start)
-        late = Schedule()
-        s = base.start[succ]
-        late.add(pred, s, s + (base.finish[pred] - base.start[pred]), base.people[pred])
-        assert not compatible(inst, base, {pred}, late)
-        unplanned = Schedule()  # dropping a planned task's predecessor is not allowed either
-        assert not compatible(inst, base, {pred}, unplanned)
+    assert succ is not None, "the portfolio must have a planned precedence edge to test"
+    pred = next(u for u in inst.tasks[succ].preds if u in base.start)
+    late = Schedule()
+    s = base.start[succ]
+    late.add(pred, s, s + (base.finish[pred] - base.start[pred]), base.people[pred])
+    assert not compatible(inst, base, {pred}, late)
+    unplanned = Schedule()  # dropping a planned task's predecessor is not allowed either
+    assert not compatible(inst, base, {pred}, unplanned)
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    distributed = pytest.importorskip("distributed")
+    import distributed  # the nightly extra, installed by dev
+
     with distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,
@@ -139,6 +148,8 @@ def test_lns_over_dask_returns_a_valid_plan_never_worse_than_greedy(cluster: Any
     )
     lns = result.stats["lns"]
     assert isinstance(lns, dict) and lns["where"] == "dask" and lns["slots"] == 2
+    # no failed sub-solve (the engine's own start is already better than this greedy plan:
+    # improvements over it are not guaranteed here; the serial and thread tests assert them)
     assert lns["iterations"] >= 2 and lns["errors"] == 0
     report = check(portfolio, result.plan)
     assert report.valid, [v.message for v in report.violations]
@@ -163,16 +174,14 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster: Any) -> None:
             dask_address=cluster.scheduler_address,
         )
 
-    t0 = time.monotonic()
     th = threading.Thread(target=run)
     th.start()
     time.sleep(4)
     with Client(cluster.scheduler_address, set_as_default=False) as client:  # type: ignore[no-untyped-call]
         pids = client.run(os.getpid)
     os.kill(next(iter(pids.values())), signal.SIGKILL)
-    th.join(timeout=60)
+    th.join(timeout=60)  # a hang guard, not a timing claim
     assert not th.is_alive(), "LNS did not come back after a worker died"
-    assert time.monotonic() - t0 < 40
     best, stats = out["result"]
     assert isinstance(stats["iterations"], int) and stats["iterations"] >= 1
     report = check(portfolio, _plan(inst, best))
@@ -193,4 +202,5 @@ def test_an_unreachable_dask_address_falls_back_to_local_solves() -> None:
         dask_address="tcp://127.0.0.1:9",
     )
     assert stats["where"] == "serial"
-    assert schedule_key(inst, best, "portfolio") <= schedule_key(inst, start, "portfolio")
+    assert stats["errors"] == 0 and stats["improvements"] >= 1
+    assert schedule_key(inst, best, "portfolio") < schedule_key(inst, start, "portfolio")

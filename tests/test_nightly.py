@@ -23,7 +23,7 @@ from allocator.nightly import UpdateError, apply_updates, run_nightly
 from api.db import Database
 from api.models import NightlyRunRow, PlanRow, PortfolioRow
 from api.repository import NightlyStore, PortfolioDoc, Portfolios
-from api.service import plan_doc, read_valid_portfolio
+from api.service import checked_plan, read_valid_portfolio
 from tests.conftest import portfolio_dict
 
 NIGHT = date(2027, 1, 11)
@@ -73,7 +73,7 @@ def _seed(url: str) -> list[str]:
     for inp in store.inputs():
         p = load_portfolio(inp.body)
         plan = solve(p, SolveParams(time_limit=1, workers=1)).plan
-        assert store.save(inp, date(2027, 1, 4), None, plan_doc(plan), []) is not None
+        assert store.save(inp, date(2027, 1, 4), None, checked_plan(p, plan), []) is not None
     db.dispose()
     return ids
 
@@ -325,14 +325,17 @@ def test_cli_unreadable_updates_is_bad_input(tmp_path: Path) -> None:
 def test_killed_nightly_process_leaves_whole_plans_and_rerun_completes(
     tmp_path: Path, client: Client
 ) -> None:
-    """SIGKILL the real ``allocator nightly`` process in the middle of the night: every portfolio
-    is either untouched or completely updated (plan version, run row and revision together), and
-    a rerun of the same night completes the rest without a second version for the done ones."""
+    """SIGKILL the real ``allocator nightly`` process inside a portfolio's transaction (its plan
+    version, run row and new revision written, not committed: the process is held there by the
+    test hook ``PAUSE_BEFORE_COMMIT`` until the kill): nothing of it is stored, and a rerun of
+    the same night completes every portfolio."""
     import os
     import signal
     import subprocess
     import sys
     import time
+
+    from allocator.nightly import PAUSE_BEFORE_COMMIT
 
     url = f"sqlite:///{tmp_path}/k.sqlite"
     ids = _seed(url)
@@ -342,21 +345,29 @@ def test_killed_nightly_process_leaves_whole_plans_and_rerun_completes(
     upd.write_text(json.dumps(updates))
     addr = client.scheduler.address  # type: ignore[union-attr]
     cmd = [sys.executable, "-m", "allocator.cli", "nightly", "--db", url, "--updates", str(upd)]
+    ready = tmp_path / "inside-the-transaction"
     proc = subprocess.Popen(
-        [*cmd, "--scheduler", addr, "--time-limit", "8"],
+        [*cmd, "--scheduler", addr, "--time-limit", "1"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, PAUSE_BEFORE_COMMIT: str(ready)},
     )
     try:
-        # the night is under way (updates read, solves on the workers); tiny portfolios solve
-        # fast, so the kill may also land after some portfolios, or all, were written
-        time.sleep(1.0)
+        for _ in range(1200):  # bounded: 120 s
+            if ready.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert ready.exists(), f"the night never reached a commit (exit code {proc.poll()})"
+        assert proc.poll() is None, "the process went past the hook"
+        os.kill(proc.pid, signal.SIGKILL)  # inside the first portfolio's open transaction
     finally:
         if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
+            proc.kill()
         proc.wait(timeout=30)
-    states = [_state(url, pid) for pid in ids]
-    assert all(s in ((1, 1, 1), (2, 2, 2)) for s in states), states
+    assert proc.returncode == -signal.SIGKILL
+    # the first portfolio's rows were flushed, not committed: nothing of them remains, and the
+    # others (saved after it, one by one) were not reached
+    assert [_state(url, pid) for pid in ids] == [(1, 1, 1)] * 3
     assert (
         main(
             [

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
-import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
-
-from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
-from jupyter_client.manager import KernelManager  # noqa: E402
+import ipykernel  # noqa: F401  (the dev extra: missing, the test fails rather than skips)
+import nbclient
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "portfolio_walkthrough.ipynb"
 KERNEL = "allocator-test"
-#: the notebook is meant to run in under a minute; this bounds a hung cell or kernel
+#: bounds a hung cell or kernel (a hang guard, not a timing claim: no wall-clock assert here)
 CELL_TIMEOUT = 120
-TOTAL_BUDGET = 180
 
 
 def test_notebook_is_committed_without_outputs() -> None:
@@ -55,10 +50,7 @@ def test_notebook_runs(tmp_path: Path) -> None:
         kernel_name=KERNEL,
         resources={"metadata": {"path": str(tmp_path)}},  # the notebook writes files here
     )
-    t0 = time.monotonic()
     client.execute()
-    elapsed = time.monotonic() - t0
-    assert elapsed < TOTAL_BUDGET, f"the notebook took {elapsed:.0f} s"
 
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]

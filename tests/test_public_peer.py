@@ -32,7 +32,6 @@ pytestmark = [
     ],
 )
 def test_peer_plan_passes_our_checker(path: str, formulation: str, optimum: int) -> None:
-    pytest.importorskip("pyjobshop")
     peer = solve_pyjobshop(read_benchmark(SHARED / path), formulation, 10.0, 1, 0)
     assert peer.status in ("Optimal", "Feasible")
     assert peer.valid is True

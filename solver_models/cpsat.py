@@ -44,7 +44,7 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from solver_models.instance import Instance, TaskInfo
-from solver_models.schedule import Schedule
+from solver_models.schedule import Schedule, is_pinned
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,12 @@ log = logging.getLogger(__name__)
 PORTFOLIO_STAGES = ("undelivered", "late", "finish", "cost")
 #: share of the time limit each stage may use (unused time rolls over to the next stage)
 STAGE_SHARE = {"undelivered": 0.55, "late": 0.2, "finish": 0.15, "cost": 0.10}
+#: the stage before the objective's that keeps as many pinned tasks as possible (see
+#: :func:`solve_lexicographic`); not a term of the objective
+PINS_STAGE = "pins"
+#: its share of the time limit when the shares given do not name it (usually it ends at once:
+#: the warm start keeps every pin it can, and 0 is a proof)
+PINS_SHARE = 0.1
 
 
 @dataclass
@@ -553,7 +559,10 @@ class _Model:
 
     def _pins(self, t: TaskInfo) -> None:
         """If assigned: the pinned person is among the assignees and it starts on the pinned day
-        (in-progress tasks: kept people, first common available day from ``as_of``)."""
+        (in-progress tasks: kept people, first common available day from ``as_of``).
+
+        Whether a pinned task is assigned is not decided here: the stage ``pins`` (see
+        :func:`solve_lexicographic`) first minimizes the number of pinned tasks left out."""
         x = self.assigned[t.index]
         if t.pin_start is not None:
             self.m.add(self.start[t.index] == t.pin_start).only_enforce_if(x)
@@ -793,9 +802,15 @@ class _Model:
             self.done_by[t.index] = v
 
     # -- objectives -----------------------------------------------------------------------------
+    def pinned_tasks(self) -> list[TaskInfo]:
+        """The model's pinned tasks (see :func:`solver_models.schedule.is_pinned`)."""
+        return [t for t in self.tasks if is_pinned(t)]
+
     def stage_expr(self, stage: str) -> cp_model.LinearExprT:
         if stage in self.extra_stages:
             return self.extra_stages[stage]
+        if stage == PINS_STAGE:
+            return sum(1 - self.assigned[t.index] for t in self.pinned_tasks())
         if stage == "undelivered":
             return sum(t.units * (1 - self.assigned[t.index]) for t in self.tasks)
         if stage == "late":
@@ -1113,7 +1128,8 @@ class _Watch(cp_model.CpSolverSolutionCallback):
     def on_solution_callback(self) -> None:
         if self.on_progress is not None:
             value = round(self.objective_value)
-            bound = min(value, math.ceil(self.best_objective_bound - 1e-6))
+            # never capped at the value: a bound above it is a bug to surface
+            bound = math.ceil(self.best_objective_bound - 1e-6)
             self.on_progress(self.stage, value, bound, time.monotonic() - self.t0)
         if self.stop is not None and self.stop():
             self.stop_search()
@@ -1150,6 +1166,19 @@ def solve_lexicographic(
 
     ``pooling=False`` models pure pools person by person (see ``_Model._pure_pools``); it
     exists to test that both formulations have the same optimum.
+
+    **Pins come first.** Under the ``portfolio`` objective, when the model has pinned tasks
+    (those that compile as possible), a first stage ``pins`` minimizes the number of them left
+    unassigned, and that number is then fixed (``<=``) like any other stage's value: a pinned
+    task is dropped only when keeping it is impossible together with the other pins, never for
+    other work (the contract's ``pinned``). Its value is a count of tasks, not a term of the
+    objective, and it reports no progress. The later stages' values and bounds are therefore
+    over the plans that keep as many pins as possible (the engine's rule, see
+    :func:`solver_models.schedule.pins_dropped`), not over every valid plan; where ``pins`` is
+    not proven, over those that keep at least as many as found, which contain them (so the
+    bounds still hold for the engine's plans). The ``relaxed`` model (bounds only) has no such
+    stage: its bounds are over every plan of the relaxation, so they hold too. Under
+    ``makespan`` every task is assigned anyway.
     """
     t0 = time.monotonic()
     model = _Model(
@@ -1163,6 +1192,9 @@ def solve_lexicographic(
     model.build(objective)
     stages: Sequence[str] = ("makespan",) if objective == "makespan" else PORTFOLIO_STAGES
     shares = dict(shares or STAGE_SHARE)
+    #: stage -> (expression, divisor): after the stage, fix ``expression <= value // divisor``
+    #: instead of the stage's own expression (a tie-break that must not stay fixed)
+    caps: dict[str, tuple[cp_model.LinearExprT, int]] = {}
     if stability is not None:
         stays = _stability(model, stability)
         if stability.weight > 0 and stays:
@@ -1178,13 +1210,19 @@ def solve_lexicographic(
                 late = model.stage_expr("late")
                 model.extra_stages[STABILITY_STAGE] = cp_model.LinearExpr.sum([late, moved])
                 # ties on undelivered already broken by fewer moves (exactly lexicographic:
-                # moved <= n < n + 1), so the first stage does not churn for nothing
+                # moved <= n < n + 1), so the first stage does not churn for nothing; then only
+                # its undelivered part is fixed: moves are priced by the next stage
                 n = len(stays)
                 unmoved = cp_model.LinearExpr.sum(stays)
+                plain = model.stage_expr("undelivered")
                 model.extra_stages["undelivered"] = cp_model.LinearExpr.sum(
-                    [(n + 1) * model.stage_expr("undelivered"), n - unmoved]
+                    [(n + 1) * plain, n - unmoved]
                 )
+                caps["undelivered"] = (plain, n + 1)
                 shares[STABILITY_STAGE] = shares.get("late", 0.2)
+    if objective != "makespan" and not relaxed and model.pinned_tasks():
+        stages = (PINS_STAGE, *stages)
+        shares.setdefault(PINS_STAGE, PINS_SHARE)
     fractional = any(
         float(r.percent) != int(r.percent) for p in instance.people for r in p.reduced_capacity
     )
@@ -1209,7 +1247,8 @@ def solve_lexicographic(
             model.hint(best)
         solver = _solver(params, seconds)
         stage_t0 = time.monotonic()
-        status = solve_stoppable(solver, model.m, stop, _Watch(stage, t0, on_progress, stop))
+        watch = _Watch(stage, t0, None if stage == PINS_STAGE else on_progress, stop)
+        status = solve_stoppable(solver, model.m, stop, watch)
         used = time.monotonic() - stage_t0
         carried = max(0.0, budget * share + carried - used)
         name = solver.status_name(status)
@@ -1229,10 +1268,14 @@ def solve_lexicographic(
         value = round(solver.objective_value)
         bound = math.ceil(solver.best_objective_bound - 1e-6)
         optimal = status == cp_model.OPTIMAL
-        result.stages[stage] = (value, min(bound, value), optimal)
+        result.stages[stage] = (value, bound, optimal)
         best = model.decode(solver)
         result.schedule = best
-        model.m.add(expr <= value)
+        if stage in caps:
+            capped, divisor = caps[stage]
+            model.m.add(capped <= value // divisor)
+        else:
+            model.m.add(expr <= value)
     result.wall_seconds = time.monotonic() - t0
     return result
 

@@ -3,8 +3,13 @@
 Used as the *earliest-deadline-first greedy* baseline the engine must beat, as the CP-SAT warm
 start and fallback, and alone on portfolios too large for CP-SAT.
 
-**Order.** A priority queue over the precedence DAG: a task becomes ready once every predecessor
-is decided (assigned or not). Among ready tasks, pinned and in-progress tasks come first, then
+**Order.** Two passes. The first places the *committed* tasks (pinned ones that can be assigned
+at all, and in-progress ones) with their predecessors, before any other work, so that no
+pin is lost to work placed before it (a pinned task whose predecessors are not pinned would
+otherwise wait for them behind everything else); the second places the rest. In each, a
+priority queue over the precedence DAG: a task becomes ready once every predecessor is decided
+(assigned or not). Among ready tasks, the committed ones come first, the least free first (in
+progress or pinned on person and start, then pinned on start, then pinned on person), then
 
 * rule ``"edf"``: earliest deadline (no deadline last), higher priority, larger ``units``;
 * rule ``"priority"``: higher priority, earliest deadline, larger ``units``;
@@ -52,7 +57,7 @@ import numpy as np
 import numpy.typing as npt
 
 from solver_models.instance import Instance, TaskInfo
-from solver_models.schedule import Schedule
+from solver_models.schedule import Schedule, is_pinned
 
 log = logging.getLogger(__name__)
 
@@ -113,24 +118,40 @@ def greedy(
     board = _Board(instance, free)
     done = 0
     indeg = [len(t.preds) for t in tasks]
-    heap = [(_key(t, rule, instance.n_days), t.index) for t in tasks if indeg[t.index] == 0]
-    heapq.heapify(heap)
-    while heap:
-        _, i = heapq.heappop(heap)
-        info = tasks[i]
-        done += 1
-        if stop is not None and done % STOP_EVERY == 0 and stop():
-            log.info("greedy(%s) stopped after %d of %d tasks", rule, done, len(tasks))
-            break
-        placed = None if i in fixed else _place(instance, info, sched, board, team_contiguous)
-        if placed is not None:
-            s, f, people = placed
-            board.book(info.alloc, s, f, people)
-            sched.add(i, s, f, people)
-        for j in info.succs:
-            indeg[j] -= 1
-            if indeg[j] == 0:
-                heapq.heappush(heap, (_key(tasks[j], rule, instance.n_days), j))
+    first = committed_closure(instance)
+
+    def run(only: set[int] | None) -> bool:
+        """List-schedule the tasks ready now and those they release (within ``only`` when
+        given; else the undecided rest); ``False`` when stopped."""
+        nonlocal done
+        heap = [
+            (_key(t, rule, instance.n_days), t.index)
+            for t in tasks
+            if indeg[t.index] == 0
+            and (t.index in only if only is not None else t.index not in first)
+        ]
+        heapq.heapify(heap)
+        while heap:
+            _, i = heapq.heappop(heap)
+            info = tasks[i]
+            done += 1
+            if stop is not None and done % STOP_EVERY == 0 and stop():
+                log.info("greedy(%s) stopped after %d of %d tasks", rule, done, len(tasks))
+                return False
+            placed = None if i in fixed else _place(instance, info, sched, board, team_contiguous)
+            if placed is not None:
+                s, f, people = placed
+                board.book(info.alloc, s, f, people)
+                sched.add(i, s, f, people)
+            for j in info.succs:
+                indeg[j] -= 1
+                if indeg[j] == 0 and (only is None or j in only):
+                    heapq.heappush(heap, (_key(tasks[j], rule, instance.n_days), j))
+        return True
+
+    # the committed tasks' set is closed under predecessors: the first pass decides all of it
+    if run(first):
+        run(None)
     log.debug(
         "greedy(%s): %d of %d tasks assigned in %.3f s",
         rule,
@@ -212,15 +233,39 @@ class _Board:
 
 
 # -- order --------------------------------------------------------------------------------------
+def committed_closure(instance: Instance) -> set[int]:
+    """The tasks of the greedy's first pass: the pinned tasks that can be assigned at all and
+    the in-progress ones (kept people), with all their predecessors."""
+    stack = [
+        t.index
+        for t in instance.tasks
+        if t.possible and (is_pinned(t) or t.keep_people is not None)
+    ]
+    out = set(stack)
+    while stack:
+        for j in instance.tasks[stack.pop()].preds:
+            if j not in out:
+                out.add(j)
+                stack.append(j)
+    return out
+
+
 def _key(info: TaskInfo, rule: str, n_days: int) -> tuple[int, int, int, int, int]:
-    """Heap key: committed tasks first, then the rule's order, then the task index."""
-    committed = (
-        info.pin_person is not None or info.pin_start is not None or info.keep_people is not None
-    )
+    """Heap key: committed tasks first, the least free first (in progress, or pinned on person
+    and start; then pinned on start; then pinned on person), then the rule's order, then the
+    task index."""
+    if info.keep_people is not None or (info.pin_start is not None and info.pin_person is not None):
+        committed = 0
+    elif info.pin_start is not None:
+        committed = 1
+    elif info.pin_person is not None:
+        committed = 2
+    else:
+        committed = 3
     deadline = info.deadline_idx if info.deadline_idx is not None else n_days + 1_000_000
     if rule == "priority":
-        return (0 if committed else 1, -info.priority, deadline, -info.units, info.index)
-    return (0 if committed else 1, deadline, -info.priority, -info.units, info.index)
+        return (committed, -info.priority, deadline, -info.units, info.index)
+    return (committed, deadline, -info.priority, -info.units, info.index)
 
 
 # -- placement ----------------------------------------------------------------------------------

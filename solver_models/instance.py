@@ -40,6 +40,7 @@ from allocator.objective import (
     OVERQUALIFIED,
     task_units,
 )
+from allocator.reasons import pin_text
 from allocator.timeline import Timeline, task_duration
 
 log = logging.getLogger(__name__)
@@ -415,6 +416,7 @@ def compile_instance(portfolio: Portfolio) -> Instance:
                 info.preds.append(j)
                 tasks[j].succs.append(info.index)
     _propagate_out(tasks)
+    _pin_reasons(tasks)
     return Instance(portfolio, tl, people, pidx, avail, cap, tasks, tindex)
 
 
@@ -439,7 +441,7 @@ def _fill_candidates(
     if info.est >= len(tl):
         info.out_reasons.append(
             f"its earliest start {portfolio.task_earliest_start(t).isoformat()} is after the "
-            "last working day of the horizon"
+            "last working day of the plan's horizon: extend the calendar or move the earliest start"
         )
         return
     excluded = set(t.exclude)
@@ -447,7 +449,10 @@ def _fill_candidates(
         # a task needing nobody: every working day is active
         info.duration = task_duration(t, None)
         every_day = np.arange(len(tl), dtype=np.int64)
-        if len(_spans(every_day, info.est, info.lft, info.duration)[0]) == 0:
+        fits = len(_spans(every_day, info.est, info.lft, info.duration)[0]) > 0
+        if fits and info.pin_start is not None:  # it starts on its pin: does it end in time?
+            fits = info.est <= info.pin_start and info.pin_start + info.duration - 1 <= info.lft
+        if not fits:
             info.out_reasons.append(_window_reason(tl, info, info.duration))
         return
     if t.is_team:
@@ -464,11 +469,7 @@ def _fill_candidates(
         info.pin_start = tl.idx(t.pinned.start) if t.pinned and t.pinned.start else None
         _candidates(ctx, info, excluded)
     if info.pin_person is not None and info.pin_person not in info.candidates:
-        pin = people[info.pin_person].id
-        info.out_reasons.append(
-            f"it is pinned to {pin}, who cannot do it in its window "
-            f"(needs {_places_text(info.places)}; check {pin}'s availability and the pinned start)"
-        )
+        info.out_reasons.append(_pin_person_reason(tl, info, people[info.pin_person], avail))
         return
     if info.pin_person is not None and not t.is_team:
         # a one-person task pinned to someone has that one candidate
@@ -487,7 +488,10 @@ def _fill_candidates(
             found = ctx.by_skill.get(place.skill)
             best = int(found[1].max()) if found is not None and len(found[1]) else 0
             info.out_reasons.append(
-                f"nobody has skill '{place.skill}' at level {place.min_level} or above"
+                f"everyone with skill '{place.skill}' at level {place.min_level} or above is "
+                "excluded from it: lift an exclusion, or hire or train someone"
+                if best >= place.min_level
+                else f"nobody has skill '{place.skill}' at level {place.min_level} or above"
                 + (f" (the best level is {best})" if best else " (nobody has it at all)")
                 + ": hire or train someone"
             )
@@ -496,10 +500,12 @@ def _fill_candidates(
         break
     if not info.out_reasons and t.is_team and len(info.candidates) < len(info.places):
         # not enough distinct people for all places
+        when = _pinned_start(tl, info)
         info.out_reasons.append(
             f"it needs {len(info.places)} people but only {len(info.candidates)} "
             "qualified people are available in its window"
-        )
+            + (f" from its pinned start {when}: move the pin or add people" if when else "")
+        )  # a pinned task's reasons get its pin in front (``_pin_reasons``)
 
 
 @dataclass(frozen=True)
@@ -796,6 +802,62 @@ def _keep_progress(
     info.pin_start = first
 
 
+def _pinned_start(tl: Timeline, info: TaskInfo) -> str | None:
+    """The pinned start the compiled task has (ISO date), ``None`` when its start is not pinned
+    (or is an in-progress task's own start)."""
+    pin = info.task.pinned
+    if pin is None or pin.start is None or info.pin_start is None or info.keep_people:
+        return None
+    return tl.days[info.pin_start].isoformat()
+
+
+def _pin_person_reason(
+    tl: Timeline, info: TaskInfo, person: Person, avail: npt.NDArray[np.bool_]
+) -> str:
+    """Why the pinned person cannot do the task (they are not among its candidates); like
+    every reason of a pinned task, it begins with the pin (:func:`allocator.reasons.pin_text`)."""
+    t = info.task
+    pin = person.id
+    head = pin_text(t) or f"pinned to {pin}"
+    p = info.pin_person
+    assert p is not None
+    needs = _places_text(info.places)
+    if not any(person.level(pl.skill) >= pl.min_level for pl in info.places):
+        return f"{head}: {pin} lacks the skill (needs {needs}): pin someone qualified"
+    if pin in t.exclude:
+        return f"{head}: {pin} is also excluded from it: remove one of the two"
+    s = info.pin_start
+    if s is not None and not avail[p, s]:
+        return (
+            f"{head}: {pin} is not available on {tl.days[s].isoformat()} (time off, a day off, "
+            "not yet joined or already left): move the pin or the absence"
+        )
+    if s is not None:
+        d = info.duration if t.is_team and info.duration is not None else task_duration(t, person)
+        days = np.flatnonzero(avail[p, s:])
+        if len(days) < d or s + int(days[d - 1]) > info.lft:
+            last = tl.days[info.lft].isoformat() if 0 <= info.lft < len(tl) else "the horizon"
+            return (
+                f"{head}: {pin}'s {d} working days from {tl.days[s].isoformat()} would end after "
+                f"{last}, the last day it may finish (its hard deadline or the calendar's end): "
+                "move the pin or the deadline"
+            )
+    return (
+        f"{head}: {pin} cannot do it in its window "
+        f"(needs {needs}; check {pin}'s availability and the pinned start)"
+    )
+
+
+def _pin_reasons(tasks: list[TaskInfo]) -> None:
+    """Every reason of a pinned task that cannot be assigned at all begins with its pin (as
+    :func:`allocator.reasons.pin_text` words it), also where the pin is not the cause."""
+    for info in tasks:
+        pin = pin_text(info.task)
+        if pin is None or info.possible:
+            continue
+        info.out_reasons[:] = [r if r.startswith(pin) else f"{pin}: {r}" for r in info.out_reasons]
+
+
 def _places_text(places: tuple[Place, ...]) -> str:
     return ", ".join(f"{p.skill} >= {p.min_level}" for p in places)
 
@@ -806,13 +868,29 @@ def _window_reason(
     lo = tl.days[info.est].isoformat() if info.est < len(tl) else "after the horizon"
     hi = tl.days[info.lft].isoformat() if 0 <= info.lft < len(tl) else "before the horizon"
     what = f"{duration} working days" if duration is not None else "its duration"
+    when = _pinned_start(tl, info)
+    if when is not None:
+        who = ""
+        if qualified is not None:
+            who = " with any qualified person (" + ", ".join(qualified[:5])
+            who += (" ..." if len(qualified) > 5 else "") + ") given their availability"
+        return (
+            f"{what} from {when}{who} cannot end by {hi}, the last day its window allows: "
+            "move the pin or the deadline, or add people"
+        )  # its pin goes in front (``_pin_reasons``)
+    # only a hard deadline ends a window before the plan's horizon does
+    if info.lft < len(tl) - 1:
+        move = "move the deadline or earliest start"
+    else:
+        end = tl.days[-1].isoformat() if len(tl) else "before it starts"
+        move = f"the plan's horizon ends {end}: extend the calendar or move the earliest start"
     if qualified is not None:
         who = ", ".join(qualified[:5]) + (" ..." if len(qualified) > 5 else "")
         return (
             f"its window {lo}..{hi} is too short for {what} with any qualified person "
-            f"({who}) given their availability: move the deadline or earliest start, or add people"
+            f"({who}) given their availability: {move}, or add people"
         )
-    return f"its window {lo}..{hi} is too short for {what}: move the deadline or earliest start"
+    return f"its window {lo}..{hi} is too short for {what}: {move}"
 
 
 def _propagate_out(tasks: list[TaskInfo]) -> None:

@@ -58,9 +58,9 @@ from typing import Any, Protocol
 import numpy as np
 from ortools.sat.python import cp_model
 
-from solver_models.cpsat import PORTFOLIO_STAGES, SolverParams, _Model, _solver
+from solver_models.cpsat import PINS_STAGE, PORTFOLIO_STAGES, SolverParams, _Model, _solver
 from solver_models.instance import Instance
-from solver_models.schedule import Schedule
+from solver_models.schedule import Schedule, pins_dropped
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,9 @@ SUB_SECONDS = 2.0
 #: time shares of the objective's stages in a sub-solve: delivering work is what LNS is for;
 #: cost is left to the whole-model polish of small portfolios
 LNS_SHARES = {"undelivered": 0.7, "late": 0.2, "finish": 0.1, "cost": 0.0}
+#: share of the ``undelivered`` limit given to the stage ``pins`` when a free pinned task is
+#: unassigned (see :func:`solve_neighbourhood`)
+PINS_SHARE = 0.3
 
 
 def schedule_key(inst: Instance, sched: Schedule, objective: str) -> tuple[int, ...]:
@@ -200,7 +203,11 @@ class Part:
 
 
 def solve_neighbourhood(inst: Instance, job: Job, stop: Callable[[], bool] | None = None) -> Part:
-    """Re-plan ``job.free`` against ``job.fixed`` with CP-SAT (one worker), stage by stage."""
+    """Re-plan ``job.free`` against ``job.fixed`` with CP-SAT (one worker), stage by stage.
+
+    Pins are kept: a free pinned task that ``job.fixed`` assigns stays assigned (a constraint),
+    and when a free pinned task is unassigned there, a first stage ``pins`` (its time taken from
+    ``undelivered``'s) assigns as many as it can before the objective's stages."""
     t0 = time.perf_counter()
     model = _Model(inst, free=set(job.free), fixed=job.fixed, people=set(job.people))
     if job.window is not None:
@@ -216,11 +223,21 @@ def solve_neighbourhood(inst: Instance, job: Job, stop: Callable[[], bool] | Non
     part.build_seconds = time.perf_counter() - t0
     if not model.tasks:
         return part
-    stages = ("makespan",) if job.objective == "makespan" else PORTFOLIO_STAGES
+    stages: tuple[str, ...] = ("makespan",) if job.objective == "makespan" else PORTFOLIO_STAGES
     current = model.admissible(job.fixed)
+    limits = dict(job.limits)
+    pinned = model.pinned_tasks()
+    for t in pinned:
+        if t.index in current.start:
+            model.m.add(model.assigned[t.index] == 1)  # never drop a pin the plan keeps
+    if job.objective != "makespan" and any(t.index not in current.start for t in pinned):
+        stages = (PINS_STAGE, *stages)
+        share = PINS_SHARE * limits.get("undelivered", 0.0)
+        limits[PINS_STAGE] = share
+        limits["undelivered"] = limits.get("undelivered", 0.0) - share
     params = SolverParams(workers=1, seed=job.seed, deterministic_time=job.deterministic_time)
     for n, stage in enumerate(stages):
-        seconds = job.limits.get(stage, 0.0) if len(stages) > 1 else sum(job.limits.values())
+        seconds = limits.get(stage, 0.0) if len(stages) > 1 else sum(limits.values())
         if seconds <= 0.02 or (stop is not None and stop()):
             if n == 0:
                 return part
@@ -526,6 +543,9 @@ def improve(
     best = start
     best_key = schedule_key(inst, best, objective)
     start_key = best_key
+    # the engine's rule: pins before the objective (a part never drops a pin, see
+    # ``solve_neighbourhood``; checked here again, with one that adds a pin accepted)
+    best_pins = pins_dropped(inst, best)
     size = NEIGHBOURHOOD
     # a bandit over the kinds: each kind's recent gain per second of sub-solve (an average
     # that forgets, ``ALPHA``), optimistic at first; chosen in proportion to it plus ``EXPLORE``
@@ -614,17 +634,19 @@ def improve(
                     continue
                 cand = _merge(best, job.free, out.schedule)
                 key = schedule_key(inst, cand, objective)
-                gain = scale * (best_key[0] - key[0]) + (0.1 if key < best_key else 0.0)
+                pins = pins_dropped(inst, cand)
+                better = (pins, key) < (best_pins, best_key)
+                gain = scale * (best_key[0] - key[0]) + (0.1 if better else 0.0)
                 reward(kind, max(0.0, gain), spent)
-                if key <= best_key:
-                    if key < best_key:
+                if (pins, key) <= (best_pins, best_key):
+                    if better:
                         counts["improvements"] += 1
                         stat["improved"] += 1
                         stat["gain"] += best_key[0] - key[0]
                         if on_progress is not None:
                             on_progress(key, time.monotonic() - t0)
-                    best, best_key = cand, key
-                first = next(iter(out.stages.values()), None)
+                    best, best_key, best_pins = cand, key, pins
+                first = next((v for k, v in out.stages.items() if k != PINS_STAGE), None)
                 limit = next(iter(job.limits.values()), SUB_SECONDS)
                 if first is not None and first[1] and first[2] < 0.5 * limit:
                     size = min(MAX_SIZE, int(size * 1.15) + 1)

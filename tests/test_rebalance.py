@@ -12,12 +12,18 @@ import pytest
 
 from allocator import load_portfolio
 from allocator.checker import check
-from allocator.contract import portfolio_to_dict
-from allocator.diff import changed_tasks
+from allocator.contract import dump_plan, load_plan, plan_to_dict, portfolio_to_dict, read_plan
+from allocator.diff import BETTER_USE, changed_tasks
 from allocator.domain import Assignment, Plan, Portfolio
 from allocator.engine import SolveParams, solve
 from allocator.generator import generate
-from allocator.rebalance import RebalancePolicy, rebalance, rebalance_tradeoff
+from allocator.objective import evaluate
+from allocator.rebalance import (
+    DEFAULT_STABILITY,
+    RebalancePolicy,
+    rebalance,
+    rebalance_tradeoff,
+)
 from tests.conftest import portfolio_dict
 
 D = date.fromisoformat
@@ -83,11 +89,14 @@ def test_unchanged_portfolio_changes_nothing() -> None:
 def test_without_stability_it_improves_and_reports_changes() -> None:
     p = three_tasks()
     prev = all_on_ann()
-    res = rebalance(p, prev, FAST)
+    res = rebalance(p, prev, FAST, stability=0)
     valid(p, res.plan)
     moved = changed_tasks(prev, res.plan)
     assert moved  # bob is cheaper and the work finishes earlier
     assert {c.task for c in res.plan.changes or ()} == moved
+    # nothing changed in the world: every change was the engine's choice
+    assert all(not c.forced and c.reasons == (BETTER_USE,) for c in res.plan.changes or ())
+    assert res.stats["unforced"] == len(moved) == res.stats["moved"]
 
 
 def test_churn_budget_honored() -> None:
@@ -103,7 +112,7 @@ def test_freeze_window_honored() -> None:
     # as_of = Mon 4 Jan; freeze 3 working days: t1 (starts idx 0) and t2 (idx 2) stay on ann
     p = three_tasks(freeze_days=3)
     prev = all_on_ann()
-    res = rebalance(p, prev, FAST)
+    res = rebalance(p, prev, FAST, stability=0)
     valid(p, res.plan)
     a = {x.task: x for x in res.plan.assignments}
     for t in ("t1", "t2"):
@@ -127,6 +136,7 @@ def test_forced_change_does_not_use_the_budget() -> None:
     assert a["t1"].people == ("ann",) and a["t2"].people == ("bob",)
     reasons = {c.task: c.reasons for c in res.plan.changes or ()}
     assert any("ann leaves on 2027-01-05" in r for r in reasons["t2"])
+    assert {c.task: c.forced for c in res.plan.changes or ()} == {"t2": True, "t3": True}
 
 
 def test_in_progress_kept_with_its_people_then_reassigned_when_gone() -> None:
@@ -154,6 +164,7 @@ def test_in_progress_kept_with_its_people_then_reassigned_when_gone() -> None:
     assert res2.plan.assignments[0].people == ("bob",)
     changes = {c.task: c.reasons for c in res2.plan.changes or ()}
     assert any("ann is no longer available" in r for r in changes["t"])
+    assert [c.forced for c in res2.plan.changes or ()] == [True]
 
 
 def _generated() -> tuple[Portfolio, Plan]:
@@ -188,4 +199,150 @@ def test_tradeoff_rows() -> None:
     assert [r["max_changes"] for r in rows] == [0, 1, None]
     assert rows[0]["moved"] == 0 and rows[1]["moved"] <= 1
     # more room for change never makes the plan worse here (solved to optimality)
-    assert rows[0]["objective"] >= rows[1]["objective"] >= rows[2]["objective"]
+    names = ("undelivered_work_hours", "weighted_late_days", "weighted_finish_days", "cost")
+    keys = [tuple(r[k] for k in names) for r in rows]
+    assert keys[0] >= keys[1] >= keys[2] and keys[0] > keys[2]
+
+
+# -- stable by default, and forced vs chosen changes ------------------------------------------
+
+
+def test_default_policy_is_stable() -> None:
+    assert DEFAULT_STABILITY >= 1
+    assert RebalancePolicy.of(three_tasks()).stability == DEFAULT_STABILITY
+    assert RebalancePolicy().stability == DEFAULT_STABILITY
+    # 0 is a real setting (a free re-plan), not "use the default"
+    assert RebalancePolicy.of(three_tasks(stability=0)).stability == 0
+    assert RebalancePolicy.of(three_tasks(), stability=0).stability == 0
+
+
+@pytest.mark.parametrize("bob_cost", [50, 10], ids=["only-earlier", "earlier-and-cheaper"])
+def test_default_never_churns_only_to_finish_earlier_or_cheaper(bob_cost: int) -> None:
+    # all on ann, one after another: valid, no deadline, nothing changed in the world. Moving
+    # t2 and t3 to bob finishes earlier (and cheaper when bob costs less): a free re-plan does
+    # it, the default does not.
+    data = portfolio_to_dict(three_tasks())
+    data["people"][1]["cost_per_hour"] = bob_cost
+    p = load_portfolio(data)
+    prev = all_on_ann()
+    free = rebalance(p, prev, FAST, stability=0)
+    valid(p, free.plan)
+    assert changed_tasks(prev, free.plan)  # the move pays without a price
+    assert evaluate(p, free.plan).finish < evaluate(p, prev).finish
+    res = rebalance(p, prev, FAST)  # the default
+    valid(p, res.plan)
+    assert res.stats["policy"]["stability"] == DEFAULT_STABILITY  # type: ignore[index]
+    assert changed_tasks(prev, res.plan) == set()
+    assert res.plan.changes is None and res.stats["unforced"] == 0
+
+
+def test_default_still_moves_to_cut_real_lateness() -> None:
+    # t3 (priority 5) is due Tue 5 Jan but the previous plan finishes it Mon 11 Jan: 4 late
+    # working days x 5 = 20 weighted late days > the price of one change. It moves to bob,
+    # the engine's choice (not forced: the old dates were still valid).
+    data = portfolio_to_dict(three_tasks())
+    t3 = data["projects"][0]["tasks"][2]
+    t3.update(deadline="2027-01-05", priority=5)
+    p = load_portfolio(data)
+    prev = all_on_ann()
+    res = rebalance(p, prev, FAST)
+    valid(p, res.plan)
+    assert changed_tasks(prev, res.plan) == {"t3"}
+    (c,) = res.plan.changes or ()
+    assert c.task == "t3" and not c.forced
+    assert any(r.startswith("deadline risk") for r in c.reasons)
+    assert evaluate(p, res.plan).late == 0
+
+
+def five_people_leaver() -> tuple[Portfolio, Plan]:
+    """ann does t1, t2, t3 one after another and leaves after Tue 5 Jan; cat does t4 then t5;
+    bob, dan and eve are free. t2 and t3 must move (forced); t5 could start on Monday with
+    someone free (finish earlier: a choice)."""
+    people = [{"id": x, "skills": {"py": 3}} for x in ("ann", "bob", "cat", "dan", "eve")]
+    people[0]["available_until"] = "2027-01-05"
+    tasks = [{"id": f"t{i}", "skill": "py", "effort_hours": 16} for i in range(1, 6)]
+    p = load_portfolio(portfolio_dict(people, tasks, as_of="2027-01-04"))
+    rows = [
+        ("t1", "ann", "2027-01-04", "2027-01-05"),
+        ("t2", "ann", "2027-01-06", "2027-01-07"),
+        ("t3", "ann", "2027-01-08", "2027-01-11"),
+        ("t4", "cat", "2027-01-04", "2027-01-05"),
+        ("t5", "cat", "2027-01-06", "2027-01-07"),
+    ]
+    prev = Plan(
+        portfolio="tiny",
+        status="feasible",
+        objective=None,
+        lower_bound=None,
+        solve_seconds=0.0,
+        assignments=tuple(Assignment(t, (w,), D(s), D(f)) for t, w, s, f in rows),
+    )
+    return p, prev
+
+
+def test_planted_leaver_changes_are_forced_and_choices_are_not() -> None:
+    p, prev = five_people_leaver()
+    res = rebalance(p, prev, FAST)  # default: only what the leaver forces
+    valid(p, res.plan)
+    forced = {c.task: c.forced for c in res.plan.changes or ()}
+    assert forced == {"t2": True, "t3": True}
+    assert res.stats["unforced"] == 0
+    free = rebalance(p, prev, FAST, stability=0)
+    valid(p, free.plan)
+    forced = {c.task: c.forced for c in free.plan.changes or ()}
+    assert forced["t2"] is True and forced["t3"] is True
+    assert forced.get("t5") is False  # moved to finish earlier: chosen, not forced
+    assert {t for t, f in forced.items() if not f} == {"t5"}
+    reasons = {c.task: c.reasons for c in free.plan.changes or ()}
+    assert reasons["t5"] == (BETTER_USE,)
+    assert all(
+        any(r.startswith("person unavailable: ann") for r in reasons[t]) for t in ("t2", "t3")
+    )
+
+
+def test_forced_survives_the_json_round_trip(tmp_path: Any) -> None:
+    p, prev = five_people_leaver()
+    plan = rebalance(p, prev, FAST, stability=0).plan
+    assert {c.forced for c in plan.changes or ()} == {True, False}
+    path = tmp_path / "plan.json"
+    dump_plan(plan, path)
+    back = load_plan(path)
+    assert back.changes == plan.changes
+    assert [c["forced"] for c in plan_to_dict(plan)["changes"]] == [
+        c.forced for c in plan.changes or ()
+    ]
+
+
+def test_forced_is_required_in_a_v2_plan_and_false_in_a_v1_plan() -> None:
+    p, prev = five_people_leaver()
+    data = plan_to_dict(rebalance(p, prev, FAST).plan)
+    assert data["changes"]
+    del data["changes"][0]["forced"]
+    _, issues = read_plan(data)
+    assert any(i.path == "changes[0].forced" and i.severity == "error" for i in issues)
+    data["changes"][0]["forced"] = "yes"
+    _, issues = read_plan(data)
+    assert any(i.path == "changes[0].forced" and i.severity == "error" for i in issues)
+    del data["changes"][0]["forced"]
+    data["format"] = "allocator.plan/v1"
+    plan, issues = read_plan(data)
+    assert not any(i.path.startswith("changes") for i in issues)
+    assert plan.changes is not None and plan.changes[0].forced is False
+
+
+def test_settle_puts_back_a_move_made_for_nothing_only() -> None:
+    from allocator.rebalance import map_previous, moved_tasks, settle
+    from solver_models.instance import compile_instance
+    from solver_models.schedule import Schedule
+
+    inst = compile_instance(three_tasks())
+    kept = map_previous(inst, all_on_ann()).kept
+    t = {info.id: info.index for info in inst.tasks}
+    bob = inst.person_index["bob"]
+    sched = Schedule(dict(kept.start), dict(kept.finish), dict(kept.people))
+    sched.add(t["t3"], 0, 1, (bob,))  # moved to bob, days 0-1: the old slot is free again
+    out, back = settle(inst, kept, sched, lambda s: (len(moved_tasks(kept, s)),))
+    assert back == 1 and moved_tasks(kept, out) == set()
+    # a key that prefers the move keeps it
+    out2, back2 = settle(inst, kept, sched, lambda s: (-len(moved_tasks(kept, s)),))
+    assert back2 == 0 and moved_tasks(kept, out2) == {t["t3"]}

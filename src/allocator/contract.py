@@ -734,7 +734,7 @@ def read_plan(data: Any) -> tuple[Plan, list[Issue]]:
     else:
         objective = _read_terms(r, top.get("objective"), "objective")
         lower_bound = _read_terms(r, top.get("lower_bound"), "lower_bound")
-        gap = r.field(top, "gap", "", r.number)
+        gap = None if top.get("gap") is None else r.number(top["gap"], "gap")
     solve_seconds = r.field(top, "solve_seconds", "", r.number, required=True, what="plan") or 0.0
     assignments: list[Assignment] = []
     for i, item in enumerate(r.lst(top.get("assignments", []), "assignments", "assignments")):

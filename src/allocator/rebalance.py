@@ -6,8 +6,10 @@ Flow:
    an assignment is kept when it is still valid on its own and with the kept ones before it
    (people still eligible, start in the task's window and on the pinned / in-progress start,
    exactly its duration in active days, predecessors kept and finished before it, capacity left
-   on every active day). The others are *forced* changes (person gone, estimate changed, task
-   done, ...): they never count against the churn budget.
+   on every active day). An in-progress task still with its previous people is mapped to its
+   continuation (from its first common day on or after ``as_of``, for the work left), so work
+   going as planned does not set its successors free. The others are *forced* changes (person
+   gone, estimate changed, task done, ...): they never count against the churn budget.
 2. **Freeze** (policy ``freeze_days``): kept tasks starting in the first N working days from
    ``as_of`` are pinned to their previous people and start.
 3. **Warm start**: the kept schedule, with the rest of the work inserted by the greedy list
@@ -16,6 +18,9 @@ Flow:
    per kept task, ``sum(moved) <= churn_budget``, and with ``stability`` = S > 0 the stage
    ``late + S x moved`` in place of ``late``. Above ``engine.LNS_ABOVE`` (task, person) pairs
    the warm start is returned as is (large neighbourhood search does not know stability yet).
+5. **Settle** (S > 0, :func:`settle`): each kept task the chosen plan moved goes back to its
+   previous placement when that is still free and the plan is no worse, undoing moves a
+   time-limited search made for nothing.
 
 **Order of the stages** with stability on: ``undelivered`` (its ties broken by fewer moves),
 then ``late + S x moved``, then ``finish``, then ``cost``. Delivering work stays first: a plan that leaves work out to avoid a
@@ -30,40 +35,75 @@ finish, cost)`` (plain objective order when S = 0); both respect the budget and 
 ``lower_bound`` is the analytic one (the work nobody can do): CP-SAT's bounds here are those of
 the constrained problem. The plan's ``changes`` list every task moved against the previous plan,
 with the reasons of :func:`allocator.diff.diff_plans`.
+
+**Stable by default.** Stability is on unless asked off: S defaults to :data:`DEFAULT_STABILITY`
+(the policy key ``stability`` or the argument overrides it; ``stability=0`` is a free re-plan, the
+previous plan then serving only as the warm start). S = 0 churns freely: on a generated
+40-person portfolio two weeks on, most kept tasks moved for nothing but a slightly earlier or
+cheaper plan; see ``benchmarks/rebalance_stability.py`` for the measurement behind the default.
+
+**Forced or chosen.** Each entry of ``changes`` carries ``forced``. The rule is the mapping's,
+exact: a change is *forced* when the task's previous assignment cannot stay on the new portfolio
+(step 1 drops it: a person gone or away, done or in-progress work, a changed estimate or window,
+a pin, a predecessor that had to move), or when in-progress work is reassigned because its people
+cannot go on. It is *not forced* when the previous assignment was still valid (kept) and the
+engine moved it or left it out: to deliver more work, to cut lateness by more than S per move,
+or (S = 0) for anything. A kept task that moves only because a predecessor the engine chose to
+move now finishes later is chosen too, though its reason names the predecessor.
+:func:`allocator.diff.is_forced` classifies by the reasons alone, for diffs made without the
+mapping; the two agree except on that predecessor case.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from allocator.diff import diff_plans
-from allocator.domain import Change, Plan, PlanStatus, Portfolio
+from allocator.diff import BETTER_USE, diff_plans
+from allocator.domain import Change, Plan, Portfolio
 from allocator.engine import (
     GREEDY_RULES,
     LNS_ABOVE,
     Result,
     SolveParams,
     _key,
-    _lower_bound,
-    _with_reasons,
-    gap,
+    finish_plan,
+    term_bounds,
 )
-from allocator.objective import evaluate, objective_value, weights
+from allocator.objective import Terms
+from allocator.reasons import explain_plan
 from solver_models.cpsat import ModelResult, Stability, solve_lexicographic
 from solver_models.greedy import book, greedy, initial_free
 from solver_models.instance import Instance, compile_instance, topological_order
-from solver_models.schedule import Schedule, to_plan
+from solver_models.schedule import (
+    Schedule,
+    enforce_all_or_nothing,
+    mark_all_or_nothing,
+    pins_dropped,
+    to_plan,
+)
 
 log = logging.getLogger(__name__)
 
 #: policy keys read here (also listed in ``allocator.contract.ENGINE_POLICY_KEYS``)
 POLICY_KEYS = ("freeze_days", "churn_budget", "stability")
+
+#: The default stability price S: one change of a kept task costs 5 priority-weighted late days
+#: (a week of lateness of a priority-1 task, a day of a priority-5 one). Any S >= 1 ranks changes
+#: before ``finish`` and ``cost``, so no change is made only to finish earlier or cheaper; 5 also
+#: stops moves that save a late day or two, while delivered work comes first whatever S is.
+#: Chosen by measurement (``benchmarks/rebalance_stability.py``,
+#: ``benchmarks/results/rebalance.csv``, 20 s): on two generated 40-person portfolios two weeks
+#: on it delivered at least as much work as a free re-plan (S = 0) while moving 18-24 % of the
+#: kept tasks instead of 43-60 %; its remaining chosen changes buy delivered work (with no chosen
+#: change at all, about 1,000 priority-weighted hours more are left out). S = 1 and 10 measured
+#: within noise of it. 0 is a free re-plan.
+DEFAULT_STABILITY = 5
 
 
 @dataclass(frozen=True)
@@ -74,18 +114,20 @@ class RebalancePolicy:
     freeze_days: int = 0
     #: at most this many kept tasks change people or start (None: no cap)
     churn_budget: int | None = None
-    #: price of one change in priority-weighted late days (0: stability only as warm start)
-    stability: int = 0
+    #: price of one change in priority-weighted late days (0: a free re-plan, the previous plan
+    #: only as the warm start); default :data:`DEFAULT_STABILITY`
+    stability: int = DEFAULT_STABILITY
 
     @classmethod
     def of(cls, portfolio: Portfolio, **overrides: Any) -> RebalancePolicy:
         """The portfolio's policy keys, with ``overrides`` (None values are ignored)."""
         values: dict[str, Any] = {k: portfolio.policy.extra.get(k) for k in POLICY_KEYS}
         values.update({k: v for k, v in overrides.items() if v is not None})
+        stability = _count(values.get("stability"), "stability")
         out = cls(
             freeze_days=_count(values.get("freeze_days"), "freeze_days") or 0,
             churn_budget=_count(values.get("churn_budget"), "churn_budget"),
-            stability=_count(values.get("stability"), "stability") or 0,
+            stability=DEFAULT_STABILITY if stability is None else stability,
         )
         return out
 
@@ -107,6 +149,9 @@ class Mapped:
     kept: Schedule
     #: task id -> why its previous assignment cannot stay (forced changes)
     dropped: dict[str, str]
+    #: in-progress tasks kept as their continuation: same people, from their first common day
+    #: on or after ``as_of`` for the work left (their change of dates is the progress: forced)
+    continued: frozenset[str] = frozenset()
 
 
 def map_previous(inst: Instance, previous: Plan) -> Mapped:
@@ -115,6 +160,7 @@ def map_previous(inst: Instance, previous: Plan) -> Mapped:
     free = initial_free(inst)
     kept = Schedule()
     dropped: dict[str, str] = {}
+    continued: set[str] = set()
     prev = {a.task: a for a in previous.assignments}
     for i in topological_order(inst):
         info = inst.tasks[i]
@@ -122,6 +168,10 @@ def map_previous(inst: Instance, previous: Plan) -> Mapped:
         if a is None:
             continue
         s, f = tl.idx(a.start), tl.idx(a.finish)
+        cont = _continuation(inst, info.index, a.people, free)
+        if cont is not None and s is not None and s < cont[0]:
+            s, f = cont  # in progress as planned: its successors need not move
+            continued.add(info.id)
         why = None
         if not info.possible:
             why = "it cannot be assigned any more"
@@ -146,7 +196,30 @@ def map_previous(inst: Instance, previous: Plan) -> Mapped:
                 kept.add(i, s, f, people)
         if why is not None:
             dropped[info.id] = why
-    return Mapped(kept, dropped)
+            continued.discard(info.id)
+    return Mapped(kept, dropped, frozenset(continued))
+
+
+def _continuation(
+    inst: Instance, i: int, ids: Sequence[str], free: np.ndarray[Any, Any]
+) -> tuple[int, int] | None:
+    """An in-progress task's remaining span with its previous people, when they are the ones
+    its progress keeps: ``(start, finish)`` from its kept start for its remaining duration in
+    active days, or None (not in progress with these people, or not enough days left)."""
+    info = inst.tasks[i]
+    if info.keep_people is None or info.pin_start is None or not ids:
+        return None
+    people = _people_in_place_order(inst, i, ids)
+    if people is None or set(people) != set(info.keep_people):
+        return None
+    want = info.duration if info.is_team else info.candidates[people[0]].duration
+    if want is None:
+        return None
+    s = info.pin_start
+    active = np.flatnonzero((free[list(people), s:] >= 0).all(axis=0))
+    if len(active) < want or active[0] != 0:
+        return None
+    return s, s + int(active[want - 1])
 
 
 def _people_in_place_order(inst: Instance, i: int, ids: Sequence[str]) -> tuple[int, ...] | None:
@@ -221,6 +294,48 @@ def moved_tasks(kept: Schedule, sched: Schedule) -> set[int]:
     return out
 
 
+def settle(
+    inst: Instance,
+    kept: Schedule,
+    sched: Schedule,
+    key: Callable[[Schedule], tuple[int, ...]],
+) -> tuple[Schedule, int]:
+    """Put moved kept tasks back where they were, one at a time, when their previous placement
+    is still free in ``sched`` (capacity, predecessors before, successors after) and the plan
+    does not get worse by ``key``. A time-limited search moves tasks it need not (a move that
+    neither delivers work nor saves lateness); this undoes such moves. Returns the schedule and
+    how many tasks went back. Tasks ``sched`` leaves out stay out (all-or-nothing projects)."""
+    moved = sorted(i for i in moved_tasks(kept, sched) if i in sched.start)
+    if not moved:
+        return sched, 0
+    cur = Schedule(dict(sched.start), dict(sched.finish), dict(sched.people))
+    free = initial_free(inst)
+    for i in cur.start:
+        book(free, inst.tasks[i].alloc, cur.start[i], cur.finish[i], cur.people[i])
+    best_key = key(cur)
+    back = 0
+    for i in moved:
+        info = inst.tasks[i]
+        s0, f0, p0 = kept.start[i], kept.finish[i], kept.people[i]
+        if any(j in cur.start and cur.finish[j] >= s0 for j in info.preds) or any(
+            j in cur.start and cur.start[j] <= f0 for j in info.succs
+        ):
+            continue
+        s1, f1, p1 = cur.start[i], cur.finish[i], cur.people[i]
+        book(free, -info.alloc, s1, f1, p1)  # take it off
+        if _fits(inst, i, s0, f0, p0, free):
+            cur.start[i], cur.finish[i], cur.people[i] = s0, f0, p0
+            k = key(cur)
+            if k <= best_key:
+                book(free, info.alloc, s0, f0, p0)
+                best_key = k
+                back += 1
+                continue
+            cur.start[i], cur.finish[i], cur.people[i] = s1, f1, p1
+        book(free, info.alloc, s1, f1, p1)  # put it back where the search had it
+    return cur, back
+
+
 def rebalance(
     portfolio: Portfolio,
     previous: Plan,
@@ -235,7 +350,9 @@ def rebalance(
     Keyword arguments override the portfolio's policy keys ``freeze_days``, ``churn_budget``
     and ``stability``. ``stats`` report ``kept`` (previous assignments still valid), ``forced``
     (the others), ``frozen``, ``moved`` (kept tasks the new plan changes) and ``changed``
-    (tasks whose people or dates differ from the previous plan, forced ones included).
+    (tasks whose people or dates differ from the previous plan, forced ones included) and
+    ``unforced`` (the changes with ``forced`` false: chosen by the engine). ``stability`` None
+    means the portfolio's key, else :data:`DEFAULT_STABILITY`; 0 is a free re-plan.
     """
     params = params or SolveParams()
     policy = RebalancePolicy.of(
@@ -243,6 +360,7 @@ def rebalance(
     )
     t0 = time.monotonic()
     inst = compile_instance(portfolio)
+    mark_all_or_nothing(inst)  # rule 10 where it is known before any search
     tl = inst.timeline
     goal = portfolio.policy.goal
     mapped = map_previous(inst, previous)
@@ -266,7 +384,11 @@ def rebalance(
             candidates.append((f"warm+insert-{rule}", filled))
     if goal == "makespan":
         candidates = [c for c in candidates if len(c[1].start) == len(inst.tasks)]
-    warm = min(candidates, key=lambda c: key(c[1]))[1] if candidates else kept
+    warm = (
+        min(candidates, key=lambda c: (pins_dropped(inst, c[1]), key(c[1])))[1]
+        if candidates
+        else kept
+    )
     stats: dict[str, object] = {
         "kept": len(kept),
         "forced": len(mapped.dropped),
@@ -297,10 +419,17 @@ def rebalance(
                 if len(filled.start) > len(result.schedule.start):
                     candidates.append((f"cp-sat+insert-{rule}", filled))
     budget = policy.churn_budget
+    # rule 10 on every candidate (removing work never breaks another rule)
+    candidates = [(n, enforce_all_or_nothing(inst, c)) for n, c in candidates]
     ok = [c for c in candidates if budget is None or len(moved_tasks(kept, c[1])) <= budget] or [
         ("warm", kept)
     ]  # all of them by construction; a guard against a model bug
-    best_name, best = min(ok, key=lambda c: key(c[1]))
+    # pins first (the engine's rule), then the objective
+    best_name, best = min(ok, key=lambda c: (pins_dropped(inst, c[1]), key(c[1])))
+    if weight > 0:
+        best, back = settle(inst, kept, best, key)
+        best = enforce_all_or_nothing(inst, best)
+        stats["settled"] = back
     runtime = time.monotonic() - t0
     plan = to_plan(
         inst,
@@ -311,22 +440,24 @@ def rebalance(
         solve_seconds=round(runtime, 3),
         solver=f"rebalance:{best_name}",
     )
-    obj = objective_value(portfolio, plan, tl)
-    terms = evaluate(portfolio, plan, tl) if goal == "portfolio" else None
-    w = weights(portfolio, len(tl)) if goal == "portfolio" else None
-    lb = min(_lower_bound(inst, goal, None, w), obj)
-    extra = dict(plan.extra)
-    extra["gap"] = round(gap(obj, lb), 9)
-    if terms is not None:
-        extra["objective_terms"] = terms.as_dict()
-    status: PlanStatus = "optimal" if lb == obj else "feasible"
-    plan = replace(plan, status=status, objective=obj, lower_bound=lb, extra=extra)
-    plan = _with_reasons(portfolio, inst, plan, tl)
-    plan = _with_changes(portfolio, previous, plan)
+    # the analytic bounds only: CP-SAT's bounds here are those of the constrained problem
+    obj_key = _key(portfolio, inst, best, tl)
+    terms = Terms(*obj_key) if goal == "portfolio" else None
+    plan = finish_plan(plan, goal, obj_key, term_bounds(inst, goal, obj_key, None))
+    obj = plan.objective
+    plan = explain_plan(
+        portfolio,
+        plan,
+        tl,
+        {t.id: t.out_reasons for t in inst.tasks},
+        {t.id: t.units for t in inst.tasks},
+    )
     moved = moved_tasks(kept, best)
+    plan = _with_changes(portfolio, previous, plan, mapped)
     stats.update(
         moved=len(moved),
         changed=len(plan.changes or ()),
+        unforced=sum(1 for c in plan.changes or () if not c.forced),
         chosen=best_name,
     )
     log.info(
@@ -339,19 +470,34 @@ def rebalance(
         len(moved),
         runtime,
     )
-    return Result(plan, terms, runtime, stats)
+    return Result(plan, terms, runtime, stats, obj_key)
 
 
-def _with_changes(portfolio: Portfolio, previous: Plan, plan: Plan) -> Plan:
+def _with_changes(portfolio: Portfolio, previous: Plan, plan: Plan, mapped: Mapped) -> Plan:
     """The plan's ``changes``: in-progress reassignments and every task moved against the
-    previous plan (people or dates), with the diff's reasons."""
+    previous plan (people or dates), with the diff's reasons, each marked ``forced`` by the
+    mapping's rule (module docstring): forced when its previous assignment was dropped, for an
+    in-progress task (its dates follow the progress) and for an in-progress reassignment;
+    chosen (not forced) when it was kept and the plan moved it.
+
+    A forced change whose diff finds no cause in the portfolio alone (an estimate changed: the
+    diff has no old portfolio here) gets the mapping's reason in place of "better use of
+    capacity", so no forced change claims to be the optimizer's choice."""
     out = {c.task: list(c.reasons) for c in plan.changes or ()}
+    forced = {c.task for c in plan.changes or () if c.forced}
+    forced |= set(mapped.dropped) | mapped.continued
     for ch in diff_plans(portfolio, previous, plan):
         if ch.kind in ("moved", "unassigned") and ch.task in portfolio.task_by_id:
-            for r in ch.reasons:
+            reasons = list(ch.reasons)
+            why = mapped.dropped.get(ch.task)
+            if why is not None and BETTER_USE in reasons:
+                reasons[reasons.index(BETTER_USE)] = (
+                    f"its previous assignment no longer holds: {why}"
+                )
+            for r in reasons:
                 if r not in out.setdefault(ch.task, []):
                     out[ch.task].append(r)
-    changes = tuple(Change(t, tuple(r)) for t, r in out.items())
+    changes = tuple(Change(t, tuple(r), forced=t in forced) for t, r in out.items())
     return replace(plan, changes=changes or None)
 
 
@@ -372,8 +518,8 @@ def rebalance_tradeoff(
     A budget below 1 is a share of the previous plan's assignments (0.05: 5 %), one of 1 or more
     a number of tasks, None no cap. Stability is off (0) in these runs, so each uses its budget
     as far as it pays. Each row: ``budget`` (as given), ``max_changes``, ``moved`` (kept tasks
-    changed), ``changed`` (all changes, forced included), ``objective``, the objective terms and
-    ``seconds``.
+    changed), ``changed`` (all changes, forced included), ``objective`` (the plan's terms, a
+    mapping in planner units), each term again under its own name, and ``seconds``.
     """
     n_prev = len(previous.assignments)
     rows: list[dict[str, Any]] = []
@@ -390,10 +536,9 @@ def rebalance_tradeoff(
             "max_changes": cap,
             "moved": res.stats.get("moved"),
             "changed": res.stats.get("changed"),
-            "objective": res.objective,
+            "objective": None if res.objective is None else dict(res.objective),
             "seconds": round(res.runtime, 2),
         }
-        if res.terms is not None:
-            row.update(res.terms.as_dict())
+        row.update(res.objective or {})
         rows.append(row)
     return rows

@@ -104,9 +104,12 @@ def run_one(
         "engine_valid": report.valid,
         "edf_valid": edf_valid,
         # the bound must not exceed the objective of any valid plan we know: ours and EDF's
+        # (plan format v2: each bound term at most our term; the first term's bound holds over
+        # every valid plan, so also at most EDF's undelivered work)
         "lower_bound_ok": lb is not None
         and result.plan.objective is not None
-        and lb <= result.plan.objective,
+        and all(b <= result.plan.objective[n] for n, b in lb.items())
+        and lb.get("undelivered_work_hours", 0) <= edf_u,
         "status": result.status,
         "chosen": result.plan.extra.get("solver"),
         "seconds": round(seconds, 2),

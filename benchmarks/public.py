@@ -43,7 +43,7 @@ import random
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,6 +214,13 @@ def _gap(value: int | None, ref: int | None) -> float | None:
     return round((value - ref) / ref, 6)
 
 
+def _makespan_of(figures: Mapping[str, float | int] | None) -> int | None:
+    """The ``makespan_days`` term of a plan's (or a progress report's) objective or bound."""
+    if not figures or "makespan_days" not in figures:
+        return None
+    return int(figures["makespan_days"])
+
+
 def run_one(
     bs: BenchSet,
     path: Path,
@@ -234,11 +241,16 @@ def run_one(
     seconds = time.monotonic() - t0
     plan = result.plan
     valid = check(portfolio, plan).valid
-    ours = int(plan.objective) if plan.objective is not None else None
-    lb = int(plan.lower_bound) if plan.lower_bound is not None else None
-    greedy = [e.objective for e in events if e.stage.startswith("greedy") and e.objective]
+    # the makespan objective's one term (plan format v2: a mapping of terms)
+    ours = _makespan_of(plan.objective)
+    lb = _makespan_of(plan.lower_bound)
+    greedy = [
+        m
+        for e in events
+        if e.stage.startswith("greedy") and (m := _makespan_of(e.objective)) is not None
+    ]
     # when the final makespan was first reached (greedy or CP-SAT)
-    hits = [e.elapsed for e in events if e.stage != "done" and e.objective == ours]
+    hits = [e.elapsed for e in events if e.stage != "done" and _makespan_of(e.objective) == ours]
     time_to_best = round(min(hits), 2) if hits else None
     stages = result.stats.get("cpsat_stages") or {}
     assert isinstance(stages, dict)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from allocator.checker import check
 from allocator.domain import Portfolio
-from allocator.objective import objective_value
+from allocator.objective import makespan, plan_terms
 from solver_models.instance import Instance, compile_instance
 from solver_models.schedule import Schedule, to_plan
 
@@ -126,8 +126,8 @@ def solve_pyjobshop(
         solve_seconds=0.0,
         solver="pyjobshop",
     )
-    obj = objective_value(portfolio, plan)
-    plan = replace(plan, objective=obj)
+    obj = makespan(portfolio, plan)
+    plan = replace(plan, objective=plan_terms(portfolio, plan))  # {"makespan_days": obj}
     valid = check(portfolio, plan).valid and obj == round(result.objective)
     return PeerResult(obj, math.ceil(result.lower_bound - 1e-6), status, round(seconds, 2), valid)
 

@@ -189,7 +189,7 @@ def child(
 ) -> None:
     from allocator.checker import check
     from allocator.engine import Progress, SolveParams, solve
-    from allocator.objective import evaluate, weights
+    from allocator.objective import evaluate
 
     portfolio = _generated(people, projects, seed, tightness)
     seen: list[str] = []
@@ -212,8 +212,7 @@ def child(
     solve_rss = _rss_mb()
     plan = result.plan
     terms = evaluate(portfolio, plan)
-    w_u = weights(portfolio).undelivered
-    lb = plan.lower_bound
+    lb = plan.lower_bound  # plan format v2: bounds per objective term, in planner units
     stats = result.stats
     lns = stats.get("lns") if isinstance(stats.get("lns"), dict) else {}
     assert isinstance(lns, dict)
@@ -238,10 +237,10 @@ def child(
         finish_days=terms.finish,
         cost=terms.cost / 100,
         assigned=len(plan.assignments),
-        gap=plan.extra.get("gap"),
-        lower_bound=lb,
-        # a bound on the undelivered term alone: the weight W_U exceeds every term below it
-        lb_undelivered_h=None if lb is None else (int(lb) // w_u) / 100,
+        gap=plan.gap,
+        # the bound's terms (rows before plan format v2 hold the combined number)
+        lower_bound=None if lb is None else json.dumps(dict(lb), separators=(",", ":")),
+        lb_undelivered_h=None if lb is None else lb.get("undelivered_work_hours"),
         bound_from=bound_from,
         lp_bound_s=stats.get("lp_bound_seconds", ""),
         strategy=stats.get("strategy", GREEDY if greedy_only else ""),
@@ -497,8 +496,10 @@ list schedules, the baseline; the other rows are `solve(..., SolveParams(time_li
 from the `solve` call: compile and greedy included, generation not); "compile + greedy" is the
 same from `Result.stats`. "undelivered" is the priority-weighted undelivered work, "late" the
 priority-weighted late days, both from `allocator.objective.evaluate`; "engine / greedy" is the
-ratio of undelivered work. "gap" is the engine's `plan.extra["gap"]`; "bound on undelivered" is
-the reported lower bound divided by the undelivered term's weight (a bound on that term alone);
+ratio of undelivered work. "gap" is the plan's gap (`plan.gap`: since plan format v2, that of
+the first objective term whose bound is below its value; in rows recorded before, that of the
+combined objective); "bound on undelivered" is the lower bound of the undelivered-work term
+(before v2: the combined bound divided by that term's weight, the same thing);
 "bound from" says which bound it is (see below). "pairs" is the model size, (task, eligible
 person) pairs. "valid" is the verdict of `allocator.checker`. Raw rows, with the 1-minute load
 average at each run's start and a hash of the engine source each run used:

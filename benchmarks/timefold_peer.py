@@ -72,7 +72,7 @@ import numpy.typing as npt
 
 from allocator.checker import CheckResult, check
 from allocator.domain import Plan, Portfolio
-from allocator.objective import Terms, evaluate, objective_value
+from allocator.objective import Terms, evaluate, plan_terms
 from solver_models.instance import Instance, compile_instance
 from solver_models.schedule import Schedule, to_plan
 
@@ -356,7 +356,7 @@ def _plan(inst: Instance, sched: Schedule, solver: str, seconds: float) -> Plan:
         solve_seconds=round(seconds, 2),
         solver=solver,
     )
-    return replace(plan, objective=objective_value(inst.portfolio, plan))
+    return replace(plan, objective=plan_terms(inst.portfolio, plan))
 
 
 # ---------------------------------------------------------------------------------------------

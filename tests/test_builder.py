@@ -4,6 +4,7 @@ contract file, and the Solution wrapper shows plans as tables, HTML and figures.
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
@@ -321,6 +322,21 @@ def test_solution_html(solution: Solution) -> None:
         assert text in page
     assert "total_hours" in page and "weighted_finish_days" in page
     assert "Solution('example-q1'" in repr(solution)
+    # the objective in planner units, never one combined number
+    obj = solution.objective
+    assert obj is not None and list(obj) == [
+        "undelivered_work_hours",
+        "weighted_late_days",
+        "weighted_finish_days",
+        "cost",
+    ]
+    assert "undelivered 0 h" in page and f"cost {obj['cost']:,.2f}" in page
+    assert f"finish {obj['weighted_finish_days']:,} weighted days" in repr(solution)
+    assert "undelivered work (priority-weighted hours)" in page  # the terms table's labels
+    assert not re.search(r"\d{16,}", page.replace(",", ""))
+    table = solution.objective_table
+    assert list(table.index) == list(obj) and list(table["value"]) == list(obj.values())
+    assert (table["lower_bound"].dropna() <= table["value"][table["lower_bound"].notna()]).all()
 
 
 def test_solution_compare_and_plots(solution: Solution, example: Portfolio) -> None:

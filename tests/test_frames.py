@@ -660,13 +660,31 @@ def test_demand_capacity_with_a_plan(generated: tuple[Portfolio, Plan]) -> None:
 
 def test_progress_recorder(example: Portfolio) -> None:
     rec = ProgressRecorder()
-    solve(example, SolveParams(time_limit=2, workers=1, seed=0, on_progress=rec))
+    plan = solve(example, SolveParams(time_limit=2, workers=1, seed=0, on_progress=rec)).plan
     df = rec.frame()
     assert len(rec) == len(df) > 0
-    assert list(df.columns) == ["stage", "term", "elapsed", "objective", "lower_bound", "gap"]
+    names = ["undelivered_work_hours", "weighted_late_days", "weighted_finish_days", "cost"]
+    assert rec.terms() == names
+    assert list(df.columns) == [
+        *("stage", "term", "elapsed", "gap"),
+        *(c for n in names for c in (n, f"{n}_bound")),
+    ]
     assert df["elapsed"].is_monotonic_increasing
-    assert df["stage"].iloc[-1] == "done"
-    cp = df[df["stage"].str.startswith("cp-sat:")]
-    assert set(cp["term"]) <= {"undelivered", "late", "finish", "cost", "makespan"}
-    assert (cp["lower_bound"] <= cp["objective"]).all()
-    assert not math.isnan(df["objective"].iloc[-1])
+    # the last row is the plan's figures, in planner units (hours, days, money)
+    done = df.iloc[-1]
+    assert done["stage"] == "done" and pd.isna(done["term"])
+    assert plan.objective is not None and plan.lower_bound is not None
+    assert {n: done[n] for n in names} == pytest.approx(dict(plan.objective))
+    for n in names:
+        bound = plan.lower_bound.get(n)
+        assert math.isnan(done[f"{n}_bound"]) if bound is None else done[f"{n}_bound"] == bound
+    assert done["gap"] == plan.gap or (plan.gap is None and math.isnan(done["gap"]))
+    # a CP-SAT stage reports its own term alone, its bound at most its value (the pins
+    # stage optimizes no term: no figures)
+    cp = df[df["stage"].str.startswith("cp-sat:") & (df["stage"] != "cp-sat:pins")]
+    assert len(cp) and set(cp["term"]) <= set(names)
+    assert df.loc[df["stage"] == "cp-sat:pins", names].isna().all(axis=None)
+    for _, row in cp.iterrows():
+        t = row["term"]
+        assert row[f"{t}_bound"] <= row[t]
+        assert all(math.isnan(row[n]) for n in names if n != t)

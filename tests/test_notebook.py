@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -65,6 +66,17 @@ def test_notebook_runs(tmp_path: Path) -> None:
     assert "allocator-solution" in text  # a Solution rendered as HTML
     assert "application/vnd.plotly.v1+json" in text  # figures displayed
     assert "crm due 5 Feb" in text and "+ gus" in text  # the what-if comparison
+    # the objective in planner units (the Solution page, the terms table), no combined number
+    assert "undelivered 0 h" in text and "charged cost " in text
+    assert "undelivered work (priority-weighted hours)" in text and "weighted_late_days" in text
+    tables = "\n".join(
+        o["data"].get("text/html", "") + o["data"].get("text/plain", "")
+        for c in nb.cells
+        if c.cell_type == "code" and "plot" not in c.source
+        for o in c.outputs
+        if o.output_type in ("execute_result", "display_data")
+    )
+    assert tables and not re.search(r"\d{16,}", tables.replace(",", ""))
     written = tmp_path / "walkthrough-output"
     assert (written / "gantt.html").stat().st_size > 1_000_000
     assert (written / "gantt.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -102,9 +102,7 @@ def test_unassigned_work_is_announced() -> None:
     half = dataclasses.replace(plan, assignments=plan.assignments[:5])
     fig = plots.gantt(p, half)
     assert sum(len(t.y) for t in bars(fig)) == len(assignments_frame(p, half))
-    assert fig.layout.annotations == () or all(
-        "unassigned" not in a.text for a in fig.layout.annotations
-    )
+    assert all("unassigned" not in a.text for a in fig.layout.annotations)
     from allocator.domain import Unassigned
 
     fig2 = plots.gantt(p, dataclasses.replace(half, unassigned=(Unassigned("x", ("why",)),)))
@@ -163,16 +161,28 @@ def test_demand_capacity(late: tuple[Portfolio, Plan, ProgressRecorder]) -> None
 def test_progress(late: tuple[Portfolio, Plan, ProgressRecorder]) -> None:
     _, _, rec = late
     df = rec.frame()
-    terms = list(dict.fromkeys(df.loc[df["stage"].str.startswith("cp-sat:"), "term"]))
+    terms = ["undelivered_work_hours", "weighted_late_days", "weighted_finish_days", "cost"]
     fig = plots.progress(rec)
+    # the portfolio objective: one panel per term, in priority order, in planner units
     assert [(t.meta, t.name) for t in fig.data] == [
         (term, kind) for term in terms for kind in ("value", "bound")
     ]
-    assert fig.data[-1].xaxis == f"x{len(terms)}" if len(terms) > 1 else True
-    assert fig.layout[f"xaxis{len(terms)}" if len(terms) > 1 else "xaxis"].title.text == "seconds"
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[0] == "undelivered work (priority-weighted hours)"
+    assert titles[3] == "charged cost (money: pay + skill-fit charges)"
+    assert fig.data[-1].xaxis == f"x{len(terms)}"
+    assert fig.layout[f"xaxis{len(terms)}"].title.text == "seconds"
+    # each panel ends on the plan's figures (the done report, held to the end)
+    done = df.iloc[-1]
+    for k, term in enumerate(terms):
+        assert fig.data[2 * k].y[-1] == pytest.approx(done[term])
+    # a CP-SAT stage's solutions are points of its own term's panel only
+    late_stage = df[df["term"] == "weighted_late_days"]
+    assert len(late_stage) and set(late_stage["elapsed"]) <= set(fig.data[2].x)
+    assert not set(late_stage["elapsed"]) & set(fig.data[0].x[:-1])
     greedy = df[~df["stage"].str.startswith("cp-sat:")]
     fig2 = plots.progress(greedy)
-    assert [t.name for t in fig2.data] == ["value", "bound"]
+    assert [t.meta for t in fig2.data] == [t for t in terms for _ in ("value", "bound")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,8 +201,6 @@ def test_save_html(tmp_path: Path, late: tuple[Portfolio, Plan, ProgressRecorder
 def test_save_png(
     tmp_path: Path, late: tuple[Portfolio, Plan, ProgressRecorder], engine: str
 ) -> None:
-    if engine == "kaleido":
-        pytest.importorskip("kaleido")
     portfolio, plan, rec = late
     figures = {
         "gantt": plots.gantt(portfolio, plan),

@@ -41,7 +41,7 @@ import pandas as pd
 
 from allocator.checker import CheckResult, check
 from allocator.contract import portfolio_to_dict, read_portfolio
-from allocator.domain import PORTFOLIO_FORMAT, Plan, Portfolio, Requirement
+from allocator.domain import PORTFOLIO_FORMAT, Estimate, Plan, Portfolio, Requirement
 from allocator.errors import PortfolioError
 from allocator.frames import (
     ProgressRecorder,
@@ -52,6 +52,7 @@ from allocator.frames import (
     kpi_summary,
     unassigned_frame,
 )
+from allocator.terms_text import format_gap, format_terms, term_label
 from allocator.validation import validate
 
 if TYPE_CHECKING:
@@ -149,6 +150,17 @@ def _requirements(values: Iterable[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _estimate(v: Any) -> Any:
+    """An estimate as :class:`Estimate`, a mapping ``{low, high}`` or a ``(low, high)`` pair."""
+    if isinstance(v, Estimate):
+        return {"low": v.low, "high": v.high}
+    if isinstance(v, Mapping):
+        return {k: _scalar(x) for k, x in v.items()}
+    if isinstance(v, str):
+        return v  # the reader names it
+    return dict(zip(("low", "high"), map(_scalar, v), strict=False))
+
+
 _DATE_KEYS = frozenset(
     {"available_from", "available_until", "start_after", "deadline", "earliest_start"}
 )
@@ -174,6 +186,8 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
         out[key] = _ranges(value, ("start", "end", "percent"))
     elif key == "requirements":
         out[key] = _requirements(value)
+    elif key == "estimate":
+        out[key] = _estimate(value)
     else:
         out[key] = _scalar(value)
 
@@ -189,6 +203,7 @@ _PERSON_KEYS = (
     "time_off",
     "reduced_capacity",
     "team",
+    "placeholder",
 )
 _TASK_KEYS = (
     "name",
@@ -205,7 +220,11 @@ _TASK_KEYS = (
     "exclude",
     "prefer",
     "status",
+    "estimate",
 )
+
+
+_PROJECT_KEYS = ("name", "priority", "start_after", "deadline", "budget", "all_or_nothing")
 
 
 def _task_fields(out: dict[str, Any], fields: Mapping[str, Any]) -> None:
@@ -257,9 +276,10 @@ class ProjectBuilder:
         return f"ProjectBuilder({self.id!r}, tasks={[t['id'] for t in self._data['tasks']]})"
 
     def set(self, **fields: Any) -> ProjectBuilder:
-        """Change project fields (``name``, ``priority``, ``start_after``, ``deadline``)."""
+        """Change project fields (``name``, ``priority``, ``start_after``, ``deadline``,
+        ``budget``, ``all_or_nothing``)."""
         for key, value in fields.items():
-            if key not in ("name", "priority", "start_after", "deadline"):
+            if key not in _PROJECT_KEYS:
                 raise TypeError(f"unknown project field {key!r}")
             _put(self._data, key, value)
         return self
@@ -285,10 +305,12 @@ class ProjectBuilder:
         pinned_start: DateLike | None = None,
         status: str | None = None,
         progress: Mapping[str, Any] | None = None,
+        estimate: Estimate | Mapping[str, float] | tuple[float, float] | None = None,
     ) -> TaskRef:
         """Add (or replace) a task. One-person: ``skill`` (+ ``min_level``) with
         ``effort_hours`` or ``duration_days``; team: ``requirements`` (``[("data-eng", 3),
-        {"skill": "qa", "count": 2}]``; ``[]`` needs nobody) with ``duration_days``."""
+        {"skill": "qa", "count": 2}]``; ``[]`` needs nobody) with ``duration_days``.
+        ``estimate``: the ``(low, high)`` range of the effort or duration (risk analysis)."""
         data: dict[str, Any] = {"id": id}
         fields: dict[str, Any] = {
             "name": name,
@@ -308,6 +330,7 @@ class ProjectBuilder:
             "pinned_start": pinned_start,
             "status": status,
             "progress": progress,
+            "estimate": estimate,
         }
         _task_fields(data, fields)
         self._owner._remove_task(id)
@@ -388,9 +411,11 @@ class PortfolioBuilder:
         time_off: Iterable[Any] = (),
         reduced_capacity: Iterable[Any] = (),
         team: str | None = None,
+        placeholder: bool | None = None,
     ) -> PersonRef:
         """Add (or replace) a person. ``time_off``: ``(start, end)`` pairs;
-        ``reduced_capacity``: ``(start, end, percent)`` triples (or mappings)."""
+        ``reduced_capacity``: ``(start, end, percent)`` triples (or mappings);
+        ``placeholder``: a role not yet filled (reported as hiring demand)."""
         data: dict[str, Any] = {"id": id}
         fields = {
             "name": name,
@@ -403,6 +428,7 @@ class PortfolioBuilder:
             "time_off": list(time_off) or None,
             "reduced_capacity": list(reduced_capacity) or None,
             "team": team,
+            "placeholder": placeholder,
         }
         for key, value in fields.items():
             _put(data, key, value)
@@ -435,8 +461,11 @@ class PortfolioBuilder:
         priority: int | None = None,
         start_after: DateLike | None = None,
         deadline: DateLike | None = None,
+        budget: float | None = None,
+        all_or_nothing: bool | None = None,
     ) -> ProjectBuilder:
-        """Add a project, or update the given fields of the project with this id."""
+        """Add a project, or update the given fields of the project with this id
+        (``all_or_nothing``: its tasks are planned all together or none of them)."""
         given = {
             k: v
             for k, v in (
@@ -444,6 +473,8 @@ class PortfolioBuilder:
                 ("priority", priority),
                 ("start_after", start_after),
                 ("deadline", deadline),
+                ("budget", budget),
+                ("all_or_nothing", all_or_nothing),
             )
             if v is not None
         }
@@ -567,17 +598,46 @@ class Solution:
         return self.result.plan.status
 
     @property
-    def objective(self) -> int | float | None:
-        return self.result.plan.objective
+    def objective(self) -> dict[str, float | int] | None:
+        """The plan's objective terms in planner units, in priority order (e.g.
+        ``{"undelivered_work_hours": 12.5, "weighted_late_days": 3, ...}``), None without a
+        plan."""
+        obj = self.result.plan.objective
+        return None if obj is None else dict(obj)
 
     @property
-    def lower_bound(self) -> int | float | None:
-        return self.result.plan.lower_bound
+    def lower_bound(self) -> dict[str, float | int] | None:
+        """Proven lower bounds of some or all of the objective's terms (planner units)."""
+        lb = self.result.plan.lower_bound
+        return None if lb is None else dict(lb)
 
     @property
-    def terms(self) -> dict[str, Any]:
-        """The objective's readable parts (``plan.objective_terms``)."""
-        return dict(self.plan.extra.get("objective_terms") or {})
+    def gap(self) -> float | None:
+        """The contract's gap (of the first term whose bound is below its value)."""
+        return self.result.plan.gap
+
+    @property
+    def terms(self) -> dict[str, float | int]:
+        """The objective's terms (as :attr:`objective`; empty without a plan)."""
+        return self.objective or {}
+
+    @property
+    def objective_table(self) -> pd.DataFrame:
+        """The objective's terms, one row each in priority order: ``label`` (with its unit),
+        ``value`` and proven ``lower_bound`` (NaN where there is none), in planner units."""
+        obj = self.objective or {}
+        lb = self.lower_bound or {}
+        index = pd.Index(list(obj), name="term", dtype="string")
+        return pd.DataFrame(
+            {
+                "label": pd.array([term_label(n) for n in obj], dtype="string"),
+                "value": pd.array([float(v) for v in obj.values()], dtype="float64"),
+                "lower_bound": pd.array(
+                    [float(lb[n]) if n in lb else float("nan") for n in obj], dtype="float64"
+                ),
+            },
+            index=index,
+        )
 
     @cached_property
     def checked(self) -> CheckResult:
@@ -628,7 +688,9 @@ class Solution:
         return self._progress.frame()
 
     def compare(self, other: Solution, labels: tuple[str, str] = ("this", "other")) -> pd.DataFrame:
-        """KPIs of this solution and ``other`` side by side, with the change (other - this)."""
+        """KPIs of this solution and ``other`` side by side, with the change (other - this).
+        The objective's terms are the ``term:<name>`` rows (planner units): compare two plans
+        by them in order, the first that differs decides."""
         return kpi_diff(self.kpis["value"], other.kpis["value"], labels)
 
     # -- pictures ------------------------------------------------------------------------------
@@ -640,9 +702,11 @@ class Solution:
 
     # -- display -------------------------------------------------------------------------------
     def __repr__(self) -> str:
+        plan = self.plan
         return (
-            f"Solution({self.portfolio.name!r}, status={self.status}, objective={self.objective}, "
-            f"assigned={len(self.plan.assignments)}, unassigned={len(self.plan.unassigned)})"
+            f"Solution({self.portfolio.name!r}, status={self.status}, "
+            f"objective={format_terms(plan.objective, plan.lower_bound, plan.gap)!r}, "
+            f"assigned={len(plan.assignments)}, unassigned={len(plan.unassigned)})"
         )
 
     def _repr_html_(self, max_rows: int = 60) -> str:
@@ -651,9 +715,8 @@ class Solution:
         head = [
             ("portfolio", self.portfolio.name),
             ("status", plan.status),
-            ("objective", plan.objective),
-            ("lower bound", plan.lower_bound),
-            ("gap", plan.extra.get("gap")),
+            ("objective", format_terms(plan.objective, plan.lower_bound, plan.gap)),
+            ("gap", format_gap(plan.gap)),
             ("solver", plan.extra.get("solver")),
             ("solve seconds", plan.solve_seconds),
             ("valid (checker)", self.checked.valid),
@@ -668,8 +731,10 @@ class Solution:
             f"<table>{rows}</table>",
         ]
         if self.terms:
-            terms = pd.Series(self.terms, name="value").to_frame()
-            parts += ["<h5>Objective terms</h5>", terms.to_html()]
+            parts += [
+                "<h5>Objective terms</h5>",
+                self.objective_table.to_html(float_format=_number, na_rep=""),
+            ]
         parts += ["<h5>KPIs</h5>", self.kpis.to_html(float_format=_number)]
         cols = ["task", "project", "person", "skill", "start", "finish", "hours", "cost"]
         cols += ["late_days"]

@@ -1,10 +1,17 @@
 """The ``allocator`` command line.
 
-Exit codes: 0 success (for ``check``: the plan is valid); 1 an invalid plan or an internal
-failure; 2 bad input (one line per error, naming the field and id; never a traceback).
+Exit codes: 0 success (for ``check``: the plan is valid, even when it is *stale*: its declared
+objective no longer matches the portfolio, say after an estimate changed; ``check`` says so on
+its own line, and ``--json`` gives ``"stale"`` and ``"current"``, but the plan still keeps every
+rule); 1 an invalid plan or an internal failure; 2 bad input (one line per error, naming the
+field and id; never a traceback).
 
-``solve`` shows its progress on stderr (``--quiet``: not): stage, objective, bound, gap, elapsed
-time and time limit, on one line redrawn in place on a terminal, else as plain lines. Ctrl-C
+Figures are the objective's terms in planner units (``undelivered 12.5 h, late 3 weighted
+days, finish 40 weighted days, charged cost 1,234.50``; ``makespan 14 days``), never a combined
+number.
+``solve`` shows its progress on stderr (``--quiet``: not): stage, the term being optimized with
+its bound and gap (e.g. ``undelivered 120.5 h (bound 80 h, gap 34%)``), elapsed time and time
+limit, on one line redrawn in place on a terminal, else as plain lines. Ctrl-C
 stops it early: the best plan found so far is written and checked as usual (exit code 0 when
 it is valid); a second Ctrl-C aborts (exit code 1, no plan).
 """
@@ -18,13 +25,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from allocator.contract import dump_plan, dump_portfolio, load_plan, load_portfolio, read_portfolio
 from allocator.errors import InputError, Issue
+from allocator.terms_text import TERM_TEXT, format_number, headline_terms
 from allocator.validation import validate
 
 if TYPE_CHECKING:
@@ -135,7 +143,14 @@ def _add_rebalance_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     r.add_argument("--workers", type=_positive(int), default=2, metavar="N")
     r.add_argument("--budget", type=_nonneg_int, metavar="K", help="churn budget (tasks)")
     r.add_argument("--freeze-days", type=_nonneg_int, metavar="N")
-    r.add_argument("--stability", type=_nonneg_int, metavar="S", help="price of one change")
+    r.add_argument(
+        "--stability",
+        type=_nonneg_int,
+        metavar="S",
+        help="price of one chosen change in priority-weighted late days (default: the "
+        "portfolio's policy.stability, else 5, so no change is made only to finish earlier or "
+        "cheaper; 0: a free re-plan)",
+    )
     r.add_argument(
         "--tradeoff", action="store_true", help="table: objective terms per churn budget"
     )
@@ -175,9 +190,17 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     if args.tradeoff:
         rows = rebalance_tradeoff(portfolio, previous, params, freeze_days=args.freeze_days)
         cols = ["budget", "max_changes", "moved", "changed", "undelivered_work_hours"]
-        cols += ["weighted_late_days", "weighted_finish_days", "cost", "seconds"]
+        cols += ["weighted_late_days", "weighted_finish_days", "cost", "makespan_days", "seconds"]
         cols = [c for c in cols if any(c in row for row in rows)]
-        table = [[str(row.get(c, "")) for c in cols] for row in rows]
+        table = [
+            [
+                format_number(c, row[c])
+                if c in TERM_TEXT and row.get(c) is not None
+                else str(row.get(c, ""))
+                for c in cols
+            ]
+            for row in rows
+        ]
         widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(cols)]
         print("  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)))
         for r in table:
@@ -200,9 +223,13 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     report = check(portfolio, result.plan)
     print(_summary(portfolio, result.plan, report))
     st = result.stats
+    changes = result.plan.changes or ()
+    forced = sum(1 for c in changes if c.forced)
+    policy = st.get("policy")
+    stability = policy.get("stability") if isinstance(policy, dict) else None
     print(
-        f"changes: {st.get('changed')} tasks ({st.get('moved')} chosen, {st.get('forced')} "
-        f"forced, {st.get('frozen')} frozen); plan written to {out}"
+        f"changes: {len(changes)} tasks ({forced} forced, {len(changes) - forced} chosen; "
+        f"stability {stability}, {st.get('frozen')} frozen); plan written to {out}"
     )
     return EXIT_OK if report.valid else EXIT_FAIL
 
@@ -334,16 +361,24 @@ def _summary(portfolio: object, plan: object, check: object) -> str:
         and isinstance(plan, Plan)
         and isinstance(check, CheckResult)
     )
+    from allocator.terms_text import format_terms
+
     k = check.kpis
+    undelivered = format_number("undelivered_work_hours", k.undelivered_work_hours)
     lines = [
-        f"portfolio {portfolio.name}: {plan.status}, objective {plan.objective}, "
-        f"lower bound {plan.lower_bound}, gap {plan.extra.get('gap')}, {plan.solve_seconds:.1f}s "
-        f"({plan.extra.get('solver')})",
-        f"  assigned {k.assigned}/{k.tasks_to_plan} tasks; undelivered {k.undelivered_work_hours:g} "
-        f"priority-weighted hours; {k.late_tasks} late ({k.weighted_late_days} weighted late days); "
+        f"portfolio {portfolio.name}: {plan.status}, "
+        f"{format_terms(plan.objective, plan.lower_bound, plan.gap)}; "
+        f"{plan.solve_seconds:.1f}s ({plan.extra.get('solver')})",
+        f"  assigned {k.assigned}/{k.tasks_to_plan} tasks; undelivered {undelivered} "
+        f"priority-weighted hours; {k.late_tasks} late ({k.weighted_late_days:,} weighted late days); "
         f"makespan {k.makespan_days} working days; cost {k.total_cost:,.2f}; utilization {k.utilization:.0%}",
         f"  check: {'valid' if check.valid else f'INVALID ({len(check.violations)} violations)'}",
     ]
+    if check.stale:
+        lines.append(
+            f"  stale: the plan is {'valid' if check.valid else 'invalid'} but stale: its "
+            "objective no longer matches this portfolio (re-plan or re-score it)"
+        )
     for u in plan.unassigned[:10]:
         lines.append(f"  unassigned {u.task}: {'; '.join(u.reasons)}")
     if len(plan.unassigned) > 10:
@@ -356,16 +391,17 @@ class _ProgressView:
     (a ticker redraws it twice a second, so the clock runs during compile and greedy), else a
     plain line per stage change and at most every ``every`` seconds in between.
 
-    Shows the stage, the objective (for ``cp-sat:<term>`` stages: that term's value), the
-    bound, the gap, the elapsed time and the time limit.
+    Shows the stage, the figures in planner units (for ``cp-sat:<term>`` stages: that term's
+    value and bound; else the first term and the term the gap is about), the gap, the elapsed
+    time and the time limit.
     """
 
     def __init__(self, stream: TextIO, time_limit: float, *, tty: bool, every: float = 5.0) -> None:
         self.stream, self.time_limit, self.tty, self.every = stream, time_limit, tty, every
         self.t0 = time.monotonic()
         self.stage = "compiling"
-        self.objective: int | None = None
-        self.bound: int | None = None
+        self.objective: Mapping[str, float | int] | None = None
+        self.bound: Mapping[str, float | int] | None = None
         self.gap: float | None = None
         self.note = ""
         self._last_line = 0.0
@@ -400,10 +436,9 @@ class _ProgressView:
         width = 20
         filled = min(width, int(width * elapsed / self.time_limit)) if self.time_limit else width
         bar = "#" * filled + "." * (width - filled)
-        gap = "-" if self.gap is None else f"{self.gap:.2%}"
         text = (
             f"[{bar}] {elapsed:6.1f}s / {self.time_limit:g}s  {self.stage}  "
-            f"objective {_figure(self.objective)}  bound {_figure(self.bound)}  gap {gap}"
+            f"{headline_terms(self.objective, self.bound, self.gap)}"
         )
         return text + (f"  ({self.note})" if self.note else "")
 
@@ -446,13 +481,6 @@ class _ProgressView:
             if self.tty:
                 self.stream.write("\r" + self.line() + "\x1b[K\n")
                 self.stream.flush()
-
-
-def _figure(v: int | None) -> str:
-    """An objective figure: exact when short, else 6 significant digits."""
-    if v is None:
-        return "-"
-    return str(v) if abs(v) < 10**12 else f"{v:.6g}"
 
 
 def _solve_to(
@@ -566,6 +594,13 @@ def cmd_check(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "valid": report.valid,
+                    "current": report.current,
+                    "stale": [
+                        {"rule": v.rule, "code": v.code, "message": v.message} for v in report.stale
+                    ],
+                    "objective": None if plan.objective is None else dict(plan.objective),
+                    "lower_bound": None if plan.lower_bound is None else dict(plan.lower_bound),
+                    "gap": plan.gap,
                     "violations": [
                         {
                             "rule": v.rule,
@@ -585,7 +620,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         for v in report.violations:
             print(f"violation: rule {v.rule} {v.code}: {v.message}")
+        for v in report.stale:
+            print(f"stale: {v.message}")
         print(_summary(portfolio, plan, report))
+    # a valid but stale plan keeps every rule: exit code 0 (the stale line says so)
     return EXIT_OK if report.valid else EXIT_FAIL
 
 

@@ -304,10 +304,13 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
                 report(f"cp-sat:{stage}", None, None)
                 return
             add = const_units if stage == "undelivered" else 0  # the model leaves those out
+            # the best of two true bounds: the model's (weak and even negative early in the
+            # search) and the analytic one (every term is at least 0; undelivered work at least
+            # the work nobody can do)
             report(
                 f"cp-sat:{stage}",
                 terms_of_key_one(term, value + add),
-                terms_of_key_one(term, bound + add),
+                terms_of_key_one(term, max(bound + add, add)),
             )
 
         size = whole_model_size(inst)

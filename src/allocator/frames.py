@@ -11,16 +11,19 @@ table               columns (**required**)
                     ``hard_deadlines`` (or pass ``name=``, ``calendar=``, ``policy=``, ``as_of=``)
 ``holidays``        **date**, ``name`` (the name is for people, it is not read)
 ``people``          **id**, ``name``, ``hours_per_day``, ``cost_per_hour``, ``workdays``
-                    (``"Mon,Tue,Wed,Thu"``), ``available_from``, ``available_until``, ``team``
+                    (``"Mon,Tue,Wed,Thu"``), ``available_from``, ``available_until``, ``team``,
+                    ``placeholder``
 ``skills``          **person**, **skill**, **level** (long: one row per person and skill)
 ``time_off``        **person**, **start**, **end**
 ``reduced_capacity`` **person**, **start**, **end**, **percent**
-``projects``        **id**, ``name``, ``priority``, ``start_after``, ``deadline``
+``projects``        **id**, ``name``, ``priority``, ``start_after``, ``deadline``, ``budget``,
+                    ``all_or_nothing``
 ``tasks``           **id**, **project**, ``name``, ``skill``, ``min_level``, ``effort_hours``,
                     ``duration_days``, ``allocation``, ``predecessors``, ``earliest_start``,
                     ``deadline``, ``priority``, ``exclude``, ``prefer``, ``pinned_person``,
                     ``pinned_start``, ``status``, ``progress_people``, ``remaining_hours``,
-                    ``remaining_days``
+                    ``remaining_days``, ``estimate_low``, ``estimate_high`` (the contract's
+                    ``estimate: {low, high}``)
 ``requirements``    **task**, ``skill``, ``min_level``, ``count`` (team tasks: one row per
                     requirement; a single row with an empty ``skill`` marks a task that needs
                     nobody, the contract's ``requirements: []``)
@@ -140,6 +143,7 @@ SCHEMA: Mapping[str, tuple[_Col, ...]] = {
         ("available_from", "date"),
         ("available_until", "date"),
         ("team", "str"),
+        ("placeholder", "bool"),
     ),
     "skills": _cols(("person", "id", True), ("skill", "str", True), ("level", "int", True)),
     "time_off": _cols(("person", "id", True), ("start", "date", True), ("end", "date", True)),
@@ -155,6 +159,8 @@ SCHEMA: Mapping[str, tuple[_Col, ...]] = {
         ("priority", "int"),
         ("start_after", "date"),
         ("deadline", "date"),
+        ("budget", "num"),
+        ("all_or_nothing", "bool"),
     ),
     "tasks": _cols(
         ("id", "id", True),
@@ -177,6 +183,8 @@ SCHEMA: Mapping[str, tuple[_Col, ...]] = {
         ("progress_people", "list"),
         ("remaining_hours", "num"),
         ("remaining_days", "int"),
+        ("estimate_low", "num"),
+        ("estimate_high", "num"),
     ),
     "requirements": _cols(
         ("task", "id", True), ("skill", "str"), ("min_level", "int"), ("count", "int")
@@ -692,13 +700,18 @@ def _people(
             )
             ranges.append(item)
     for i, (_, cells) in enumerate(rows):
-        _copy(cells, ("team",), out[i])
+        _copy(cells, ("team", "placeholder"), out[i])
     return out
 
 
-_TASK_RENAME = {"pinned": "pinned_person", "progress": "progress_people"}
+_TASK_RENAME = {
+    "pinned": "pinned_person",
+    "progress": "progress_people",
+    "estimate": "estimate_low",
+}
 _PIN_RENAME = {"person": "pinned_person", "start": "pinned_start"}
 _PROGRESS_RENAME = {"people": "progress_people"}
+_ESTIMATE_RENAME = {"low": "estimate_low", "high": "estimate_high"}
 
 
 def _projects(
@@ -710,6 +723,7 @@ def _projects(
     for j, (label, cells) in enumerate(prow):
         d: dict[str, Any] = {}
         _copy(cells, ("id", "name", "priority", "start_after", "deadline"), d)
+        _copy(cells, ("budget", "all_or_nothing"), d)
         d["tasks"] = []
         out.append(d)
         where.at(f"projects[{j}]", _Loc("projects", label, _ident(cells, "id")))
@@ -747,6 +761,7 @@ def _projects(
         where.at(
             f"{path}.progress", _Loc("tasks", label, ident, _PROGRESS_RENAME, "progress_people")
         )
+        where.at(f"{path}.estimate", _Loc("tasks", label, ident, _ESTIMATE_RENAME, "estimate_low"))
         t: dict[str, Any] = {}
         _copy(cells, ("id", "name", "skill", "min_level", "effort_hours", "duration_days"), t)
         _copy(cells, ("allocation", "predecessors", "earliest_start", "deadline", "priority"), t)
@@ -765,6 +780,10 @@ def _projects(
                 prog["people"] = cells["progress_people"]
             _copy(cells, ("remaining_hours", "remaining_days"), prog)
             t["progress"] = prog
+        if "estimate_low" in cells or "estimate_high" in cells:
+            t["estimate"] = {
+                k: cells[f"estimate_{k}"] for k in ("low", "high") if f"estimate_{k}" in cells
+            }
         tid = cells.get("id")
         if "id" not in cells:
             where.error("tasks", label, "id", "missing id")
@@ -1036,6 +1055,7 @@ def portfolio_to_frames(portfolio: Portfolio) -> dict[str, pd.DataFrame]:
                 "available_from": x.available_from,
                 "available_until": x.available_until,
                 "team": x.team,
+                "placeholder": x.placeholder,
             }
         )
         skills += [{"person": x.id, "skill": s, "level": lv} for s, lv in x.skills.items()]
@@ -1055,6 +1075,8 @@ def portfolio_to_frames(portfolio: Portfolio) -> dict[str, pd.DataFrame]:
                 "priority": pr.priority,
                 "start_after": pr.start_after,
                 "deadline": pr.deadline,
+                "budget": pr.budget,
+                "all_or_nothing": pr.all_or_nothing,
             }
         )
         for t in pr.tasks:
@@ -1101,6 +1123,8 @@ def _task_row(t: Task) -> dict[str, Any]:
         "progress_people": None if t.progress is None else _join(t.progress.people),
         "remaining_hours": None if t.progress is None else t.progress.remaining_hours,
         "remaining_days": None if t.progress is None else t.progress.remaining_days,
+        "estimate_low": None if t.estimate is None else t.estimate.low,
+        "estimate_high": None if t.estimate is None else t.estimate.high,
     }
 
 
@@ -1394,14 +1418,14 @@ def utilization_frame(portfolio: Portfolio, plan: Plan, freq: str = "W") -> pd.D
 
 def kpi_summary(portfolio: Portfolio, plan: Plan) -> pd.Series:
     """The checker's KPIs of the plan (:func:`allocator.checker.kpis`), its ``gap`` and its
-    objective terms (``term:...``), as one float Series indexed by name, named after the plan's
-    status (compare two with :func:`kpi_diff`). The combined objective itself is left out: an
-    exact integer weighting the terms lexicographically, it reads badly next to them."""
+    ``portfolio`` objective terms evaluated on this portfolio (``term:undelivered_work_hours``,
+    ... in planner units), as one float Series indexed by name, named after the plan's status
+    (compare two with :func:`kpi_diff`). No combined objective: the terms are the objective."""
     from allocator.checker import kpis
 
     k = kpis(portfolio, plan)
     values: dict[str, float] = {
-        "gap": float(plan.extra.get("gap", math.nan)),
+        "gap": math.nan if plan.gap is None else float(plan.gap),
         "tasks_to_plan": k.tasks_to_plan,
         "assigned": k.assigned,
         "unassigned": k.unassigned,
@@ -1695,10 +1719,13 @@ def demand_capacity_frame(
 class ProgressRecorder:
     """Collects the engine's progress reports: pass it as ``SolveParams(on_progress=rec)``.
 
-    :meth:`frame` gives one row per report: ``stage`` (``greedy-*``, ``cp-sat:<term>``,
-    ``done``), ``term`` (the objective term a ``cp-sat`` stage optimizes, else ``objective``),
-    ``elapsed`` seconds, ``objective`` and ``lower_bound`` (for ``cp-sat`` stages: the term's
-    value and bound; else the whole objective) and ``gap``. Thread-safe.
+    :meth:`frame` gives one row per report: ``stage`` (``greedy-*``, ``cp-sat:<stage>``,
+    ``lns``, ``done``), ``term`` (the objective term a ``cp-sat`` stage optimizes, e.g.
+    ``undelivered_work_hours``; missing for stages that report the whole objective or none),
+    ``elapsed`` seconds, ``gap``, then per objective term (in priority order) its value under
+    the term's name and its proven bound under ``<term>_bound``, in planner units (hours, days,
+    money): a ``cp-sat`` stage fills its own term only, ``greedy-*`` and ``lns`` every term's
+    value, ``done`` every value and bound. Thread-safe.
     """
 
     def __init__(self) -> None:
@@ -1716,29 +1743,43 @@ class ProgressRecorder:
         with self._lock:
             self._events.clear()
 
-    def frame(self) -> pd.DataFrame:
+    def terms(self) -> list[str]:
+        """The objective terms reported so far, in priority order."""
+        from allocator.objective import MAKESPAN_TERMS, PORTFOLIO_TERMS
+
         with self._lock:
             events = list(self._events)
-        rows = []
+        seen: dict[str, None] = {}
         for e in events:
-            term = e.stage.split(":", 1)[1] if e.stage.startswith("cp-sat:") else "objective"
-            rows.append(
-                {
-                    "stage": e.stage,
-                    "term": term,
-                    "elapsed": float(e.elapsed),
-                    "objective": math.nan if e.objective is None else float(e.objective),
-                    "lower_bound": math.nan if e.lower_bound is None else float(e.lower_bound),
-                    "gap": math.nan if e.gap is None else float(e.gap),
-                }
-            )
-        return pd.DataFrame(
-            {
-                "stage": pd.Series([r["stage"] for r in rows], dtype="string"),
-                "term": pd.Series([r["term"] for r in rows], dtype="string"),
-                "elapsed": pd.Series([r["elapsed"] for r in rows], dtype="float64"),
-                "objective": pd.Series([r["objective"] for r in rows], dtype="float64"),
-                "lower_bound": pd.Series([r["lower_bound"] for r in rows], dtype="float64"),
-                "gap": pd.Series([r["gap"] for r in rows], dtype="float64"),
-            }
-        )
+            for figures in (e.objective, e.lower_bound):
+                seen.update(dict.fromkeys(figures or {}))
+        order = [*PORTFOLIO_TERMS, *MAKESPAN_TERMS]
+        return sorted(seen, key=lambda n: order.index(n) if n in order else len(order))
+
+    def frame(self) -> pd.DataFrame:
+        terms = self.terms()
+        with self._lock:
+            events = list(self._events)
+        cols: dict[str, pd.Series] = {
+            "stage": pd.Series([e.stage for e in events], dtype="string"),
+            "term": pd.Series(
+                [
+                    next(iter(e.objective or e.lower_bound or ()), None)
+                    if e.stage.startswith("cp-sat:")
+                    else None
+                    for e in events
+                ],
+                dtype="string",
+            ),
+            "elapsed": pd.Series([float(e.elapsed) for e in events], dtype="float64"),
+            "gap": pd.Series(
+                [math.nan if e.gap is None else float(e.gap) for e in events], dtype="float64"
+            ),
+        }
+        for name in terms:
+            for col, attr in ((name, "objective"), (f"{name}_bound", "lower_bound")):
+                cols[col] = pd.Series(
+                    [float((getattr(e, attr) or {}).get(name, math.nan)) for e in events],
+                    dtype="float64",
+                )
+        return pd.DataFrame(cols)

@@ -12,7 +12,7 @@ from the tables of :mod:`allocator.frames`:
   against capacity (a line) over time; see :func:`allocator.frames.demand_capacity_frame` for
   how multi-skilled people count.
 * :func:`progress` -- the solver's objective and bound over time, one panel per objective term
-  (record them with :class:`ProgressRecorder`, passed as ``SolveParams(on_progress=...)``).
+  in planner units (record them with :class:`ProgressRecorder`, passed as ``SolveParams(on_progress=...)``).
 
 **Saving** (:func:`save`): ``.html`` always works (a self-contained page, plotly.js inlined, so
 it opens offline). Static images (``.png``, ``.svg``, ``.pdf``, ``.jpeg``) are tried, in order:
@@ -66,6 +66,7 @@ from allocator.frames import (
     demand_capacity_frame,
     utilization_frame,
 )
+from allocator.terms_text import term_label
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +98,6 @@ PALETTE = (
     "#ff7f0e",
 )
 _DAY_MS = 86_400_000
-_UNITS = {
-    "undelivered": "undelivered (1/100 weighted h)",
-    "late": "weighted late days",
-    "finish": "weighted finish days",
-    "cost": "cost (cents)",
-    "makespan": "makespan (days)",
-    "objective": "objective",
-}
 
 
 def _iso(values: Any) -> list[str]:
@@ -375,32 +368,41 @@ def demand_capacity(
 # Solver progress
 # ---------------------------------------------------------------------------------------------
 def progress(source: ProgressRecorder | pd.DataFrame, *, title: str | None = None) -> go.Figure:
-    """The solver's progress: one panel per objective term CP-SAT optimized (in order), with
-    its ``value`` (each solution found, a marker) and proven ``bound`` (dashed) over elapsed
-    seconds, both held until the stage ends (the next stage's first report). Traces carry their
-    term in ``meta``. Without CP-SAT stages (a greedy-only solve), one panel of the objective."""
+    """The solver's progress: one panel per objective term (in priority order, labelled with its
+    planner unit: hours, days, money), with its ``value`` (a marker per report: each greedy or
+    LNS plan, each solution of the CP-SAT stage optimizing the term, the final plan) and its
+    proven ``bound`` (dashed) over elapsed seconds, each held until the next report and to the
+    last report. Traces carry their term in ``meta``. ``source``: a :class:`ProgressRecorder` or
+    its :meth:`~ProgressRecorder.frame`."""
     df = source.frame() if isinstance(source, ProgressRecorder) else source
-    cp = df[df["stage"].astype(str).str.startswith("cp-sat:")]
-    if len(cp):
-        terms = list(dict.fromkeys(cp["term"].astype(str)))
-        data = cp
-    else:
-        terms = ["objective"]
-        data = df
+    terms = [
+        c
+        for c in df.columns
+        if c not in ("stage", "term", "elapsed", "gap") and not str(c).endswith("_bound")
+    ]
+    terms = [t for t in terms if df[t].notna().any()] or terms[:1]
     fig = make_subplots(
-        rows=len(terms), cols=1, shared_xaxes=True, subplot_titles=[_UNITS.get(t, t) for t in terms]
+        rows=max(1, len(terms)),
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=[term_label(t) for t in terms],
     )
+    end = float(df["elapsed"].max()) if len(df) else 0.0
     for i, term in enumerate(terms, start=1):
-        s = data[data["term"] == term] if len(cp) else data
+        bound_col = f"{term}_bound"
+        s = df[df[term].notna()]
         x = s["elapsed"].to_numpy(dtype=float)
-        value = s["objective"].to_numpy(dtype=float)
-        bound = s["lower_bound"].to_numpy(dtype=float)
+        value = s[term].to_numpy(dtype=float)
+        bound = (
+            s[bound_col].to_numpy(dtype=float)
+            if bound_col in s
+            else np.full(len(s), np.nan, dtype=float)
+        )
         text = list(s["stage"].astype(str))
-        later = df["elapsed"][df.index > s.index.max()] if len(s) else df["elapsed"][:0]
-        if len(s) and len(later):  # hold the last value until the stage ends
-            x = np.append(x, float(later.iloc[0]))
+        if len(s) and x[-1] < end:  # hold the last figures to the end
+            x = np.append(x, end)
             value, bound = np.append(value, value[-1]), np.append(bound, bound[-1])
-            text.append(text[-1] + " (end)")
+            text.append(text[-1] + " (held)")
         fig.add_trace(
             go.Scatter(
                 name="value",
@@ -412,7 +414,7 @@ def progress(source: ProgressRecorder | pd.DataFrame, *, title: str | None = Non
                 legendgroup="value",
                 showlegend=i == 1,
                 text=text,
-                hovertemplate="%{text}<br>%{x:.2f} s: %{y:,.0f}<extra></extra>",
+                hovertemplate="%{text}<br>%{x:.2f} s: %{y:,.2f}<extra></extra>",
             ),
             row=i,
             col=1,
@@ -427,12 +429,12 @@ def progress(source: ProgressRecorder | pd.DataFrame, *, title: str | None = Non
                 line=dict(shape="hv", dash="dash", color="#2ca02c"),
                 legendgroup="bound",
                 showlegend=i == 1,
-                hovertemplate="bound at %{x:.2f} s: %{y:,.0f}<extra></extra>",
+                hovertemplate="bound at %{x:.2f} s: %{y:,.2f}<extra></extra>",
             ),
             row=i,
             col=1,
         )
-    fig.update_xaxes(title_text="seconds", row=len(terms), col=1)
+    fig.update_xaxes(title_text="seconds", row=max(1, len(terms)), col=1)
     fig.update_layout(
         title=title or "solver progress: value and bound of each objective term",
         height=max(300, 200 * len(terms) + 80),

@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 The REST service of the allocator: store portfolios (contract JSON, `allocator.portfolio/v1`),
-solve them as jobs, follow the jobs, fetch and check plans (`allocator.plan/v1`).
+solve them as jobs, follow the jobs, fetch and check plans (`allocator.plan/v2`: objectives in
+planner units, every number exact in a 64-bit float; `allocator.plan/v1` is still read). Every
+stored plan version passed the independent checker first; its verdict is kept with it.
 
 Every route but `/healthz` and `/readyz` needs `Authorization: Bearer <key>`. Roles: `viewer`
 reads, `planner` also writes and solves, `admin` also manages keys. Another tenant's resources

@@ -128,7 +128,7 @@ def record_plan(db_url: str, tenant: str, data: dict[str, object], plan: object)
     from api.db import Database
     from api.models import PlanRow, PortfolioRow
     from api.repository import NightlyStore, Portfolios
-    from api.service import plan_doc, read_valid_portfolio
+    from api.service import checked_plan, read_valid_portfolio
 
     assert isinstance(plan, Plan)
     db = Database(db_url)
@@ -151,7 +151,7 @@ def record_plan(db_url: str, tenant: str, data: dict[str, object], plan: object)
             pid = row.id
         store = NightlyStore(db.sessions)
         inp = next(i for i in store.inputs() if i.portfolio_id == pid)
-        doc = plan_doc(plan)
+        doc = checked_plan(valid.portfolio, plan, where=f"of portfolio {pid}")
         store.save(inp, date.today(), None, doc, [])
         with db.sessions() as s:
             versions = s.scalar(select(func.count()).where(PlanRow.portfolio_id == pid)) or 0

@@ -5,8 +5,9 @@ Every row that belongs to a tenant carries ``tenant``, and every query of the re
 filters on it. Ids are random UUID4 strings, so they can neither be guessed nor counted.
 
 Times are naive UTC (``utcnow()``), the same on SQLite and PostgreSQL. Objectives and lower bounds
-are exact integers that can exceed 64 bits (``allocator.objective``), so they are stored as
-decimal text; cast them (``objective::numeric``) to compute with them.
+are the plan's terms in planner units (contract ``allocator.plan/v2``), stored as JSON objects,
+e.g. ``{"undelivered_work_hours": 12.5, "weighted_late_days": 3, ...}`` or
+``{"makespan_days": 14}``; on PostgreSQL ``(objective->>'undelivered_work_hours')::numeric``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: JSON documents: ``jsonb`` on PostgreSQL (queryable), JSON text elsewhere
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+#: nullable JSON values (objective terms, check codes): Python None is SQL NULL, not JSON null
+JsonOrNull = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -100,6 +103,13 @@ class PlanRow(Base):
     While its job runs the row holds the best plan so far (``final`` false) and is updated in
     place; ``body`` is the contract plan JSON, and its assignments are also rows of
     ``assignments``.
+
+    Every version is checked by the library's independent checker before it is stored
+    (``api.service.checked_plan``); a plan that fails it is never stored. The ``check_*``
+    columns keep that verdict: ``check_valid`` (always true for a plan stored since the check
+    was introduced), ``check_violations`` (their number) and ``check_codes`` (their codes),
+    ``check_stale`` (the plan's figures did not match its portfolio: bookkeeping, not a
+    violation). They are null for versions stored before (migration 0003).
     """
 
     __tablename__ = "plans"
@@ -115,12 +125,16 @@ class PlanRow(Base):
     job_id: Mapped[str | None] = mapped_column(String(36), index=True)
     final: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16))
-    objective: Mapped[str | None] = mapped_column(Text)
-    lower_bound: Mapped[str | None] = mapped_column(Text)
+    objective: Mapped[dict[str, Any] | None] = mapped_column(JsonOrNull)
+    lower_bound: Mapped[dict[str, Any] | None] = mapped_column(JsonOrNull)
     gap: Mapped[float | None] = mapped_column(Float)
     solver: Mapped[str | None] = mapped_column(String(32))
     solve_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     body: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    check_valid: Mapped[bool | None] = mapped_column(Boolean)
+    check_violations: Mapped[int | None] = mapped_column(Integer)
+    check_codes: Mapped[list[str] | None] = mapped_column(JsonOrNull)
+    check_stale: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
 
@@ -165,8 +179,8 @@ class JobRow(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     worker: Mapped[str | None] = mapped_column(String(120))
     stage: Mapped[str | None] = mapped_column(String(64))
-    objective: Mapped[str | None] = mapped_column(Text)
-    lower_bound: Mapped[str | None] = mapped_column(Text)
+    objective: Mapped[dict[str, Any] | None] = mapped_column(JsonOrNull)
+    lower_bound: Mapped[dict[str, Any] | None] = mapped_column(JsonOrNull)
     gap: Mapped[float | None] = mapped_column(Float)
     elapsed: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)

@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from allocator.objective import MAKESPAN_TERMS, PORTFOLIO_TERMS
 from api.models import (
     ACTIVE_JOB_STATES,
     ApiKeyRow,
@@ -57,41 +58,162 @@ class AssignmentValues:
     team_size: int
 
 
+#: objective or lower-bound terms of a plan (contract ``allocator.plan/v2``), planner units
+TermValues = dict[str, float | int]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The independent checker's verdict on a plan, stored with its version.
+
+    ``valid``: no rule violation; ``violations`` and ``codes``: how many, and their distinct
+    codes in order; ``stale``: the plan's figures do not match its portfolio (not a violation).
+    """
+
+    valid: bool
+    violations: int = 0
+    codes: tuple[str, ...] = ()
+    stale: bool = False
+
+
 @dataclass(frozen=True)
 class PlanDoc:
-    """A plan to store: the contract JSON and the columns read from it (made by the service)."""
+    """A checked plan to store: the contract JSON, the columns read from it and the checker's
+    verdict (made only by ``api.service.checked_plan``, which refuses a plan that fails it)."""
 
     body: dict[str, Any]
     status: str
-    objective: int | float | None
-    lower_bound: int | float | None
+    objective: TermValues | None
+    lower_bound: TermValues | None
     gap: float | None
     solver: str | None
     solve_seconds: float
+    verdict: Verdict
     assignments: Sequence[AssignmentValues] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
 class ProgressValues:
     stage: str | None = None
-    objective: int | float | None = None
-    lower_bound: int | float | None = None
+    objective: TermValues | None = None
+    lower_bound: TermValues | None = None
     gap: float | None = None
     elapsed: float | None = None
 
 
-def num_to_text(value: int | float | None) -> str | None:
-    """Exact decimal text of an objective (Python ints have no size limit; BIGINT does)."""
-    return None if value is None else repr(value)
+#: every objective term, in priority order (the ``portfolio`` objective's, then ``makespan``'s)
+_TERM_RANK = {name: i for i, name in enumerate(PORTFOLIO_TERMS + MAKESPAN_TERMS)}
+#: the library's key order of a plan (``allocator.contract.plan_to_dict``)
+_PLAN_HEAD = ("format", "portfolio", "status", "objective", "lower_bound", "gap", "solve_seconds")
+_PLAN_TAIL = ("assignments", "unassigned", "changes")
+_ASSIGNMENT_KEYS = ("task", "people", "start", "finish", "hours", "cost")
 
 
-def text_to_num(text: str | None) -> int | float | None:
-    if text is None:
+def terms_or_none(terms: Any) -> TermValues | None:
+    """Objective or bound terms as a plain dict in priority order; None for none.
+
+    Used on every write and read: ``jsonb`` (PostgreSQL) does not keep the order of keys, and
+    the order of the terms is their priority (contract ``allocator.plan/v2``).
+    """
+    if terms is None:
         return None
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
+    items = sorted(dict(terms).items(), key=lambda kv: (_TERM_RANK.get(kv[0], len(_TERM_RANK)),))
+    return {str(k): v for k, v in items}
+
+
+def _ordered(d: dict[str, Any], head: Sequence[str], tail: Sequence[str] = ()) -> dict[str, Any]:
+    first = {k: d[k] for k in head if k in d}
+    last = {k: d[k] for k in tail if k in d}
+    middle = {k: d[k] for k in sorted(d) if k not in first and k not in last}
+    return first | middle | last
+
+
+def plan_body_of(row: PlanRow) -> dict[str, Any]:
+    """A stored plan's contract JSON as the library writes it: keys in its order, objective and
+    bound terms in priority order (``jsonb`` reorders keys)."""
+    body = _ordered(dict(row.body), _PLAN_HEAD, _PLAN_TAIL)
+    for key in ("objective", "lower_bound"):
+        if isinstance(body.get(key), dict):
+            body[key] = terms_or_none(body[key])
+    if isinstance(body.get("assignments"), list):
+        body["assignments"] = [
+            _ordered(a, _ASSIGNMENT_KEYS) if isinstance(a, dict) else a for a in body["assignments"]
+        ]
+    return body
+
+
+class UncheckedPlan(RuntimeError):
+    """A plan was about to be stored without a passing verdict (a bug: never stored)."""
+
+
+def write_plan(
+    s: Session,
+    plan: PlanDoc,
+    *,
+    tenant: str,
+    portfolio_id: str,
+    portfolio_revision: int,
+    job_id: str | None,
+    final: bool,
+    row: PlanRow | None = None,
+) -> PlanRow:
+    """THE plan writer: every plan version of every path (solve jobs, rebalance jobs, the
+    nightly run) is written here, in the caller's transaction (not committed).
+
+    A new version (the portfolio's next number) when ``row`` is None, else ``row`` rewritten in
+    place (a job's best plan so far) with its assignment rows replaced. Refuses
+    (:class:`UncheckedPlan`) a plan whose verdict is not valid: such a plan is never stored.
+    """
+    if not plan.verdict.valid:
+        raise UncheckedPlan(
+            f"refusing to store a plan that fails the checker ({', '.join(plan.verdict.codes)})"
+        )
+    now = utcnow()
+    if row is None:
+        top = s.scalar(
+            select(func.max(PlanRow.version)).where(PlanRow.portfolio_id == portfolio_id)
+        )
+        row = PlanRow(
+            id=new_id(),
+            tenant=tenant,
+            portfolio_id=portfolio_id,
+            portfolio_revision=portfolio_revision,
+            version=(top or 0) + 1,
+            job_id=job_id,
+            created_at=now,
+        )
+        s.add(row)
+    else:
+        s.execute(delete(AssignmentRow).where(AssignmentRow.plan_id == row.id))
+    row.final = final
+    row.status = plan.status
+    row.objective = terms_or_none(plan.objective)
+    row.lower_bound = terms_or_none(plan.lower_bound)
+    row.gap = plan.gap
+    row.solver = plan.solver[:32] if plan.solver else None
+    row.solve_seconds = plan.solve_seconds
+    row.body = plan.body
+    row.check_valid = plan.verdict.valid
+    row.check_violations = plan.verdict.violations
+    row.check_codes = list(plan.verdict.codes)
+    row.check_stale = plan.verdict.stale
+    row.updated_at = now
+    s.flush()
+    s.add_all(
+        AssignmentRow(
+            plan_id=row.id,
+            task=a.task,
+            person=a.person,
+            start=a.start,
+            finish=a.finish,
+            hours=a.hours,
+            cost=a.cost,
+            team_size=a.team_size,
+        )
+        for a in plan.assignments
+    )
+    s.flush()
+    return row
 
 
 class QueueFull(Exception):
@@ -358,8 +480,8 @@ def _progress_columns(progress: ProgressValues | None) -> dict[str, Any]:
         return {}
     return {
         "stage": progress.stage,
-        "objective": num_to_text(progress.objective),
-        "lower_bound": num_to_text(progress.lower_bound),
+        "objective": terms_or_none(progress.objective),
+        "lower_bound": terms_or_none(progress.lower_bound),
         "gap": progress.gap,
         "elapsed": progress.elapsed,
     }
@@ -423,47 +545,15 @@ class JobStore:
                     if s.get(PortfolioRow, job.portfolio_id) is None:
                         return None
                     row = s.scalar(select(PlanRow).where(PlanRow.job_id == job.id))
-                    now = utcnow()
-                    if row is None:
-                        top = s.scalar(
-                            select(func.max(PlanRow.version)).where(
-                                PlanRow.portfolio_id == job.portfolio_id
-                            )
-                        )
-                        row = PlanRow(
-                            id=new_id(),
-                            tenant=job.tenant,
-                            portfolio_id=job.portfolio_id,
-                            portfolio_revision=job.portfolio_revision,
-                            version=(top or 0) + 1,
-                            job_id=job.id,
-                            created_at=now,
-                        )
-                        s.add(row)
-                    else:
-                        s.execute(delete(AssignmentRow).where(AssignmentRow.plan_id == row.id))
-                    row.final = final
-                    row.status = plan.status
-                    row.objective = num_to_text(plan.objective)
-                    row.lower_bound = num_to_text(plan.lower_bound)
-                    row.gap = plan.gap
-                    row.solver = plan.solver
-                    row.solve_seconds = plan.solve_seconds
-                    row.body = plan.body
-                    row.updated_at = now
-                    s.flush()
-                    s.add_all(
-                        AssignmentRow(
-                            plan_id=row.id,
-                            task=a.task,
-                            person=a.person,
-                            start=a.start,
-                            finish=a.finish,
-                            hours=a.hours,
-                            cost=a.cost,
-                            team_size=a.team_size,
-                        )
-                        for a in plan.assignments
+                    row = write_plan(
+                        s,
+                        plan,
+                        tenant=job.tenant,
+                        portfolio_id=job.portfolio_id,
+                        portfolio_revision=job.portfolio_revision,
+                        job_id=job.id,
+                        final=final,
+                        row=row,
                     )
                     s.commit()
                     return row.id
@@ -588,7 +678,7 @@ class NightlyStore:
                         revision=row.revision,
                         body=dict(row.body),
                         plan_id=plan.id if plan is not None else None,
-                        plan_body=dict(plan.body) if plan is not None else None,
+                        plan_body=plan_body_of(plan) if plan is not None else None,
                     )
                 )
             return out
@@ -638,41 +728,14 @@ class NightlyStore:
                 row.body = body
                 row.revision += 1
                 row.updated_at = now
-            top = s.scalar(
-                select(func.max(PlanRow.version)).where(PlanRow.portfolio_id == inp.portfolio_id)
-            )
-            plan_row = PlanRow(
-                id=new_id(),
+            plan_row = write_plan(
+                s,
+                plan,
                 tenant=inp.tenant,
                 portfolio_id=inp.portfolio_id,
                 portfolio_revision=row.revision,
-                version=(top or 0) + 1,
                 job_id=None,
                 final=True,
-                status=plan.status,
-                objective=num_to_text(plan.objective),
-                lower_bound=num_to_text(plan.lower_bound),
-                gap=plan.gap,
-                solver=plan.solver[:32] if plan.solver else None,
-                solve_seconds=plan.solve_seconds,
-                body=plan.body,
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(plan_row)
-            s.flush()
-            s.add_all(
-                AssignmentRow(
-                    plan_id=plan_row.id,
-                    task=a.task,
-                    person=a.person,
-                    start=a.start,
-                    finish=a.finish,
-                    hours=a.hours,
-                    cost=a.cost,
-                    team_size=a.team_size,
-                )
-                for a in plan.assignments
             )
             self._add_run(s, inp, as_of, plan_row.id, diff)
             s.commit()

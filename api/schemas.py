@@ -1,8 +1,10 @@
 """Request and response bodies, named by direction (``...In`` read, ``...Out`` written).
 
 Portfolios and plans travel in the contract's JSON formats (``allocator.portfolio/v1``,
-``allocator.plan/v1``, see the contract README); the library reads and writes them, so here
-they are plain JSON objects.
+``allocator.plan/v2``, see the contract README; ``allocator.plan/v1`` is still read); the
+library reads and writes them, so here they are plain JSON objects. Objectives and lower bounds
+are the plan's terms in planner units (``{"undelivered_work_hours": 12.5, ...}``), every number
+exact in a 64-bit float.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import ErrorDetail
 from api.models import ApiKeyRow, JobRow, PlanRow, PortfolioRow
-from api.repository import text_to_num
+from api.repository import plan_body_of, terms_or_none
 from api.security import Role
 
 _EXAMPLE_PORTFOLIO: dict[str, Any] = {
@@ -34,13 +36,23 @@ PortfolioIn = Annotated[
         examples=[_EXAMPLE_PORTFOLIO],
     ),
 ]
-#: a plan in contract JSON (``allocator.plan/v1``), e.g. a solved plan edited by hand
+#: a plan in contract JSON (``allocator.plan/v2``; v1 is read), e.g. a solved plan edited by hand
 PlanIn = Annotated[
     dict[str, Any],
-    Body(description="a plan in the contract's JSON format (allocator.plan/v1)"),
+    Body(
+        description="a plan in the contract's JSON format (allocator.plan/v2; "
+        "allocator.plan/v1 is still read)"
+    ),
 ]
 
-Number = int | float
+#: objective or lower-bound terms, in priority order, planner units (contract plan/v2)
+Terms = dict[str, int | float]
+_TERMS_EXAMPLE = {
+    "undelivered_work_hours": 12.5,
+    "weighted_late_days": 3,
+    "weighted_finish_days": 40,
+    "cost": 1234.5,
+}
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -108,13 +120,15 @@ class JobCreatedOut(BaseModel):
 
 
 class ProgressOut(BaseModel):
-    """The latest progress of a solve. ``stage`` says what the figures measure: ``greedy-*``
-    and ``done``: the plan's objective and lower bound; ``cp-sat:<term>``: the value and bound
-    of the objective term being optimized (see the library's ``engine.Progress``)."""
+    """The latest progress of a solve, in planner units. ``stage`` says what the figures
+    measure: ``greedy``, ``lns`` and ``done``: the plan's objective terms and lower bound terms;
+    ``cp-sat:<stage>``: the value and bound of the one term being optimized (e.g.
+    ``{"undelivered_work_hours": 120.5}``); stages that optimize no term report none (see the
+    library's ``engine.Progress``)."""
 
     stage: str | None = None
-    objective: Number | None = None
-    lower_bound: Number | None = None
+    objective: Terms | None = Field(default=None, examples=[_TERMS_EXAMPLE])
+    lower_bound: Terms | None = None
     gap: float | None = None
     elapsed: float | None = Field(default=None, description="seconds since the solve began")
 
@@ -141,8 +155,8 @@ class JobOut(BaseModel):
             status=row.status,
             progress=ProgressOut(
                 stage=row.stage,
-                objective=text_to_num(row.objective),
-                lower_bound=text_to_num(row.lower_bound),
+                objective=terms_or_none(row.objective),
+                lower_bound=terms_or_none(row.lower_bound),
                 gap=row.gap,
                 elapsed=row.elapsed,
             ),
@@ -158,6 +172,18 @@ class JobOut(BaseModel):
 
 
 # -- plans ------------------------------------------------------------------------------------
+class VerdictOut(BaseModel):
+    """The independent checker's verdict, computed before the version was stored (a plan that
+    fails it is never stored, so ``valid`` is true)."""
+
+    valid: bool
+    violations: int = Field(description="how many rule violations")
+    codes: list[str] = Field(description="the violations' codes")
+    stale: bool = Field(
+        description="the plan's figures did not match its portfolio (bookkeeping, not a violation)"
+    )
+
+
 class PlanSummaryOut(BaseModel):
     id: str
     portfolio_id: str
@@ -166,11 +192,18 @@ class PlanSummaryOut(BaseModel):
     job_id: str | None
     final: bool = Field(description="false while its job still runs (the best plan so far)")
     status: str
-    objective: Number | None
-    lower_bound: Number | None
+    objective: Terms | None = Field(
+        description="the objective's terms in priority order, planner units",
+        examples=[_TERMS_EXAMPLE],
+    )
+    lower_bound: Terms | None = Field(description="proven lower bounds of some or all terms")
     gap: float | None
     solver: str | None
     solve_seconds: float
+    check: VerdictOut | None = Field(
+        description="the checker's verdict when it was stored (null: stored before verdicts "
+        "were kept)"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -184,11 +217,19 @@ class PlanSummaryOut(BaseModel):
             "job_id": row.job_id,
             "final": row.final,
             "status": row.status,
-            "objective": text_to_num(row.objective),
-            "lower_bound": text_to_num(row.lower_bound),
+            "objective": terms_or_none(row.objective),
+            "lower_bound": terms_or_none(row.lower_bound),
             "gap": row.gap,
             "solver": row.solver,
             "solve_seconds": row.solve_seconds,
+            "check": None
+            if row.check_valid is None
+            else VerdictOut(
+                valid=row.check_valid,
+                violations=row.check_violations or 0,
+                codes=list(row.check_codes or []),
+                stale=bool(row.check_stale),
+            ),
             "created_at": utc(row.created_at),
             "updated_at": utc(row.updated_at),
         }
@@ -206,15 +247,15 @@ class PlanPageOut(BaseModel):
 
 
 class PlanOut(PlanSummaryOut):
-    plan: dict[str, Any] = Field(description="the plan in contract JSON (allocator.plan/v1)")
+    plan: dict[str, Any] = Field(description="the plan in contract JSON (allocator.plan/v2)")
 
     @classmethod
     def of(cls, row: PlanRow) -> PlanOut:
-        return cls(**cls.summary(row), plan=row.body)
+        return cls(**cls.summary(row), plan=plan_body_of(row))
 
 
 class ViolationOut(BaseModel):
-    rule: int = Field(description="the contract's rule number (1-9), 0 for plan consistency")
+    rule: int = Field(description="the contract's rule number (1-10), 0 for plan consistency")
     code: str
     message: str
     task: str | None = None
@@ -225,6 +266,11 @@ class ViolationOut(BaseModel):
 class CheckOut(BaseModel):
     valid: bool
     violations: list[ViolationOut]
+    stale: list[ViolationOut] = Field(
+        default_factory=list,
+        description="the plan's figures that do not match the portfolio (the plan is stale: "
+        "re-plan or re-score it); not violations",
+    )
     kpis: dict[str, Any] = Field(description="the library checker's KPIs of the plan")
 
 

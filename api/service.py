@@ -5,16 +5,17 @@ library's issues into the service's error model."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from allocator.checker import check
+from allocator.checker import Violation, check
 from allocator.contract import plan_to_dict, portfolio_to_dict, read_plan, read_portfolio
 from allocator.domain import Plan, Portfolio
 from allocator.errors import Issue
 from allocator.validation import validate
 from api.errors import ApiError, ErrorDetail, issues_as_details
-from api.repository import AssignmentValues, PlanDoc, PortfolioDoc
+from api.repository import AssignmentValues, PlanDoc, PortfolioDoc, Verdict, terms_or_none
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +118,77 @@ def read_plan_body(data: Any) -> Plan:
 
 
 def check_plan(portfolio: Portfolio, plan: Plan) -> dict[str, Any]:
-    """The library's checker: ``{"valid", "violations", "kpis"}``."""
+    """The library's checker: ``{"valid", "violations", "stale", "kpis"}``."""
     return check(portfolio, plan).as_dict()
 
 
-def plan_doc(plan: Plan) -> PlanDoc:
-    """A library plan as stored: its contract JSON, summary columns and one row per assignee."""
+class PlanRejected(ApiError):
+    """The independent checker found violations in a plan the engine made (a bug): it is not
+    stored, and the job (or request) fails with the violations (answered 500
+    ``plan_rejected``)."""
+
+    def __init__(self, violations: Sequence[Violation], where: str) -> None:
+        n = len(violations)
+        shown = violations[:MAX_VIOLATIONS_SHOWN]
+        more = n - len(shown)
+        message = (
+            f"the plan {where} fails the independent checker ({_plural(n, 'violation')}: "
+            + "; ".join(str(v) for v in shown)
+            + (f"; and {more} more" if more else "")
+            + "); it was not stored"
+        )
+        super().__init__(
+            500,
+            "plan_rejected",
+            message,
+            [ErrorDetail(path=_violation_path(v), message=str(v)) for v in shown],
+        )
+        self.violations = tuple(violations)
+
+
+#: violations named in an error message (all are counted)
+MAX_VIOLATIONS_SHOWN = 20
+
+
+def _violation_path(v: Violation) -> str:
+    parts = [f"task {v.task}" if v.task else "", f"person {v.person}" if v.person else ""]
+    return ", ".join(p for p in parts if p)
+
+
+def checked_plan(
+    portfolio: Portfolio, plan: Plan, *, where: str = "", context: Mapping[str, Any] | None = None
+) -> PlanDoc:
+    """A library plan as stored, after the independent checker passed it: its contract JSON,
+    summary columns (objective and bound terms), the checker's verdict and one row per
+    assignee. Every path that stores a plan (solve jobs, rebalance jobs, the nightly run) and
+    ``/v1/solve`` go through here.
+
+    Raises :class:`PlanRejected` (logged as an error, with every violation) when the plan
+    breaks a rule. A *stale* plan (figures not matching the portfolio) is stored, with
+    ``stale`` in its verdict, and logged as a warning.
+    """
+    result = check(portfolio, plan)
+    extra = dict(context or {})
+    if not result.valid:
+        rejected = PlanRejected(result.violations, where or f"of portfolio {portfolio.name!r}")
+        log.error(
+            "PLAN REJECTED by the checker: %s",
+            rejected.message,
+            extra=extra | {"violations": len(result.violations), "codes": result.codes()},
+        )
+        raise rejected
+    if not result.current:
+        log.warning(
+            "plan figures do not match the portfolio (stale): %s",
+            "; ".join(str(v) for v in result.stale),
+            extra=extra,
+        )
+    verdict = Verdict(
+        valid=True,
+        violations=0,
+        codes=(),
+        stale=not result.current,
+    )
     rows = [
         AssignmentValues(
             task=a.task,
@@ -136,16 +202,16 @@ def plan_doc(plan: Plan) -> PlanDoc:
         for a in plan.assignments
         for person in (a.people or (None,))
     ]
-    gap = plan.extra.get("gap")
     solver = plan.extra.get("solver")
     return PlanDoc(
         body=plan_to_dict(plan),
         status=plan.status,
-        objective=plan.objective,
-        lower_bound=plan.lower_bound,
-        gap=float(gap) if isinstance(gap, int | float) else None,
+        objective=terms_or_none(plan.objective),
+        lower_bound=terms_or_none(plan.lower_bound),
+        gap=plan.gap,
         solver=str(solver) if solver is not None else None,
         solve_seconds=float(plan.solve_seconds),
+        verdict=verdict,
         assignments=rows,
     )
 

@@ -9,7 +9,10 @@ Design:
   wait ``queued``. The solve runs on the worker thread (CP-SAT releases the GIL), never on the
   event loop.
 * First the library's greedy plan (valid by construction, milliseconds) is stored, so the job
-  has a plan at once; then the full solve. Its progress callback only records the latest
+  has a plan at once; then the full solve. Every plan is checked by the library's independent
+  checker before it is stored (``api.service.checked_plan``, then ``api.repository.write_plan``,
+  the one plan writer); a plan that fails it is not stored and the job fails with the
+  violations, logged as an error. Its progress callback only records the latest
   figures in memory; a **monitor thread** writes them to the job row with a heartbeat, and
   reads cancel requests, every ``poll_interval``. Cancelling sets the solve's ``stop_event``:
   the library stops and returns its best plan, which is stored.
@@ -36,8 +39,8 @@ from api.db import Database
 from api.errors import ApiError
 from api.metrics import Metrics
 from api.models import utcnow
-from api.repository import ClaimedJob, JobStore, ProgressValues
-from api.service import plan_doc, stored_portfolio
+from api.repository import ClaimedJob, JobStore, ProgressValues, terms_or_none
+from api.service import PlanRejected, checked_plan, stored_portfolio
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,7 +60,11 @@ class _Running:
 
     def report(self, p: Progress) -> None:
         """The engine's progress callback: record only (the monitor writes it)."""
-        self.record(ProgressValues(p.stage, p.objective, p.lower_bound, p.gap, p.elapsed))
+        self.record(
+            ProgressValues(
+                p.stage, terms_or_none(p.objective), terms_or_none(p.lower_bound), p.gap, p.elapsed
+            )
+        )
 
     def record(self, values: ProgressValues) -> None:
         with self.lock:
@@ -73,12 +80,11 @@ class _Running:
 
 
 def _progress_of(plan: Plan, stage: str) -> ProgressValues:
-    gap = plan.extra.get("gap")
     return ProgressValues(
         stage=stage,
-        objective=plan.objective,
-        lower_bound=plan.lower_bound,
-        gap=float(gap) if isinstance(gap, int | float) else None,
+        objective=terms_or_none(plan.objective),
+        lower_bound=terms_or_none(plan.lower_bound),
+        gap=plan.gap,
         elapsed=plan.solve_seconds,
     )
 
@@ -167,7 +173,9 @@ class JobRunner:
             portfolio = stored_portfolio(job.portfolio)
             # 1. the greedy plan: valid by construction, so the job has a plan within moments
             greedy = solve(portfolio, SolveParams(greedy_only=True, workers=1, seed=0))
-            if self.store.save_plan(job, plan_doc(greedy.plan), final=False) is None:
+            where = f"of job {job.id}"
+            doc = checked_plan(portfolio, greedy.plan, where=where, context=extra)
+            if self.store.save_plan(job, doc, final=False) is None:
                 run.lost = True
             run.record(_progress_of(greedy.plan, "greedy"))
             # 2. the full solve, stoppable
@@ -183,14 +191,17 @@ class JobRunner:
                 result = solve(portfolio, params)
             plan = result.plan if result is not None else greedy.plan
             if not run.lost:
-                self.store.save_plan(job, plan_doc(plan), final=True)
+                doc = checked_plan(portfolio, plan, where=where, context=extra)
+                self.store.save_plan(job, doc, final=True)
             outcome, error = self._outcome(run)
             self.store.finish(
                 job.id, self.worker_id, outcome, progress=_progress_of(plan, "done"), error=error
             )
         except Exception as exc:
             outcome = "failed"
-            if isinstance(exc, ApiError):  # the stored portfolio is no longer valid
+            if isinstance(exc, PlanRejected):  # logged as an error by checked_plan
+                error = exc.message
+            elif isinstance(exc, ApiError):  # the stored portfolio is no longer valid
                 log.warning("solve refused: %s", exc.message, extra=extra)
                 error = "; ".join([exc.message, *(f"{d.path}: {d.message}" for d in exc.details)])
             else:

@@ -209,6 +209,66 @@ def test_failure_inside_one_transaction_leaves_previous_plan(
     assert _state(url, ids[1]) == (2, 2, 2)
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_plan_failing_the_checker_is_never_stored(
+    tmp_path: Path,
+    client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    backend: str,
+) -> None:
+    """A new plan that breaks a rule (one task planned twice, for the second portfolio) fails
+    that portfolio with the violations, logged as an error; its previous plan stays current,
+    the others are stored with the checker's verdict."""
+    import logging
+
+    from allocator import nightly
+    from tests.api.conftest import database_url
+
+    with database_url(backend, tmp_path) as url:
+        ids = _seed(url)
+        before = _latest(url, ids[1])
+        real = nightly.rebalance_body
+        bad = json.dumps(_portfolio(1)["name"])  # portfolio-1's plan names it
+
+        def corrupt(
+            body: dict[str, Any], plan_body: Any, time_limit: float, workers: int = 1
+        ) -> dict[str, Any]:
+            out = real(body, plan_body, time_limit, workers)
+            if json.dumps(out["plan"]["portfolio"]) == bad:
+                out["plan"]["assignments"].append(dict(out["plan"]["assignments"][0]))
+            return out
+
+        monkeypatch.setattr(nightly, "rebalance_body", corrupt)
+        with caplog.at_level(logging.ERROR):
+            summary = run_nightly(url, updates=_updates(ids), time_limit=1, client=client)
+        assert summary.exit_code == 1, summary.text()
+        assert [o.portfolio_id for o in summary.failed] == [ids[1]]
+        error = summary.failed[0].error or ""
+        assert "fails the independent checker" in error and "duplicate_task" in error
+        assert any(
+            "PLAN REJECTED" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records
+        )
+        assert _state(url, ids[1]) == (1, 1, 1) and _latest(url, ids[1]) == before
+        db = Database(url)
+        with db.sessions() as s:
+            for pid in (ids[0], ids[2]):
+                assert _state(url, pid) == (2, 2, 2)
+                row = s.scalar(
+                    select(PlanRow)
+                    .where(PlanRow.portfolio_id == pid)
+                    .order_by(PlanRow.version.desc())
+                )
+                assert row is not None and row.objective is not None
+                assert (row.check_valid, row.check_violations, row.check_stale) == (
+                    True,
+                    0,
+                    False,
+                )
+        db.dispose()
+        assert "objective=undelivered_work_hours=" in summary.text()
+
+
 def test_bad_update_fails_only_its_portfolio_and_cli(tmp_path: Path, client: Client) -> None:
     url = f"sqlite:///{tmp_path}/n.sqlite"
     ids = _seed(url)

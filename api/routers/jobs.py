@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import JobsDep, Planner, PlansDep, Viewer
 from api.errors import ApiError, error_responses, not_found
+from api.repository import plan_body_of
 from api.schemas import JobOut
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -45,7 +46,7 @@ def get_job_plan(
         raise ApiError(404, "no_plan_yet", "the job has no plan yet: try again shortly")
     response.headers["Content-Location"] = f"/v1/plans/{plan.id}"
     response.headers["X-Plan-Final"] = "true" if plan.final else "false"
-    return plan.body
+    return plan_body_of(plan)
 
 
 @router.delete(

@@ -32,11 +32,12 @@ from api.repository import (
     ProgressValues,
     QueueFull,
     latest_final_plan,
+    plan_body_of,
     start_job,
 )
 from api.routers.portfolios import save_replacement
 from api.schemas import JobCreatedOut, PortfolioSavedOut
-from api.service import capped, plan_doc, stored_portfolio
+from api.service import PlanRejected, capped, checked_plan, stored_portfolio
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def rebalance_portfolio(
     time_limit = capped(params.time_limit, settings.default_time_limit, settings.max_time_limit)
     workers = int(capped(params.workers, settings.default_workers, settings.max_workers))
     previous = latest_final_plan(session, principal.tenant, portfolio_id)
-    previous_body = dict(previous.body) if previous is not None else None
+    previous_body = plan_body_of(previous) if previous is not None else None
     try:
         job = start_job(
             session,
@@ -226,25 +227,26 @@ def _run(
         else:
             result = rebalance(portfolio, previous, params, **knobs)
         plan = result.plan
-        store.save_plan(job, plan_doc(plan), final=True)
-        gap = plan.extra.get("gap")
+        doc = checked_plan(portfolio, plan, where=f"of rebalance job {job.id}", context=extra)
+        store.save_plan(job, doc, final=True)
         cancelled = bool(store.cancel_requested([job.id]))
         store.finish(
             job.id,
             WORKER,
             "cancelled" if cancelled else "done",
             progress=ProgressValues(
-                "done",
-                plan.objective,
-                plan.lower_bound,
-                float(gap) if isinstance(gap, int | float) else None,
-                plan.solve_seconds,
+                "done", doc.objective, doc.lower_bound, plan.gap, plan.solve_seconds
             ),
         )
         log.info("rebalance done", extra=extra | {"changes": len(plan.changes or ())})
     except Exception as exc:
-        log.exception("rebalance failed", extra=extra)
-        message = exc.message if isinstance(exc, ApiError) else "internal error while rebalancing"
+        if isinstance(exc, PlanRejected):  # logged as an error by checked_plan
+            message = exc.message
+        else:
+            log.exception("rebalance failed", extra=extra)
+            message = (
+                exc.message if isinstance(exc, ApiError) else "internal error while rebalancing"
+            )
         try:
             store.finish(job.id, WORKER, "failed", error=f"{message} (job {job.id})")
         except Exception:
@@ -274,7 +276,7 @@ def diff_plan_versions(
     if row is None:
         raise not_found("portfolio")
     portfolio = stored_portfolio(row.body)
-    changes = diff_plans(portfolio, load_plan(old.body), load_plan(new.body))
+    changes = diff_plans(portfolio, load_plan(plan_body_of(old)), load_plan(plan_body_of(new)))
     return DiffOut(
         old_plan_id=old.id,
         new_plan_id=new.id,

@@ -1,4 +1,6 @@
-"""``/v1/solve``: a synchronous solve for small portfolios (nothing is stored)."""
+"""``/v1/solve``: a synchronous solve for small portfolios (nothing is stored). Its plan is
+checked by the independent checker like every stored one: a plan that fails it is not answered
+(500 ``plan_rejected`` with the violations)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from allocator.contract import plan_to_dict
 from allocator.engine import SolveParams, solve
 from api.deps import Planner, SettingsDep
 from api.errors import ApiError, error_responses
 from api.schemas import SyncSolveIn
-from api.service import Limits, capped, read_valid_portfolio
+from api.service import Limits, capped, checked_plan, read_valid_portfolio
 
 router = APIRouter(prefix="/v1", tags=["solve"])
 
@@ -55,4 +56,4 @@ def solve_now(
         result = solve(valid.portfolio, params)
     finally:
         slots.release()
-    return plan_to_dict(result.plan)
+    return checked_plan(valid.portfolio, result.plan, where="of this solve").body

@@ -35,6 +35,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -142,7 +143,8 @@ class Outcome:
     status: str  # "done", "skipped" (already done this night), "failed"
     version_plan_id: str | None = None
     changed: int = 0
-    objective: int | float | None = None
+    #: the new plan's objective terms (planner units, priority order)
+    objective: dict[str, float | int] | None = None
     seconds: float = 0.0
     error: str | None = None
 
@@ -170,10 +172,21 @@ class Summary:
             f"in {self.seconds:.1f}s"
         ]
         for o in self.outcomes:
-            extra = f" changed={o.changed} objective={o.objective}" if o.status == "done" else ""
+            extra = (
+                f" changed={o.changed} objective={_terms_text(o.objective)}"
+                if o.status == "done"
+                else ""
+            )
             err = f" error={o.error}" if o.error else ""
             lines.append(f"  {o.portfolio_id} ({o.tenant}) as_of={o.as_of}: {o.status}{extra}{err}")
         return "\n".join(lines)
+
+
+def _terms_text(terms: Mapping[str, float | int] | None) -> str:
+    """``undelivered_work_hours=12.5,weighted_late_days=3,...`` (``none`` without a plan)."""
+    if terms is None:
+        return "none"
+    return ",".join(f"{k}={v}" for k, v in terms.items())
 
 
 def _as_of(default: date | None, updates: list[Mapping[str, Any]], file_as_of: Any) -> date:
@@ -205,18 +218,18 @@ def run_nightly(
     """
     from distributed import Client, LocalCluster, as_completed
 
-    from allocator.checker import check
     from allocator.contract import load_plan, load_portfolio
     from allocator.diff import diff_plans
     from api.db import Database
     from api.repository import NightlyInput, NightlyStore
-    from api.service import plan_doc, read_valid_portfolio
+    from api.service import checked_plan, read_valid_portfolio
 
     t0 = time.monotonic()
     updates = updates or {"portfolios": {}}
     db = Database(db_url)
     db.migrate()
-    store = NightlyStore(db.sessions)
+    pause = os.environ.get(PAUSE_BEFORE_COMMIT)
+    store = NightlyStore(db.sessions if not pause else _pausing(db.sessions, Path(pause)))  # type: ignore[arg-type]
     summary = Summary()
     own: list[Any] = []
     try:
@@ -269,10 +282,11 @@ def run_nightly(
                 res = fut.result()
                 portfolio = load_portfolio(new_body if new_body is not None else inp.body)
                 plan = load_plan(res["plan"])
-                report = check(portfolio, plan)
-                if not report.valid:
-                    first = report.violations[0].message if report.violations else "?"
-                    raise RuntimeError(f"the new plan fails the checker: {first}")
+                # the independent checker: a plan that fails it raises (logged as an error with
+                # every violation) and is not stored; the previous plan stays in force
+                doc = checked_plan(
+                    portfolio, plan, where=f"of portfolio {inp.portfolio_id}", context=ctx
+                )
                 old_portfolio = load_portfolio(inp.body)
                 if inp.plan_body is not None:
                     old_plan = load_plan(inp.plan_body)
@@ -280,16 +294,16 @@ def run_nightly(
                 else:
                     changes = []
                 diff = [c.as_dict() for c in changes]
-                plan_id = store.save(inp, night, new_body, plan_doc(plan), diff)
+                plan_id = store.save(inp, night, new_body, doc, diff)
                 if plan_id is None:
                     out.status = "skipped"
                 else:
                     out.status, out.version_plan_id = "done", plan_id
-                    out.changed, out.objective = len(diff), plan.objective
+                    out.changed, out.objective = len(diff), doc.objective
                 log.info(
                     "nightly: %s",
                     out.status,
-                    extra=ctx | {"changed": out.changed, "objective": str(out.objective)},
+                    extra=ctx | {"changed": out.changed, "objective": _terms_text(out.objective)},
                 )
             except Exception as exc:
                 out.error = _error(exc)
@@ -311,6 +325,31 @@ def run_nightly(
         },
     )
     return summary
+
+
+#: Test hook (``tests/test_nightly.py``): a file path. The first portfolio's transaction then
+#: writes all its rows, writes that file and waits, uncommitted, for the process to be killed.
+PAUSE_BEFORE_COMMIT = "ALLOCATOR_TEST_NIGHTLY_PAUSE_BEFORE_COMMIT"
+
+
+def _pausing(sessions: Callable[[], Any], ready: Path) -> Callable[[], Any]:
+    """``sessions`` whose ``commit`` flushes, signals ``ready`` and never returns (see
+    :data:`PAUSE_BEFORE_COMMIT`)."""
+
+    def make() -> Any:
+        session = sessions()
+
+        def commit() -> None:
+            session.flush()  # every row of the transaction is in the database, uncommitted
+            ready.write_text("inside the transaction", encoding="utf-8")
+            log.warning("nightly: paused before commit (%s)", PAUSE_BEFORE_COMMIT)
+            while True:
+                time.sleep(1)
+
+        session.commit = commit
+        return session
+
+    return make
 
 
 def _error(exc: BaseException) -> str:

@@ -20,7 +20,7 @@ from allocator.contract import read_portfolio
 from allocator.engine import SolveParams, solve
 from api.app import create_app
 from api.repository import ClaimedJob, Jobs, JobStore, Keys, Portfolios
-from api.service import plan_doc, read_valid_portfolio
+from api.service import checked_plan, read_valid_portfolio
 from tests.api.conftest import BACKENDS, database_url, new_tenant, settings_for
 from tests.conftest import portfolio_dict
 
@@ -124,7 +124,7 @@ def matrix_client(
 @pytest.fixture(scope="module")
 def plan_body() -> Any:
     portfolio = read_portfolio(tiny())[0]
-    return plan_doc(solve(portfolio, SolveParams(greedy_only=True)).plan)
+    return checked_plan(portfolio, solve(portfolio, SolveParams(greedy_only=True)).plan)
 
 
 #: routes that change the resources they name get new ones; the others share one pair

@@ -42,7 +42,7 @@ def test_solve_follow_plan_versions_rows_and_check(
     progress = job["progress"]
     assert progress["stage"] == "done" and progress["gap"] is not None
     # terms in planner units; each proven bound at most its term's value
-    assert list(progress["objective"])[0] == "undelivered_work_hours"
+    assert next(iter(progress["objective"])) == "undelivered_work_hours"
     assert progress["lower_bound"], progress
     assert all(b <= progress["objective"][k] for k, b in progress["lower_bound"].items())
     assert progress["elapsed"] >= 0

@@ -167,7 +167,8 @@ def test_done_when(tmp_path: Path) -> None:
         assert not issues
         result = check(load_portfolio(example_path()), plan)
         assert result.valid, result.violations
-        assert job["progress"]["objective"] == plan.objective
+        assert plan.objective is not None
+        assert job["progress"]["objective"] == dict(plan.objective)
 
         body = broken_portfolio()
         r = http.post("/v1/portfolios", json=body, headers=h)

@@ -16,7 +16,7 @@ def planted_makespan_portfolio(
     """
     rng = random.Random(seed)
     skills = ["a", "b", "c"]
-    people = [
+    people: list[dict[str, Any]] = [
         {
             "id": f"p{i}",
             "skills": {s: rng.randint(1, 5) for s in rng.sample(skills, rng.randint(1, 3))},

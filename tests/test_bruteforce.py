@@ -312,7 +312,7 @@ def _assert_truthful(data: dict[str, Any], **params: Any) -> None:
         assume(False)  # e.g. a pin on someone who cannot do the task: rejected at the door
         return
     true = truth(p) if p.policy.goal == "portfolio" or _any_full(p) else None
-    res = solve(p, SolveParams(time_limit=10, workers=1, seed=0, **params))
+    res = solve(p, SolveParams(**{"time_limit": 10, "workers": 1, "seed": 0, **params}))
     plan = res.plan
     verdict = check(p, plan)
     assert verdict.valid, verdict.codes()

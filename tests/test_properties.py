@@ -7,6 +7,8 @@ and assert invariants, never particular schedules.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 from datetime import timedelta
 
 from hypothesis import assume, given
@@ -22,7 +24,7 @@ from allocator.contract import (
 from allocator.domain import Portfolio, Project, frozen_map
 from allocator.engine import Result, SolveParams, solve
 from allocator.generator import generate
-from allocator.objective import evaluate
+from allocator.objective import evaluate, gap_of, plan_key, plan_terms, proven, term_names
 from allocator.validation import validate
 from tests.planted import planted_makespan_portfolio as _planted
 
@@ -64,7 +66,23 @@ def test_every_plan_passes_the_checker_and_bound_is_below_objective(portfolio: P
     plan = result.plan
     assert plan.status in ("optimal", "feasible")
     assert plan.objective is not None and plan.lower_bound is not None
-    assert plan.lower_bound <= plan.objective
+    # the terms in priority order, the plan's own (evaluated on it), and the search's key
+    assert tuple(plan.objective) == term_names(portfolio.policy.goal)
+    assert plan.objective == plan_terms(portfolio, plan)
+    assert result.key == plan_key(portfolio, plan)
+    # the bound: a prefix of the terms (the first always bounded), each at most its value
+    names = list(plan.objective)
+    assert list(plan.lower_bound) == names[: len(plan.lower_bound)]
+    assert len(plan.lower_bound) >= 1
+    for name, bound in plan.lower_bound.items():
+        assert bound <= plan.objective[name], (name, bound, plan.objective[name])
+    # a later term is bounded only where every earlier one is proven
+    for name in names[: len(plan.lower_bound) - 1]:
+        assert plan.lower_bound[name] == plan.objective[name]
+    assert (plan.status == "optimal") == proven(plan.objective, plan.lower_bound)
+    assert plan.gap == gap_of(plan.objective, plan.lower_bound) == result.gap
+    assert plan.gap is not None and 0 <= plan.gap <= 1
+    assert (plan.gap == 0) == (plan.status == "optimal")
     # every unassigned task has at least one reason a planner can act on
     assert all(u.reasons and all(r.strip() for r in u.reasons) for u in plan.unassigned)
 
@@ -74,10 +92,48 @@ def test_json_round_trips_are_exact(portfolio: Portfolio) -> None:
     again, issues = read_portfolio(portfolio_to_dict(portfolio))
     assert not [i for i in issues if i.severity == "error"]
     assert again == portfolio
-    plan = solve(portfolio, SolveParams(greedy_only=True)).plan
-    plan_again, issues = read_plan(plan_to_dict(plan))
-    assert not issues
-    assert plan_again == plan
+    for params in (SolveParams(greedy_only=True), FAST):
+        plan = solve(portfolio, params).plan
+        data = plan_to_dict(plan)
+        assert data["format"] == "allocator.plan/v2"
+        assert data["objective"] == dict(plan.objective or {})
+        plan_again, issues = read_plan(data)
+        assert not issues
+        assert plan_again == plan
+        # the terms keep their order and their exact values through JSON text
+        text_again, issues = read_plan(json.loads(json.dumps(data)))
+        assert not issues
+        assert text_again == plan
+        assert list((text_again.objective or {}).items()) == list((plan.objective or {}).items())
+        assert text_again.gap == plan.gap and text_again.lower_bound == plan.lower_bound
+
+
+def _numbers(value: object, path: str = "") -> list[tuple[str, float | int]]:
+    """Every number in a JSON value, with where it is."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return []
+    if isinstance(value, int | float):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [n for k, v in value.items() for n in _numbers(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [n for i, v in enumerate(value) for n in _numbers(v, f"{path}[{i}]")]
+    raise AssertionError(f"{path}: not JSON: {value!r}")
+
+
+@given(small, st.sampled_from(["greedy", "search"]))
+def test_every_plan_number_is_exact_in_a_float(portfolio: Portfolio, how: str) -> None:
+    """The contract: every number in a plan is exact in a 64-bit float, |x| < 2^53 and at most
+    2 decimals where it is not an integer, so any JSON reader round-trips it."""
+    params = SolveParams(greedy_only=True) if how == "greedy" else FAST
+    data = plan_to_dict(solve(portfolio, params).plan)
+    numbers = _numbers(data)
+    assert any(path.startswith(".objective.") for path, _ in numbers)
+    for path, x in numbers:
+        assert math.isfinite(x) and abs(x) < 2**53, (path, x)
+        if isinstance(x, float) and not x.is_integer():
+            assert float(f"{x:.2f}") == x, (path, x)  # at most 2 decimals
+        assert json.loads(json.dumps(x)) == x
 
 
 @given(small)
@@ -95,7 +151,10 @@ def test_planted_plan_is_never_beaten_by_infeasible(seed: int, n_people: int, n_
     portfolio = load_portfolio(data)
     result = solved(portfolio, SolveParams(time_limit=5, workers=1, seed=0))
     assert result.status in ("optimal", "feasible"), result.plan.unassigned
-    assert result.plan.objective is not None and result.plan.objective <= planted
+    assert result.plan.objective is not None
+    assert list(result.plan.objective) == ["makespan_days"]
+    assert result.plan.objective["makespan_days"] <= planted
+    assert result.key is not None and result.key <= (planted,)
     assert not result.plan.unassigned
 
 

@@ -470,7 +470,7 @@ PLANTED: dict[str, tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]] = {
             ],
             project={"all_or_nothing": True},
         ),
-        ("it would fit with ann from 2027-01-04, but its project P is all-or-nothing", "task u"),
+        ("project P is all-or-nothing", "task u could not be planned"),
         ("give it more time", "nobody"),
     ),
     "excluded people": (

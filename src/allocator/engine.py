@@ -409,7 +409,7 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
             status=status,
             objective=None,
             lower_bound=None,
-            solve_seconds=round(runtime, 3),
+            solve_seconds=round(runtime, 2),
             solver="none",
         )
         plan = _with_reasons(portfolio, inst, plan, tl, reasons_budget(params, time_left()))
@@ -421,7 +421,7 @@ def solve(portfolio: Portfolio, params: SolveParams | None = None) -> Result:
         status="feasible",
         objective=None,
         lower_bound=None,
-        solve_seconds=round(runtime, 3),
+        solve_seconds=round(runtime, 2),
         solver=best_name,
     )
     # the objective from the plan's key (the same evaluation of the same assignments)

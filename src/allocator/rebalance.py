@@ -437,7 +437,7 @@ def rebalance(
         status="feasible",
         objective=None,
         lower_bound=None,
-        solve_seconds=round(runtime, 3),
+        solve_seconds=round(runtime, 2),
         solver=f"rebalance:{best_name}",
     )
     # the analytic bounds only: CP-SAT's bounds here are those of the constrained problem

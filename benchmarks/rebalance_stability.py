@@ -202,7 +202,7 @@ def table(rows: list[dict[str, str]]) -> str:
     """The RESULTS.md table of the committed rows (``benchmarks/results/rebalance.csv``)."""
     out = [
         "| seed | S | undelivered (weighted h) | delivered (h) | weighted late days | changes "
-        "| forced | chosen | only \"better use\" | kept tasks moved |",
+        '| forced | chosen | only "better use" | kept tasks moved |',
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

@@ -98,9 +98,12 @@ def _options(p: Portfolio, tl: Timeline, task: Task) -> list[Option]:
                 break
             f = days[-1]
             deadline = p.task_deadline(task)
-            if p.policy.hard_deadlines and deadline is not None:
-                if f > tl.last_on_or_before(deadline):
-                    continue
+            if (
+                p.policy.hard_deadlines
+                and deadline is not None
+                and f > tl.last_on_or_before(deadline)
+            ):
+                continue
             if goal == "makespan":
                 key: tuple[int, ...] = (f + 1,)
             else:

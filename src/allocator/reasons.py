@@ -694,16 +694,25 @@ def pin_start_reason(
     return None
 
 
-def pin_person_reason(portfolio: Portfolio, task: Task, place: Place) -> str | None:
-    """Why the pinned person of a one-person task cannot fill its place (None: they can)."""
+def _pinned_person(portfolio: Portfolio, task: Task) -> tuple[str | None, str | None]:
+    """The pinned person's id and why they cannot do the task whatever its places (not in the
+    portfolio, excluded), or (None, None) without a pinned person."""
     pid = task.pinned.person if task.pinned is not None else None
     if pid is None:
-        return None
-    person = portfolio.person_by_id.get(pid)
-    if person is None:
-        return f"{pid} is not in the portfolio: move the pin"
+        return None, None
+    if pid not in portfolio.person_by_id:
+        return pid, f"{pid} is not in the portfolio: move the pin"
     if pid in task.exclude:
-        return f"{pid} is also excluded from it: lift the pin or the exclusion"
+        return pid, f"{pid} is also excluded from it: lift the pin or the exclusion"
+    return pid, None
+
+
+def pin_person_reason(portfolio: Portfolio, task: Task, place: Place) -> str | None:
+    """Why the pinned person of a one-person task cannot fill its place (None: they can)."""
+    pid, why = _pinned_person(portfolio, task)
+    if pid is None or why is not None:
+        return why
+    person = portfolio.person_by_id[pid]
     level = person.level(place.skill)
     if level < place.min_level:
         return (
@@ -715,14 +724,10 @@ def pin_person_reason(portfolio: Portfolio, task: Task, place: Place) -> str | N
 
 def pin_team_reason(portfolio: Portfolio, task: Task) -> str | None:
     """Why the pinned person of a team task fills none of its places (None: they fill one)."""
-    pid = task.pinned.person if task.pinned is not None else None
-    if pid is None:
-        return None
-    person = portfolio.person_by_id.get(pid)
-    if person is None:
-        return f"{pid} is not in the portfolio: move the pin"
-    if pid in task.exclude:
-        return f"{pid} is also excluded from it: lift the pin or the exclusion"
+    pid, why = _pinned_person(portfolio, task)
+    if pid is None or why is not None:
+        return why
+    person = portfolio.person_by_id[pid]
     if not any(person.level(pl.skill) >= pl.min_level for pl in task.places):
         needs = ", ".join(f"{pl.skill} >= {pl.min_level}" for pl in dict.fromkeys(task.places))
         return f"{pid} can fill none of its places (it needs {needs}): move the pin"

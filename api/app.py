@@ -1,6 +1,6 @@
 """The app factory: ``create_app(settings=None)``.
 
-Start it with ``allocator serve`` or ``uvicorn --factory api.app:create_app``. On start-up the
+Start it with ``allocator serve`` or ``uvicorn --factory allocator_api.app:create_app``. On start-up the
 database is migrated to the newest schema, jobs left running by a dead process are marked
 failed, and the solve workers start (see :mod:`api.worker`).
 """
@@ -19,15 +19,20 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import allocator
-from api.db import Database
-from api.errors import ApiError, api_error_handler, http_error_handler, validation_error_handler
-from api.logs import configure_logging
-from api.metrics import Metrics
-from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.repository import JobStore
-from api.routers import jobs, keys, ops, plans, portfolios, rebalance, solve
-from api.settings import Settings, get_settings
-from api.worker import JobRunner
+from allocator_api.db import Database
+from allocator_api.errors import (
+    ApiError,
+    api_error_handler,
+    http_error_handler,
+    validation_error_handler,
+)
+from allocator_api.logs import configure_logging
+from allocator_api.metrics import Metrics
+from allocator_api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from allocator_api.repository import JobStore
+from allocator_api.routers import jobs, keys, ops, plans, portfolios, rebalance, solve
+from allocator_api.settings import Settings, get_settings
+from allocator_api.worker import JobRunner
 
 log = logging.getLogger(__name__)
 

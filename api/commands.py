@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from api.security import ROLES, valid_tenant
+from allocator_api.security import ROLES, valid_tenant
 
 # the web stack and the database are imported in the verbs: building the CLI's parser stays
 # light for the library's own commands
@@ -27,8 +27,8 @@ EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
 def serve(host: str, port: int, db: str | None) -> int:
     """Run the service with uvicorn (JSON logs on stderr) until interrupted."""
-    from api.logs import configure_logging
-    from api.settings import Settings
+    from allocator_api.logs import configure_logging
+    from allocator_api.settings import Settings
 
     settings = Settings.from_env(database_url=db)
     root = logging.getLogger()
@@ -38,7 +38,7 @@ def serve(host: str, port: int, db: str | None) -> int:
 
     import uvicorn
 
-    from api.app import create_app
+    from allocator_api.app import create_app
 
     app = create_app(settings)
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
@@ -47,11 +47,11 @@ def serve(host: str, port: int, db: str | None) -> int:
 
 def keys(args: argparse.Namespace) -> int:
     """``keys create|list|revoke``: the key itself goes to stdout, once; the rest to stderr."""
-    for noisy in ("alembic", "api.db"):  # before the imports: alembic logs as it loads
+    for noisy in ("alembic", "allocator_api.db"):  # before the imports: alembic logs as it loads
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from api.db import Database
-    from api.repository import Keys
-    from api.settings import Settings
+    from allocator_api.db import Database
+    from allocator_api.repository import Keys
+    from allocator_api.settings import Settings
 
     settings = Settings.from_env(database_url=args.db)
     if not valid_tenant(args.tenant):
@@ -125,10 +125,10 @@ def record_plan(db_url: str, tenant: str, data: dict[str, object], plan: object)
     from sqlalchemy import func, select
 
     from allocator.domain import Plan
-    from api.db import Database
-    from api.models import PlanRow, PortfolioRow
-    from api.repository import NightlyStore, Portfolios
-    from api.service import checked_plan, read_valid_portfolio
+    from allocator_api.db import Database
+    from allocator_api.models import PlanRow, PortfolioRow
+    from allocator_api.repository import NightlyStore, Portfolios
+    from allocator_api.service import checked_plan, read_valid_portfolio
 
     assert isinstance(plan, Plan)
     db = Database(db_url)

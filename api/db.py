@@ -11,7 +11,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.settings import normalize_database_url
+from allocator_api.settings import normalize_database_url
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from api.db import Database
-from api.errors import ApiError
-from api.repository import Jobs, Keys, Plans, Portfolios
-from api.security import Principal, Role
-from api.settings import Settings, get_settings
-from api.worker import JobRunner
+from allocator_api.db import Database
+from allocator_api.errors import ApiError
+from allocator_api.repository import Jobs, Keys, Plans, Portfolios
+from allocator_api.security import Principal, Role
+from allocator_api.settings import Settings, get_settings
+from allocator_api.worker import JobRunner
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

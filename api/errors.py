@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from allocator.errors import Issue
-from api.logs import current_request_id
+from allocator_api.logs import current_request_id
 
 log = logging.getLogger(__name__)
 

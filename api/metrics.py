@@ -9,8 +9,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from api.models import JOB_STATES
-from api.repository import JobStore
+from allocator_api.models import JOB_STATES
+from allocator_api.repository import JobStore
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import ErrorBody, ErrorOut
-from api.logs import current_request_id, reset_request_id, set_request_id
-from api.metrics import Metrics
+from allocator_api.errors import ErrorBody, ErrorOut
+from allocator_api.logs import current_request_id, reset_request_id, set_request_id
+from allocator_api.metrics import Metrics
 
-log = logging.getLogger("api.access")
+log = logging.getLogger("allocator_api.access")
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 

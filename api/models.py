@@ -47,6 +47,9 @@ NAMING = {
 
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE_JOB_STATES = ("queued", "running")
+#: what a job does; each kind has a handler in ``allocator_api.job_kinds.KINDS`` (a test checks
+#: that the two agree). Later kinds (scenarios, recommendations, risk) are added to both.
+JOB_KINDS = ("solve", "rebalance")
 
 
 def new_id() -> str:
@@ -161,8 +164,10 @@ class AssignmentRow(Base):
 
 
 class JobRow(Base):
-    """A solve job. The database is the queue: workers claim ``queued`` rows, write progress
-    and a heartbeat while ``running``, and end them ``done``, ``failed`` or ``cancelled``."""
+    """A job of some ``kind`` (:data:`JOB_KINDS`) on a portfolio, with the kind's ``input``
+    (JSON, e.g. a rebalance's base plan and stability knobs). The database is the queue: workers
+    claim ``queued`` rows, write progress and a heartbeat while ``running``, and end them
+    ``done``, ``failed`` or ``cancelled`` (see ``allocator_api.worker``)."""
 
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_status_created", "status", "created_at"),)
@@ -173,6 +178,8 @@ class JobRow(Base):
         ForeignKey("portfolios.id", ondelete="CASCADE"), index=True
     )
     portfolio_revision: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32), default="solve", server_default="solve")
+    input: Mapped[dict[str, Any] | None] = mapped_column(JsonOrNull)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     time_limit: Mapped[float] = mapped_column(Float)
     workers: Mapped[int] = mapped_column(Integer)

@@ -18,8 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from allocator.objective import MAKESPAN_TERMS, PORTFOLIO_TERMS
-from api.models import (
+from allocator_api.models import (
     ACTIVE_JOB_STATES,
+    JOB_KINDS,
     ApiKeyRow,
     AssignmentRow,
     JobRow,
@@ -29,7 +30,7 @@ from api.models import (
     new_id,
     utcnow,
 )
-from api.security import Principal, Role, hash_token, new_token, same_hash
+from allocator_api.security import Principal, Role, hash_token, new_token, same_hash
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +225,10 @@ class QueueFull(Exception):
         self.reason = reason
 
 
+class UnknownJobKind(ValueError):
+    """A job of a kind the service does not have (:data:`allocator_api.models.JOB_KINDS`)."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Keys
 # ---------------------------------------------------------------------------------------------
@@ -398,16 +403,23 @@ class Jobs:
         self,
         portfolio_id: str,
         *,
+        kind: str = "solve",
+        input: dict[str, Any] | None = None,
         time_limit: float,
         workers: int,
         max_queued: int,
         max_per_tenant: int,
     ) -> JobRow:
-        """A new queued job; raises :class:`QueueFull` when a limit is reached.
+        """THE job creation: a new queued job of ``kind`` with its ``input`` (JSON), run by the
+        job runner (``allocator_api.worker``) like every other. Raises
+        :class:`UnknownJobKind` for a kind not in ``JOB_KINDS`` and :class:`QueueFull` when a
+        limit is reached.
 
         The limits are counted before the insert, so concurrent requests may pass them by a
         few jobs: they protect the server, they are not quotas to the unit.
         """
+        if kind not in JOB_KINDS:
+            raise UnknownJobKind(f"unknown job kind {kind!r} (known: {', '.join(JOB_KINDS)})")
         active = self.session.scalar(
             select(func.count())
             .select_from(JobRow)
@@ -430,6 +442,8 @@ class Jobs:
             id=new_id(),
             tenant=self.tenant,
             portfolio_id=portfolio_id,
+            kind=kind,
+            input=input,
             status="queued",
             time_limit=time_limit,
             workers=workers,
@@ -465,6 +479,8 @@ class Jobs:
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClaimedJob:
+    """A job as its worker runs it: the portfolio as it was when claimed, the kind's input."""
+
     id: str
     tenant: str
     portfolio_id: str
@@ -472,6 +488,8 @@ class ClaimedJob:
     portfolio: dict[str, Any]
     time_limit: float
     workers: int
+    kind: str = "solve"
+    input: dict[str, Any] = field(default_factory=dict)
 
 
 def _progress_columns(progress: ProgressValues | None) -> dict[str, Any]:
@@ -529,6 +547,8 @@ class JobStore:
                     portfolio=dict(portfolio.body),
                     time_limit=job.time_limit,
                     workers=job.workers,
+                    kind=job.kind,
+                    input=dict(job.input or {}),
                 )
                 s.commit()
                 return claimed
@@ -560,6 +580,12 @@ class JobStore:
             except IntegrityError:
                 log.info("plan version taken by a concurrent job; retrying", extra={"job": job.id})
         raise RuntimeError(f"could not store the plan of job {job.id}")
+
+    def plan_body(self, tenant: str, plan_id: str) -> dict[str, Any] | None:
+        """A stored plan of ``tenant`` in contract JSON (None when it is gone)."""
+        with self.sessions() as s:
+            row = s.scalar(select(PlanRow).where(PlanRow.id == plan_id, PlanRow.tenant == tenant))
+            return plan_body_of(row) if row is not None else None
 
     def write_progress(self, job_id: str, worker: str, progress: ProgressValues | None) -> bool:
         """Heartbeat (and progress, when given) of a running job of ``worker``.
@@ -761,7 +787,7 @@ class NightlyStore:
 
 
 # ---------------------------------------------------------------------------------------------
-# Rebalance jobs (``POST /v1/portfolios/{id}/rebalance``): run by api.routers.rebalance
+# Rebalance jobs (``POST /v1/portfolios/{id}/rebalance``): their base plan
 # ---------------------------------------------------------------------------------------------
 def latest_final_plan(session: Session, tenant: str, portfolio_id: str) -> PlanRow | None:
     """The newest finished plan version of a portfolio of ``tenant``."""
@@ -772,54 +798,3 @@ def latest_final_plan(session: Session, tenant: str, portfolio_id: str) -> PlanR
         .limit(1)
     )
     return session.scalar(stmt)
-
-
-def start_job(
-    session: Session,
-    tenant: str,
-    portfolio_id: str,
-    *,
-    time_limit: float,
-    workers: int,
-    worker: str,
-    max_per_tenant: int,
-) -> ClaimedJob:
-    """A job created already ``running`` for ``worker`` (so no queue worker claims it), with
-    the portfolio as it is now. Raises :class:`QueueFull` past the tenant's job limit."""
-    active = session.scalar(
-        select(func.count())
-        .select_from(JobRow)
-        .where(JobRow.tenant == tenant, JobRow.status.in_(ACTIVE_JOB_STATES))
-    )
-    if (active or 0) >= max_per_tenant:
-        raise QueueFull(
-            f"this tenant has {active} queued or running jobs, the most allowed "
-            f"(setting max_jobs_per_tenant = {max_per_tenant})"
-        )
-    portfolio = session.get_one(PortfolioRow, portfolio_id)
-    now = utcnow()
-    row = JobRow(
-        id=new_id(),
-        tenant=tenant,
-        portfolio_id=portfolio_id,
-        portfolio_revision=portfolio.revision,
-        status="running",
-        time_limit=time_limit,
-        workers=workers,
-        cancel_requested=False,
-        worker=worker,
-        created_at=now,
-        started_at=now,
-        heartbeat_at=now,
-    )
-    session.add(row)
-    session.commit()
-    return ClaimedJob(
-        id=row.id,
-        tenant=tenant,
-        portfolio_id=portfolio_id,
-        portfolio_revision=portfolio.revision,
-        portfolio=dict(portfolio.body),
-        time_limit=time_limit,
-        workers=workers,
-    )

@@ -15,10 +15,10 @@ from typing import Annotated, Any
 from fastapi import Body
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.errors import ErrorDetail
-from api.models import ApiKeyRow, JobRow, PlanRow, PortfolioRow
-from api.repository import plan_body_of, terms_or_none
-from api.security import Role
+from allocator_api.errors import ErrorDetail
+from allocator_api.models import ApiKeyRow, JobRow, PlanRow, PortfolioRow
+from allocator_api.repository import plan_body_of, terms_or_none
+from allocator_api.security import Role
 
 _EXAMPLE_PORTFOLIO: dict[str, Any] = {
     "format": "allocator.portfolio/v1",
@@ -124,7 +124,7 @@ class ProgressOut(BaseModel):
     measure: ``greedy``, ``lns`` and ``done``: the plan's objective terms and lower bound terms;
     ``cp-sat:<stage>``: the value and bound of the one term being optimized (e.g.
     ``{"undelivered_work_hours": 120.5}``); stages that optimize no term report none (see the
-    library's ``engine.Progress``)."""
+    library's ``engine.SolveProgress``)."""
 
     stage: str | None = None
     objective: Terms | None = Field(default=None, examples=[_TERMS_EXAMPLE])
@@ -136,6 +136,7 @@ class ProgressOut(BaseModel):
 class JobOut(BaseModel):
     id: str
     portfolio_id: str
+    kind: str = Field(description="what the job does: solve or rebalance")
     status: str = Field(description="queued, running, done, failed or cancelled")
     progress: ProgressOut
     time_limit: float
@@ -152,6 +153,7 @@ class JobOut(BaseModel):
         return cls(
             id=row.id,
             portfolio_id=row.portfolio_id,
+            kind=row.kind,
             status=row.status,
             progress=ProgressOut(
                 stage=row.stage,

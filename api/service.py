@@ -14,8 +14,8 @@ from allocator.contract import plan_to_dict, portfolio_to_dict, read_plan, read_
 from allocator.domain import Plan, Portfolio
 from allocator.errors import Issue
 from allocator.validation import validate
-from api.errors import ApiError, ErrorDetail, issues_as_details
-from api.repository import AssignmentValues, PlanDoc, PortfolioDoc, Verdict, terms_or_none
+from allocator_api.errors import ApiError, ErrorDetail, issues_as_details
+from allocator_api.repository import AssignmentValues, PlanDoc, PortfolioDoc, Verdict, terms_or_none
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Service settings: defaults, overridden by ``ALLOCATOR_<FIELD>`` environment variables.
 
 ``get_settings()`` is cached and is also the FastAPI dependency that routes use, so a test
-either passes ``Settings(...)`` to :func:`api.app.create_app` or overrides the dependency.
+either passes ``Settings(...)`` to :func:`allocator_api.app.create_app` or overrides the dependency.
 """
 
 from __future__ import annotations

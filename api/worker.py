@@ -1,24 +1,57 @@
-"""Solve workers: a few threads of the server process that take queued jobs from the database.
+"""The job runner: a few threads of the server process that take queued jobs of every kind
+from the database and run them. It is the service's only runner (the nightly batch run drives
+Dask from ``allocator.nightly`` on its own, outside the server).
 
 Design:
 
+* **Jobs have a kind** (``solve``, ``rebalance``; later scenarios, recommendations, risk): a
+  name in ``allocator_api.models.JOB_KINDS`` and a handler in ``allocator_api.job_kinds.KINDS``
+  that gets the claimed job (portfolio, time limit, the kind's JSON ``input``) and a
+  :class:`~allocator_api.jobs.JobContext` (progress, ``stop`` event, plan writer). Routes only
+  queue work, through the one job creation ``Jobs.enqueue(kind=..., input=...)``; a kind the
+  service does not have is refused there, and a claimed job whose kind has no handler fails.
 * The **database is the queue** (``jobs`` rows). A worker claims the oldest ``queued`` job
   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a compare-and-set on the status everywhere), so
   several server processes, on one host or many, can share one database.
-* ``Settings.solve_slots`` worker threads per process: that many solves at once, the others
-  wait ``queued``. The solve runs on the worker thread (CP-SAT releases the GIL), never on the
-  event loop.
-* First the library's greedy plan (valid by construction, milliseconds) is stored, so the job
-  has a plan at once; then the full solve. Every plan is checked by the library's independent
-  checker before it is stored (``api.service.checked_plan``, then ``api.repository.write_plan``,
-  the one plan writer); a plan that fails it is not stored and the job fails with the
-  violations, logged as an error. Its progress callback only records the latest
-  figures in memory; a **monitor thread** writes them to the job row with a heartbeat, and
-  reads cancel requests, every ``poll_interval``. Cancelling sets the solve's ``stop_event``:
-  the library stops and returns its best plan, which is stored.
+* ``Settings.solve_slots`` worker threads per process: that many jobs (of any kind) at once,
+  the others wait ``queued``; ``max_queued_jobs`` and ``max_jobs_per_tenant`` count every kind.
+  The handler runs on the worker thread (CP-SAT releases the GIL), never on the event loop.
+* Every plan is checked by the library's independent checker before it is stored
+  (``allocator_api.service.checked_plan``, then ``JobContext.save_plan`` →
+  ``JobStore.save_plan`` → ``allocator_api.repository.write_plan``, the one plan writer); a plan
+  that fails it is not stored and the job fails with the violations, logged as an error.
+* Handlers only record progress in memory; a **monitor thread** writes it to the job row with a
+  heartbeat, and reads cancel requests, every ``poll_interval``. Cancelling sets the job's
+  ``stop`` event: the library stops and returns its best plan, which is stored.
 * A job whose heartbeat is older than ``job_stale_seconds`` was interrupted (its process was
   killed or crashed): at start-up and then periodically, any server marks it ``failed``, so no
   job stays ``running`` for ever. Its best plan so far stays available.
+
+Next (issue 16, item 1: solves in worker processes under a supervisor), designed to fit here:
+
+* ``_run`` becomes the **supervisor**: it starts the handler in a child process
+  (``multiprocessing`` *spawn* context, so the child shares no threads, locks or database
+  connections with the server) and stays on the worker thread. The child gets the claimed job
+  (plain data) and sets ``resource.setrlimit(RLIMIT_AS, memory_ceiling)`` first (a new setting
+  ``job_memory_bytes``), so an oversized portfolio fails in the child with ``MemoryError`` or
+  dies, never the server.
+* The child's :class:`JobContext` is a proxy over a ``multiprocessing`` pipe: ``report`` /
+  ``record`` send progress messages, ``save_plan`` sends the checked ``PlanDoc`` (plain
+  dataclasses, picklable) and the supervisor writes it with ``JobStore.save_plan`` (the
+  database stays in the server process; the best plan so far is therefore always stored), and
+  ``stop`` is an event the supervisor sets on cancel or shutdown (the graceful path: the
+  library stops and returns its best plan).
+* Enforcement in every phase (compile, greedy, CP-SAT, reasons): the supervisor waits on the
+  pipe with a timeout; at ``time_limit + job_grace_seconds`` after the start, or
+  ``job_grace_seconds`` after a cancel or shutdown was signalled without the child ending, it
+  ``terminate()``s the child, then ``kill()``s it after a second. The job ends with the best
+  plan the child had sent (if any) and says so: ``failed`` with "stopped: the solve overran
+  its time limit of N s by the grace of G s; killed (best plan so far kept)", or ``cancelled``
+  for a cancel; a child that dies on its own (memory ceiling, signal) fails the job with its
+  exit code. The monitor thread is unchanged (it reads ``take()`` from the supervisor's copy).
+* Tests that replace ``job_kinds.solve`` in the server process (the cancel and checker tests)
+  need the in-thread mode: keep it as a setting (``job_isolation = "thread" | "process"``),
+  "process" the default in production.
 """
 
 from __future__ import annotations
@@ -29,78 +62,45 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
-from allocator.domain import Plan
-from allocator.engine import Progress, SolveParams, solve
-from api.db import Database
-from api.errors import ApiError
-from api.metrics import Metrics
-from api.models import utcnow
-from api.repository import ClaimedJob, JobStore, ProgressValues, terms_or_none
-from api.service import PlanRejected, checked_plan, stored_portfolio
-from api.settings import Settings
+from allocator_api.db import Database
+from allocator_api.errors import ApiError
+from allocator_api.job_kinds import KINDS
+from allocator_api.jobs import Handler, JobContext, plan_progress
+from allocator_api.metrics import Metrics
+from allocator_api.models import utcnow
+from allocator_api.repository import ClaimedJob, JobStore
+from allocator_api.service import PlanRejected
+from allocator_api.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class _Running:
-    """A solve running in this process."""
-
-    job: ClaimedJob
-    stop: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    latest: ProgressValues | None = None
-    dirty: bool = False
-    cancelled: bool = False
-    lost: bool = False
-
-    def report(self, p: Progress) -> None:
-        """The engine's progress callback: record only (the monitor writes it)."""
-        self.record(
-            ProgressValues(
-                p.stage, terms_or_none(p.objective), terms_or_none(p.lower_bound), p.gap, p.elapsed
-            )
-        )
-
-    def record(self, values: ProgressValues) -> None:
-        with self.lock:
-            self.latest = values
-            self.dirty = True
-
-    def take(self) -> ProgressValues | None:
-        with self.lock:
-            if not self.dirty:
-                return None
-            self.dirty = False
-            return self.latest
-
-
-def _progress_of(plan: Plan, stage: str) -> ProgressValues:
-    return ProgressValues(
-        stage=stage,
-        objective=terms_or_none(plan.objective),
-        lower_bound=terms_or_none(plan.lower_bound),
-        gap=plan.gap,
-        elapsed=plan.solve_seconds,
-    )
+class UnknownKind(RuntimeError):
+    """A claimed job whose kind has no handler in this process (an older server version)."""
 
 
 class JobRunner:
-    """The solve workers and the monitor of one server process."""
+    """The job workers and the monitor of one server process."""
 
-    def __init__(self, db: Database, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        metrics: Metrics,
+        kinds: Mapping[str, Handler] | None = None,
+    ) -> None:
         self.settings = settings
         self.store = JobStore(db.sessions)
         self.metrics = metrics
+        self.kinds: Mapping[str, Handler] = KINDS if kinds is None else kinds
         self.worker_id = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._running: dict[str, _Running] = {}
+        self._running: dict[str, JobContext] = {}
         self._lock = threading.Lock()
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -111,7 +111,7 @@ class JobRunner:
             self._spawn(self._work_loop, f"allocator-solve-{i}")
         self._spawn(self._monitor_loop, "allocator-jobs-monitor")
         log.info(
-            "solve workers started",
+            "job workers started",
             extra={"worker": self.worker_id, "slots": self.settings.solve_slots},
         )
 
@@ -121,12 +121,12 @@ class JobRunner:
         self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop: running solves are asked to stop; their jobs end ``failed`` with their plan."""
+        """Stop: running jobs are asked to stop; they end ``failed`` with their best plan."""
         self._stopping.set()
         self._wake.set()
         with self._lock:
-            for run in self._running.values():
-                run.stop.set()
+            for ctx in self._running.values():
+                ctx.stop.set()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -162,51 +162,36 @@ class JobRunner:
             self._run(job)
 
     def _run(self, job: ClaimedJob) -> None:
-        run = _Running(job)
+        ctx = JobContext(job, self.store)
         with self._lock:
-            self._running[job.id] = run
+            self._running[job.id] = ctx
         started = time.monotonic()
         outcome = "failed"
-        extra = {"job_id": job.id, "tenant": job.tenant}
-        log.info("solve started", extra=extra | {"time_limit": job.time_limit})
+        extra = {"job_id": job.id, "tenant": job.tenant, "kind": job.kind}
+        log.info("job started", extra=extra | {"time_limit": job.time_limit})
         try:
-            portfolio = stored_portfolio(job.portfolio)
-            # 1. the greedy plan: valid by construction, so the job has a plan within moments
-            greedy = solve(portfolio, SolveParams(greedy_only=True, workers=1, seed=0))
-            where = f"of job {job.id}"
-            doc = checked_plan(portfolio, greedy.plan, where=where, context=extra)
-            if self.store.save_plan(job, doc, final=False) is None:
-                run.lost = True
-            run.record(_progress_of(greedy.plan, "greedy"))
-            # 2. the full solve, stoppable
-            result = None
-            if not run.lost and not run.stop.is_set():
-                params = SolveParams(
-                    time_limit=job.time_limit,
-                    workers=job.workers,
-                    seed=0,
-                    on_progress=run.report,
-                    stop_event=run.stop,
-                )
-                result = solve(portfolio, params)
-            plan = result.plan if result is not None else greedy.plan
-            if not run.lost:
-                doc = checked_plan(portfolio, plan, where=where, context=extra)
-                self.store.save_plan(job, doc, final=True)
-            outcome, error = self._outcome(run)
-            self.store.finish(
-                job.id, self.worker_id, outcome, progress=_progress_of(plan, "done"), error=error
-            )
+            handler = self.kinds.get(job.kind)
+            if handler is None:
+                raise UnknownKind(f"unknown job kind {job.kind!r}: this server cannot run it")
+            handler(job, ctx)
+            outcome, error = self._outcome(ctx)
+            done = plan_progress(ctx.last_plan, "done") if ctx.last_plan is not None else None
+            self.store.finish(job.id, self.worker_id, outcome, progress=done, error=error)
         except Exception as exc:
             outcome = "failed"
             if isinstance(exc, PlanRejected):  # logged as an error by checked_plan
                 error = exc.message
+            elif isinstance(exc, UnknownKind):
+                log.error("job refused: %s", exc, extra=extra)
+                error = str(exc)
             elif isinstance(exc, ApiError):  # the stored portfolio is no longer valid
-                log.warning("solve refused: %s", exc.message, extra=extra)
+                log.warning("job refused: %s", exc.message, extra=extra)
                 error = "; ".join([exc.message, *(f"{d.path}: {d.message}" for d in exc.details)])
             else:
-                log.exception("solve failed", extra=extra)
-                error = f"internal error while solving (logged with job id {job.id})"
+                log.exception("job failed", extra=extra)
+                error = (
+                    f"internal error while running the {job.kind} job (logged with job id {job.id})"
+                )
             try:
                 self.store.finish(job.id, self.worker_id, "failed", error=error)
             except Exception:
@@ -216,13 +201,15 @@ class JobRunner:
                 self._running.pop(job.id, None)
             seconds = time.monotonic() - started
             self.metrics.solve_seconds.labels(outcome=outcome).observe(seconds)
-            log.info("solve ended", extra=extra | {"outcome": outcome, "seconds": seconds})
+            log.info("job ended", extra=extra | {"outcome": outcome, "seconds": seconds})
 
-    def _outcome(self, run: _Running) -> tuple[str, str | None]:
-        if run.cancelled:
+    def _outcome(self, ctx: JobContext) -> tuple[str, str | None]:
+        if ctx.cancelled:
             return "cancelled", None
-        if run.lost:
+        if ctx.lost:
             return "failed", "the job or its portfolio was removed during the solve"
+        if self.store.cancel_requested([ctx.job.id]):  # asked after the monitor's last look
+            return "cancelled", None
         if self._stopping.is_set():
             return "failed", "interrupted: the server shut down during the solve (best plan kept)"
         return "done", None
@@ -245,13 +232,13 @@ class JobRunner:
             runs = list(self._running.values())
         if not runs:
             return
-        for run in runs:
-            if not self.store.write_progress(run.job.id, self.worker_id, run.take()):
-                run.lost = True
-                run.stop.set()
-        for job_id in self.store.cancel_requested([r.job.id for r in runs]):
-            for run in runs:
-                if run.job.id == job_id and not run.cancelled:
+        for ctx in runs:
+            if not self.store.write_progress(ctx.job.id, self.worker_id, ctx.take()):
+                ctx.lost = True
+                ctx.stop.set()
+        for job_id in self.store.cancel_requested([c.job.id for c in runs]):
+            for ctx in runs:
+                if ctx.job.id == job_id and not ctx.cancelled:
                     log.info("cancel requested", extra={"job_id": job_id})
-                    run.cancelled = True
-                    run.stop.set()
+                    ctx.cancelled = True
+                    ctx.stop.set()

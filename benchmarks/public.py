@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from allocator.checker import check
-from allocator.engine import Progress, SolveParams, solve
+from allocator.engine import SolveParams, SolveProgress, solve
 from allocator.readers import read_benchmark
 from benchmarks.results_md import record
 
@@ -228,7 +228,7 @@ def run_one(
     args: argparse.Namespace,
 ) -> dict[str, object]:
     portfolio = read_benchmark(path)
-    events: list[Progress] = []
+    events: list[SolveProgress] = []
     params = SolveParams(
         time_limit=args.time_limit,
         workers=args.workers,
@@ -538,7 +538,7 @@ def settings_key(row: dict[str, str]) -> tuple[str, ...]:
     )
 
 
-def _shard(text: str) -> tuple[int, int]:
+def parse_shard(text: str) -> tuple[int, int]:
     """``K/N`` with ``1 <= K <= N``."""
     m = re.fullmatch(r"(\d+)/(\d+)", text.strip())
     if not m or not 1 <= int(m[1]) <= int(m[2]):
@@ -567,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="run at most this many new instances")
     ap.add_argument(
         "--shard",
-        type=_shard,
+        type=parse_shard,
         default=(1, 1),
         metavar="K/N",
         help="run only the K-th of N interleaved parts of the selection (default 1/1: all)",

@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from allocator.engine import Progress, SolveParams, solve
+from allocator.engine import SolveParams, SolveProgress, solve
 from allocator.generator import generate
 
 CSV = Path(__file__).parent / "results" / "time_limit.csv"
@@ -50,7 +50,7 @@ def main() -> None:
     for limit in (float(x) for x in args.limits.split(",")):
         first: list[float] = []
 
-        def on_progress(p: Progress, first: list[float] = first) -> None:
+        def on_progress(p: SolveProgress, first: list[float] = first) -> None:
             if not first and p.objective is not None:
                 first.append(p.elapsed)
 

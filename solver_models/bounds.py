@@ -329,7 +329,7 @@ def _full(k: int, value: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return arr.copy() if len(arr) == k else np.full(k, float(arr[0]))
 
 
-def _safe_upper_bound(
+def safe_upper_bound(
     y: npt.NDArray[np.float64],
     lb: npt.NDArray[np.float64],
     ub: npt.NDArray[np.float64],
@@ -573,8 +573,8 @@ def time_indexed_bound(
     if y is None:
         return None
     delivered = min(
-        _safe_upper_bound(y, lb, ub, obj, lo, hi, rr, cc, vv),
-        _safe_upper_bound(-y, lb, ub, obj, lo, hi, rr, cc, vv),
+        safe_upper_bound(y, lb, ub, obj, lo, hi, rr, cc, vv),
+        safe_upper_bound(-y, lb, ub, obj, lo, hi, rr, cc, vv),
         float(sum(tasks[i].units for i in live)),
     )
     bound = max(0, math.floor(total - delivered - 1e-6 * total - 1))
@@ -612,7 +612,7 @@ def _solve_highs(
     method: str = "ipm",
 ) -> tuple[npt.NDArray[np.float64] | None, str, float]:
     """Maximize with HiGHS; the row duals (any multipliers give a bound, see
-    :func:`_safe_upper_bound`), the model status and the seconds taken."""
+    :func:`safe_upper_bound`), the model status and the seconds taken."""
     import highspy
     from highspy import _core
 

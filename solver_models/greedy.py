@@ -57,6 +57,7 @@ import numpy as np
 import numpy.typing as npt
 
 from solver_models.instance import Instance, TaskInfo
+from solver_models.matching import fill_places
 from solver_models.schedule import Schedule, is_pinned
 
 log = logging.getLogger(__name__)
@@ -412,27 +413,7 @@ def _earliest_single(
 # -- team tasks ---------------------------------------------------------------------------------
 def _match(people: Sequence[int], place_candidates: Sequence[Sequence[int]]) -> list[int] | None:
     """A one-to-one matching of ``people`` to places (person per place), or ``None``."""
-    n = len(place_candidates)
-    if len(people) != n:
-        return None
-    owner: list[int | None] = [None] * n
-
-    def augment(p: int, seen: set[int]) -> bool:
-        for k in range(n):
-            if k in seen or p not in place_candidates[k]:
-                continue
-            seen.add(k)
-            other = owner[k]
-            if other is None or augment(other, seen):
-                owner[k] = p
-                return True
-        return False
-
-    for p in people:
-        if not augment(p, set()):
-            return None
-    out = [p for p in owner if p is not None]
-    return out if len(out) == n else None
+    return fill_places(people, place_candidates)
 
 
 def _place_team(

@@ -1,5 +1,10 @@
 """Compile a validated :class:`~allocator.domain.Portfolio` into an indexed numeric instance.
 
+*Why one file of over 800 lines*: compiling is one pass whose steps feed each other (calendars,
+windows, candidates, durations, keep/pin rules and the reasons a task cannot be assigned); the
+reasons in particular must be written where the impossibility is found. Pools and matching
+already live apart (``solver_models.pools``, ``solver_models.matching``).
+
 Everything a solver needs, precomputed once: working days as integers ``0..n_days-1``, per-person
 availability and capacity arrays, per task its places, eligible people per place (skill, level,
 exclusions, pins, in-progress people), per-candidate duration, cost and finish table, the time
@@ -30,6 +35,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +48,8 @@ from allocator.objective import (
 )
 from allocator.reasons import pin_text
 from allocator.timeline import Timeline, task_duration
+from solver_models.matching import match
+from solver_models.pools import Pools, find_pools
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +292,19 @@ class Instance:
     @property
     def n_days(self) -> int:
         return len(self.timeline)
+
+    @cached_property
+    def pools(self) -> Pools:
+        """The pure pools of the whole instance (:func:`solver_models.pools.find_pools` over
+        the tasks that can be assigned): a property of the data, found on first use (linear in
+        the (task, person) pairs, so a greedy-only solve does not pay for it)."""
+        return find_pools(
+            self.people,
+            self.avail,
+            self.cap,
+            (t for t in self.tasks if t.possible),
+            lambda t, k: t.place_candidates[k],
+        )
 
     def day(self, i: int) -> date:
         return self.timeline.days[i]
@@ -530,7 +551,7 @@ class _Ctx:
         self.portfolio = portfolio
         self.pdays = _PersonDays(avail, cap)
         self.index = {p.id: i for i, p in enumerate(portfolio.people)}
-        self.hpd = np.asarray([p.hpd for p in portfolio.people], dtype=float)
+        self.hpd = np.asarray([p.day_hours for p in portfolio.people], dtype=float)
         self.rate = np.asarray([p.rate for p in portfolio.people], dtype=float)
         #: per person, the index of their hours per day among the distinct values, and one
         #: person of each value (a duration depends on the person through it alone)
@@ -745,18 +766,9 @@ def _keeps(ctx: _Ctx, info: TaskInfo) -> bool:
         ):
             return False
     # a one-to-one matching of kept people to places
-    match: dict[int, int] = {}
-
-    def augment(k: int, seen: set[int]) -> bool:
-        for i in info.place_candidates[k]:
-            if i in keep and i not in seen:
-                seen.add(i)
-                if i not in match or augment(match[i], seen):
-                    match[i] = k
-                    return True
-        return False
-
-    return all(augment(k, set()) for k in range(len(info.places)))
+    kept = list(dict.fromkeys(keep))
+    holder = match(len(kept), len(info.places), lambda i, k: kept[i] in info.place_candidates[k])
+    return all(h is not None for h in holder)
 
 
 def _keep_progress(

@@ -4,8 +4,9 @@ A whole portfolio of thousands of tasks is too large for one CP-SAT model in the
 waits (measured: a plain model of 1,709 tasks x 300 people finds no solution in 60 s). LNS keeps
 a valid schedule at every moment and repeatedly frees a *neighbourhood* — up to a few hundred
 tasks that compete for the same people — fixes everything else, and lets CP-SAT re-plan the free
-part against the capacity the fixed part leaves (:class:`solver_models.cpsat._Model` with
-``free`` and ``fixed``). A new schedule is kept when it is valid and at least as good by the
+part against the capacity the fixed part leaves (a sub-problem narrowed before the model,
+:func:`solver_models.cpsat.narrow`, given to the same model builder and stage runner as the
+whole portfolio). A new schedule is kept when it is valid and at least as good by the
 objective's lexicographic terms, so the result is never worse than the start (the greedy plan).
 
 Neighbourhoods (chosen at random in proportion to the undelivered work each kind recently
@@ -56,11 +57,19 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-from ortools.sat.python import cp_model
 
-from solver_models.cpsat import PINS_STAGE, PORTFOLIO_STAGES, SolverParams, _Model, _solver
+from solver_models.cpsat import (
+    PINS_STAGE,
+    CpSatParams,
+    Model,
+    StagePlan,
+    narrow,
+    objective_stages,
+    run_stages,
+)
 from solver_models.instance import Instance
 from solver_models.schedule import Schedule, pins_dropped
+from solver_models.schedule import schedule_key as schedule_key  # the scorer lives there
 
 log = logging.getLogger(__name__)
 
@@ -86,25 +95,6 @@ LNS_SHARES = {"undelivered": 0.7, "late": 0.2, "finish": 0.1, "cost": 0.0}
 #: share of the ``undelivered`` limit given to the stage ``pins`` when a free pinned task is
 #: unassigned (see :func:`solve_neighbourhood`)
 PINS_SHARE = 0.3
-
-
-def schedule_key(inst: Instance, sched: Schedule, objective: str) -> tuple[int, ...]:
-    """The objective's lexicographic key computed from the arrays (same as ``objective.evaluate``
-    on the plan; used inside the loop, where building plans would cost too much)."""
-    if objective == "makespan":
-        return (max((f + 1 for f in sched.finish.values()), default=0),)
-    undelivered = late = finish = cost = 0
-    for t in inst.tasks:
-        i = t.index
-        if i not in sched.start:
-            undelivered += t.units
-            continue
-        f = sched.finish[i]
-        if t.deadline_idx is not None:
-            late += t.priority * max(0, f - t.deadline_idx)
-        finish += t.priority * (f + 1)
-        cost += sum(t.candidates[p].cost for p in sched.people[i] if p in t.candidates)
-    return (undelivered, late, finish, cost)
 
 
 def _merge(base: Schedule, free: Iterable[int], part: Schedule) -> Schedule:
@@ -203,60 +193,40 @@ class Part:
 
 
 def solve_neighbourhood(inst: Instance, job: Job, stop: Callable[[], bool] | None = None) -> Part:
-    """Re-plan ``job.free`` against ``job.fixed`` with CP-SAT (one worker), stage by stage.
+    """Re-plan ``job.free`` against ``job.fixed`` with CP-SAT (one worker), stage by stage: the
+    sub-problem is narrowed before the model (:func:`solver_models.cpsat.narrow`) and its stages
+    run by the one stage runner (:func:`solver_models.cpsat.run_stages`).
 
     Pins are kept: a free pinned task that ``job.fixed`` assigns stays assigned (a constraint),
     and when a free pinned task is unassigned there, a first stage ``pins`` (its time taken from
     ``undelivered``'s) assigns as many as it can before the objective's stages."""
     t0 = time.perf_counter()
-    model = _Model(inst, free=set(job.free), fixed=job.fixed, people=set(job.people))
-    if job.window is not None:
-        # a smaller model: every free task within the window or where it is now
-        for t in model.tasks:
-            i = t.index
-            lo, hi = job.window
-            if i in job.fixed.start:
-                lo, hi = min(lo, job.fixed.start[i]), max(hi, job.fixed.finish[i])
-            model.lo[i], model.hi[i] = max(model.lo[i], lo), min(model.hi[i], hi)
-    model.build(job.objective)
+    problem = narrow(inst, job.free, job.fixed, job.people, window=job.window)
+    model = Model(problem, job.objective)
     part = Part(schedule=None, modelled=len(model.tasks))
     part.build_seconds = time.perf_counter() - t0
     if not model.tasks:
         return part
-    stages: tuple[str, ...] = ("makespan",) if job.objective == "makespan" else PORTFOLIO_STAGES
+    stages = objective_stages(job.objective)
     current = model.admissible(job.fixed)
     limits = dict(job.limits)
     pinned = model.pinned_tasks()
     for t in pinned:
         if t.index in current.start:
-            model.m.add(model.assigned[t.index] == 1)  # never drop a pin the plan keeps
+            model.require_assigned(t.index)  # never drop a pin the plan keeps
     if job.objective != "makespan" and any(t.index not in current.start for t in pinned):
         stages = (PINS_STAGE, *stages)
         share = PINS_SHARE * limits.get("undelivered", 0.0)
         limits[PINS_STAGE] = share
         limits["undelivered"] = limits.get("undelivered", 0.0) - share
-    params = SolverParams(workers=1, seed=job.seed, deterministic_time=job.deterministic_time)
-    for n, stage in enumerate(stages):
-        seconds = limits.get(stage, 0.0) if len(stages) > 1 else sum(limits.values())
-        if seconds <= 0.02 or (stop is not None and stop()):
-            if n == 0:
-                return part
-            continue
-        expr = model.stage_expr(stage)
-        model.m.minimize(expr)
-        model.hint(current)
-        solver = _solver(params, seconds)
-        s0 = time.perf_counter()
-        status = solver.solve(model.m)
-        used = time.perf_counter() - s0
-        part.solve_seconds += used
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            break
-        value = round(solver.objective_value)
-        part.stages[stage] = (value, status == cp_model.OPTIMAL, round(used, 3))
-        current = model.decode(solver)
-        part.schedule = current
-        model.m.add(expr <= value)
+    if len(stages) == 1:
+        limits = {stages[0]: sum(limits.values())}
+    params = CpSatParams(workers=1, seed=job.seed, deterministic_time=job.deterministic_time)
+    plan = StagePlan(stages=stages, seconds=limits, min_seconds=0.02)
+    run = run_stages(model, plan, params, hint=current, stop=stop, log_level=logging.DEBUG)
+    part.solve_seconds = run.solve_seconds
+    part.schedule = run.schedule
+    part.stages = {s: (o.value, o.optimal, round(o.seconds, 3)) for s, o in run.stages.items()}
     return part
 
 
@@ -502,7 +472,7 @@ def improve(
     inst: Instance,
     start: Schedule,
     objective: str,
-    params: SolverParams,
+    params: CpSatParams,
     *,
     seconds: float,
     stop: Callable[[], bool] | None = None,

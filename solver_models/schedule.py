@@ -67,6 +67,32 @@ def pins_dropped(inst: Instance, sched: Schedule) -> int:
     return sum(1 for t in inst.tasks if is_pinned(t) and t.possible and t.index not in sched.start)
 
 
+def schedule_key(inst: Instance, sched: Schedule, objective: str) -> tuple[int, ...]:
+    """The objective's key of ``sched``, computed on the arrays: THE scorer of candidate
+    schedules (the engine, rebalancing and LNS compare schedules by it, with no :class:`Plan`).
+
+    Equal to :func:`allocator.objective.plan_key` of the schedule's plan (``to_plan``): the
+    compiler computes ``units``, ``deadline_idx`` and each candidate's ``cost`` with the same
+    operations as the objective (``tests/test_pipeline.py`` checks the equality on generated
+    portfolios with pins, teams, costs and ``prefer`` lists). ``objective``: the policy's
+    ``portfolio`` (four terms) or ``makespan`` (one).
+    """
+    if objective == "makespan":
+        return (max((f + 1 for f in sched.finish.values()), default=0),)
+    undelivered = late = finish = cost = 0
+    for t in inst.tasks:
+        i = t.index
+        if i not in sched.start:
+            undelivered += t.units
+            continue
+        f = sched.finish[i]
+        if t.deadline_idx is not None:
+            late += t.priority * max(0, f - t.deadline_idx)
+        finish += t.priority * (f + 1)
+        cost += sum(t.candidates[p].cost for p in sched.people[i] if p in t.candidates)
+    return (undelivered, late, finish, cost)
+
+
 def _duration_for(info: TaskInfo, person: int) -> int:
     """Active days of ``info``'s task when ``person`` works on it."""
     cand = info.candidates.get(person)
@@ -91,7 +117,7 @@ def assignment_of(instance: Instance, schedule: Schedule, t: int) -> Assignment:
     ids: list[str] = []
     for p in schedule.people[t]:
         person = instance.people[p]
-        h = _duration_for(info, p) * person.hpd * info.alloc / 100.0
+        h = _duration_for(info, p) * person.day_hours * info.alloc / 100.0
         hours += h
         cost += h * person.rate
         ids.append(person.id)

@@ -55,7 +55,7 @@ class Case:
 MSPSP_1A = "mspsp_young2017/instances/set-1/set-1a"
 CASES = [
     # PSPLIB j30 (optima: Demeulemeester & Herroelen, j30opt.sm). A resource's units are a pool
-    # of interchangeable people, modelled as one cumulative resource (``_Model._pure_pools``);
+    # of interchangeable people, modelled as one cumulative resource (``solver_models.pools``);
     # before that (one no-overlap per unit) the slice expected 48, 83 and 64 here.
     Case("psplib_rcpsp/j30/j301_1.sm", optimum=43, expect=43, proven=True),
     Case("psplib_rcpsp/j30/j3013_1.sm", optimum=58, expect=58),  # bound 49: one of the 15 open

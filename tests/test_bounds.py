@@ -15,8 +15,8 @@ from allocator.engine import SolveParams, solve
 from allocator.generator import generate
 from allocator.objective import evaluate
 from solver_models.bounds import (
-    _safe_upper_bound,
     capacity_lp_bound,
+    safe_upper_bound,
     task_windows,
     time_indexed_bound,
     undelivered_lower_bound,
@@ -185,8 +185,8 @@ def test_safe_upper_bound_holds_for_any_multipliers() -> None:
     v = np.array([1.0, 1.0])
     rng = np.random.default_rng(0)
     for y in [np.array([2.0]), np.array([0.0]), np.array([-3.0]), *rng.normal(size=(20, 1))]:
-        assert _safe_upper_bound(y, lb, ub, obj, lo, hi, r, c, v) >= 2.0 - 1e-12
-    assert _safe_upper_bound(np.array([2.0]), lb, ub, obj, lo, hi, r, c, v) == 2.0
+        assert safe_upper_bound(y, lb, ub, obj, lo, hi, r, c, v) >= 2.0 - 1e-12
+    assert safe_upper_bound(np.array([2.0]), lb, ub, obj, lo, hi, r, c, v) == 2.0
 
 
 def test_lp_bound_sees_a_capacity_shortage() -> None:

@@ -283,7 +283,7 @@ def test_numpy_and_pandas_values_are_accepted() -> None:
         "a", skill="py", effort_hours=np.int64(15), deadline=pd.Timestamp("2027-01-20")
     )
     p = m.build()
-    assert p.person_by_id["ana"].skills["py"] == 3 and p.person_by_id["ana"].hpd == 7.5
+    assert p.person_by_id["ana"].skills["py"] == 3 and p.person_by_id["ana"].day_hours == 7.5
     assert p.task_by_id["a"].deadline == date(2027, 1, 20)
 
 

@@ -300,7 +300,7 @@ def test_objective_by_hand_equals_objective_value() -> None:
     plan = valid_plan(p)
     terms = evaluate(p, plan)
     assert terms.key() == (1600, 2, 52, 522800)
-    hpds = {x.hpd for x in p.people}
+    hpds = {x.day_hours for x in p.people}
     c_max = 0
     for t in p.tasks_to_plan:
         if t.places:

@@ -18,7 +18,7 @@ EXAMPLE = json.loads(example_path().read_text())
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "allocator.cli", *args],
+        [sys.executable, "-m", "allocator_api.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -310,7 +310,7 @@ def test_ctrl_c_stops_the_solve_and_writes_the_best_plan(tmp_path: Path) -> None
     plan = tmp_path / "plan.json"
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "allocator.cli", "solve", str(portfolio), "-o", str(plan)),
+            *(sys.executable, "-m", "allocator_api.cli", "solve", str(portfolio), "-o", str(plan)),
             *("--time-limit", "120", "--workers", "1"),
         ],
         stdout=subprocess.PIPE,

@@ -1,22 +1,20 @@
 """Team tasks in the CP-SAT model: grouped interchangeable places and the Hall cumulatives.
 
-``_Model._team_places`` gives places with the same eligible people one literal per (group,
-person), and ``_Model._hall`` adds redundant cumulatives over the people that sets of places
+``cpsat.variables.team_places`` gives places with the same eligible people one literal per
+(group, person), and ``cpsat.constraints.hall`` adds redundant cumulatives over the people that sets of places
 draw on. Both claim to keep the optimum of the place-by-place model without them: checked on
 generated multi-skill portfolios solved to optimality (plans judged by the checker).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from allocator import load_portfolio
-from solver_models.cpsat import SolverParams, _Model, solve_lexicographic
+from solver_models.cpsat import CpSatParams, Model, ModelOptions, solve_lexicographic, whole
 from solver_models.instance import compile_instance
 from tests.conftest import portfolio_dict
 from tests.solved import checked_first_stage
@@ -24,23 +22,17 @@ from tests.solved import checked_first_stage
 SKILLS = ("a", "b", "c")
 
 
-@contextmanager
-def _formulation(group: bool, hall: int) -> Iterator[None]:
-    old = (_Model.group_places, _Model.hall_level)
-    _Model.group_places, _Model.hall_level = group, hall
-    try:
-        yield
-    finally:
-        _Model.group_places, _Model.hall_level = old
-
-
 def _solve(data: dict[str, Any], objective: str, group: bool, hall: int) -> tuple[int | None, bool]:
     """(first stage's value, proven optimal), ``(None, True)`` when the model is infeasible
     (team tasks do not stretch over absences: see *Exactness*); the plan must pass the checker."""
     portfolio = load_portfolio(data)
     inst = compile_instance(portfolio)
-    with _formulation(group, hall):
-        res = solve_lexicographic(inst, objective, SolverParams(time_limit=20, workers=1, seed=0))
+    res = solve_lexicographic(
+        inst,
+        objective,
+        CpSatParams(time_limit=20, workers=1, seed=0),
+        options=ModelOptions(group_places=group, hall_level=hall),
+    )
     if res.infeasible:
         # only the makespan objective needs every task; the portfolio one can leave tasks out
         assert objective == "makespan", "the portfolio objective's model has a plan"
@@ -128,8 +120,7 @@ def test_interchangeable_places_share_literals() -> None:
         {"id": "u", "skill": "a", "min_level": 2, "effort_hours": 8},
     ]
     data = portfolio_dict(people, tasks, policy={"objective": "makespan"})
-    model = _Model(compile_instance(load_portfolio(data)))
-    model.build("makespan")
+    model = Model(whole(compile_instance(load_portfolio(data))), "makespan")
     # three "a" places (5 people) and one "b" place (2 people): one literal per group and person
     assert model.place_groups[0] == [[0, 1, 2], [3]]
     assert len([k for k in model.fills if k[0] == 0]) == 5 + 2

@@ -608,7 +608,7 @@ def test_kpi_diff(example: Portfolio, late_example: Portfolio, late_plan: Plan) 
 def _capacity_hours(portfolio: Portfolio, skill: str) -> float:
     tl = Timeline.of(portfolio)
     return sum(
-        sum(capacity(portfolio, tl, p)) / 100.0 * p.hpd
+        sum(capacity(portfolio, tl, p)) / 100.0 * p.day_hours
         for p in portfolio.people
         if p.level(skill) >= 1
     )

@@ -22,7 +22,7 @@ from allocator.timeline import Timeline, capacity
 def _demand_and_capacity(p: Portfolio) -> tuple[float, float]:
     tl = Timeline.of(p)
     demand = sum(p.task_work_hours(t) for t in p.tasks())
-    cap = sum(sum(capacity(p, tl, x)) / 100.0 * x.hpd for x in p.people)
+    cap = sum(sum(capacity(p, tl, x)) / 100.0 * x.day_hours for x in p.people)
     return demand, cap
 
 
@@ -80,7 +80,7 @@ def _check_structure(p: Portfolio) -> None:
     for x in p.people:
         assert 1 <= len(x.skills) <= 4
         assert all(1 <= lv <= 5 for lv in x.skills.values())
-        assert 0 < x.hpd <= 24
+        assert 0 < x.day_hours <= 24
         assert x.cost_per_hour is not None and 40 <= x.cost_per_hour <= 150
         if x.workdays is not None:
             assert 3 <= len(x.workdays) <= 4 and set(x.workdays) <= set(WEEKDAYS[:5])
@@ -105,7 +105,7 @@ def _check_structure(p: Portfolio) -> None:
             assert t.effort_hours is None
             skills = [r.skill for r in t.requirements]
             assert len(set(skills)) == len(skills)
-            assert all(1 <= r.level <= 5 and r.n >= 1 for r in t.requirements)
+            assert all(1 <= r.level <= 5 and r.headcount >= 1 for r in t.requirements)
         else:
             assert t.skill is not None and t.effort_hours is not None and t.effort_hours > 0
             assert float(t.effort_hours).is_integer()

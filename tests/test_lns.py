@@ -23,7 +23,7 @@ from allocator.domain import Plan
 from allocator.engine import SolveParams, solve
 from allocator.generator import generate
 from allocator.objective import evaluate, plan_terms
-from solver_models.cpsat import SolverParams
+from solver_models.cpsat import CpSatParams
 from solver_models.greedy import greedy
 from solver_models.instance import Instance, compile_instance
 from solver_models.lns import compatible, improve, schedule_key
@@ -48,7 +48,7 @@ def test_schedule_key_matches_the_objective() -> None:
     portfolio = generate(10, 5, seed=3, team_task_share=0.3)
     inst = compile_instance(portfolio)
     sched = greedy(inst, rule="edf")
-    improved, stats = improve(inst, sched, "portfolio", SolverParams(workers=1), seconds=3)
+    improved, stats = improve(inst, sched, "portfolio", CpSatParams(workers=1), seconds=3)
     assert isinstance(stats["iterations"], int) and stats["iterations"] >= 1
     assert stats["errors"] == 0 and stats["improvements"] >= 1  # about 4 in 69 iterations
     for s in (sched, improved):
@@ -84,7 +84,7 @@ def test_parallel_threads_keep_plans_valid_and_never_worse() -> None:
     portfolio = generate(24, 12, seed=5, team_task_share=0.3, tightness=1.3)
     inst = compile_instance(portfolio)
     start = greedy(inst, rule="edf", team_contiguous=True)
-    best, stats = improve(inst, start, "portfolio", SolverParams(workers=2, seed=1), seconds=5)
+    best, stats = improve(inst, start, "portfolio", CpSatParams(workers=2, seed=1), seconds=5)
     assert stats["where"] == "threads" and stats["slots"] == 2
     assert isinstance(stats["iterations"], int) and stats["iterations"] >= 2
     assert stats["errors"] == 0 and stats["improvements"] >= 1
@@ -169,7 +169,7 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster: Any) -> None:
             inst,
             start,
             "portfolio",
-            SolverParams(workers=1, seed=3),
+            CpSatParams(workers=1, seed=3),
             seconds=10,
             dask_address=cluster.scheduler_address,
         )
@@ -197,7 +197,7 @@ def test_an_unreachable_dask_address_falls_back_to_local_solves() -> None:
         inst,
         start,
         "portfolio",
-        SolverParams(workers=1, seed=0),
+        CpSatParams(workers=1, seed=0),
         seconds=5,
         dask_address="tcp://127.0.0.1:9",
     )

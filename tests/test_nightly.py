@@ -16,14 +16,14 @@ from sqlalchemy import func, select
 
 from allocator import load_portfolio
 from allocator.checker import check
-from allocator.cli import main
 from allocator.contract import load_plan
 from allocator.engine import SolveParams, solve
-from allocator.nightly import UpdateError, apply_updates, run_nightly
-from api.db import Database
-from api.models import NightlyRunRow, PlanRow, PortfolioRow
-from api.repository import NightlyStore, PortfolioDoc, Portfolios
-from api.service import checked_plan, read_valid_portfolio
+from allocator_api.cli import main
+from allocator_api.db import Database
+from allocator_api.models import NightlyRunRow, PlanRow, PortfolioRow
+from allocator_api.nightly import UpdateError, apply_updates, run_nightly
+from allocator_api.repository import NightlyStore, PortfolioDoc, Portfolios
+from allocator_api.service import checked_plan, read_valid_portfolio
 from tests.conftest import portfolio_dict
 
 NIGHT = date(2027, 1, 11)
@@ -222,7 +222,7 @@ def test_plan_failing_the_checker_is_never_stored(
     the others are stored with the checker's verdict."""
     import logging
 
-    from allocator import nightly
+    from allocator_api import nightly
     from tests.api.conftest import database_url
 
     with database_url(backend, tmp_path) as url:
@@ -291,7 +291,7 @@ def test_bad_update_fails_only_its_portfolio_and_cli(tmp_path: Path, client: Cli
 def test_service_progress_rebalance_and_diff(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from allocator_api.app import create_app
     from tests.api.conftest import key_headers, settings_for, wait_job
 
     app = create_app(settings_for(f"sqlite:///{tmp_path}/api.sqlite"))
@@ -333,7 +333,7 @@ def _dies_once(body: dict[str, Any], plan_body: Any, time_limit: float, workers:
     """Kills its worker process the first time it sees a portfolio named ``kill-once:<path>``."""
     import os
 
-    from allocator.nightly import rebalance_body
+    from allocator_api.nightly import rebalance_body
 
     name = str(body.get("name", ""))
     if name.startswith("kill-once:"):
@@ -349,7 +349,7 @@ def test_killed_worker_is_retried(
 ) -> None:
     import cloudpickle
 
-    import allocator.nightly as nightly
+    import allocator_api.nightly as nightly
     import tests.test_nightly as me
 
     url = f"sqlite:///{tmp_path}/n.sqlite"
@@ -395,7 +395,7 @@ def test_killed_nightly_process_leaves_whole_plans_and_rerun_completes(
     import sys
     import time
 
-    from allocator.nightly import PAUSE_BEFORE_COMMIT
+    from allocator_api.nightly import PAUSE_BEFORE_COMMIT
 
     url = f"sqlite:///{tmp_path}/k.sqlite"
     ids = _seed(url)
@@ -404,7 +404,7 @@ def test_killed_nightly_process_leaves_whole_plans_and_rerun_completes(
     upd = tmp_path / "day.json"
     upd.write_text(json.dumps(updates))
     addr = client.scheduler.address  # type: ignore[union-attr]
-    cmd = [sys.executable, "-m", "allocator.cli", "nightly", "--db", url, "--updates", str(upd)]
+    cmd = [sys.executable, "-m", "allocator_api.cli", "nightly", "--db", url, "--updates", str(upd)]
     ready = tmp_path / "inside-the-transaction"
     proc = subprocess.Popen(
         [*cmd, "--scheduler", addr, "--time-limit", "1"],

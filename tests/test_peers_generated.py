@@ -53,7 +53,8 @@ def test_timefold_plan_is_valid_and_round_trips(
     monkeypatch.setattr(subprocess, "run", no_download)
     portfolio = _portfolio()
     assert 12 <= len(portfolio.tasks_to_plan) <= 18
-    out = solve_timefold(portfolio, 3.0, seed=0)
+    # 10 s: the JVM start and the construction heuristic took over 3 s on a loaded machine
+    out = solve_timefold(portfolio, 10.0, seed=0)
     assert out.plan is not None, out.stats
     assert out.valid, check(portfolio, out.plan).violations
     assert out.repaired_terms is None and out.dropped == 0

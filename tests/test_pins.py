@@ -22,7 +22,7 @@ from allocator.engine import Result, SolveParams, solve
 from allocator.errors import PortfolioError
 from allocator.reasons import pin_text
 from allocator.rebalance import rebalance
-from solver_models.cpsat import PINS_STAGE, SolverParams, solve_lexicographic
+from solver_models.cpsat import PINS_STAGE, CpSatParams, solve_lexicographic
 from solver_models.greedy import RULES, greedy
 from solver_models.instance import Instance, compile_instance
 from solver_models.lns import LNS_SHARES, Job, improve, solve_neighbourhood
@@ -94,7 +94,7 @@ def test_planted_pin_is_kept_over_more_valuable_work(path: str, pin: str) -> Non
 
 def test_pins_stage_comes_first_and_is_proven() -> None:
     inst = compile_instance(load_portfolio(planted()))
-    result = solve_lexicographic(inst, "portfolio", SolverParams(time_limit=5, workers=1))
+    result = solve_lexicographic(inst, "portfolio", CpSatParams(time_limit=5, workers=1))
     assert next(iter(result.stages)) == PINS_STAGE
     assert result.stages[PINS_STAGE] == (0, 0, True)
     assert result.schedule is not None and pins_dropped(inst, result.schedule) == 0
@@ -106,7 +106,7 @@ def test_no_pins_stage_without_pins_or_under_makespan() -> None:
     data = planted()
     del data["projects"][0]["tasks"][1]["pinned"]
     inst = compile_instance(load_portfolio(data))
-    result = solve_lexicographic(inst, "portfolio", SolverParams(time_limit=5, workers=1))
+    result = solve_lexicographic(inst, "portfolio", CpSatParams(time_limit=5, workers=1))
     assert PINS_STAGE not in result.stages
     # without the pin the objective drops small (the case the pin must prevent)
     assert result.schedule is not None
@@ -170,7 +170,7 @@ def test_lns_neighbourhood_adds_a_dropped_pin() -> None:
 def test_lns_loop_keeps_the_pin() -> None:
     inst = compile_instance(load_portfolio(planted()))
     best, stats = improve(
-        inst, _with_pin(inst), "portfolio", SolverParams(workers=1, seed=0), seconds=3.0
+        inst, _with_pin(inst), "portfolio", CpSatParams(workers=1, seed=0), seconds=3.0
     )
     assert stats["iterations"] and not stats["errors"]
     assert pins_dropped(inst, best) == 0

@@ -1,4 +1,4 @@
-"""Pure pools: interchangeable people modelled as one cumulative resource (``_Model._pure_pools``).
+"""Pure pools: interchangeable people modelled as one cumulative resource (``solver_models.pools``).
 
 The claim is that the pooled model has exactly the optimum of the person-by-person model and
 that naming people afterwards always gives a valid plan. Both are checked on generated
@@ -19,7 +19,14 @@ from allocator import load_portfolio
 from allocator.checker import check
 from allocator.engine import LNS_ABOVE, SolveParams, solve
 from allocator.readers import read_benchmark
-from solver_models.cpsat import SolverParams, _Model, solve_lexicographic, whole_model_size
+from solver_models.cpsat import (
+    CpSatParams,
+    Model,
+    ModelOptions,
+    solve_lexicographic,
+    whole,
+    whole_model_size,
+)
 from solver_models.instance import compile_instance
 from solver_models.schedule import to_plan
 from tests.conftest import portfolio_dict
@@ -33,7 +40,10 @@ def _plan_valid(data: dict[str, Any], objective: str, pooling: bool) -> tuple[in
     portfolio = load_portfolio(data)
     inst = compile_instance(portfolio)
     res = solve_lexicographic(
-        inst, objective, SolverParams(time_limit=20, workers=1, seed=0), pooling=pooling
+        inst,
+        objective,
+        CpSatParams(time_limit=20, workers=1, seed=0),
+        options=ModelOptions(pooling=pooling),
     )
     return checked_first_stage(portfolio, inst, res, objective)
 
@@ -90,10 +100,8 @@ def test_pooled_model_portfolio_objective_valid_and_equal(data: dict[str, Any]) 
     assert pooled == single
 
 
-def _pools_of(data: dict[str, Any]) -> _Model:
-    model = _Model(compile_instance(load_portfolio(data)))
-    model.build("makespan")
-    return model
+def _pools_of(data: dict[str, Any]) -> Model:
+    return Model(whole(compile_instance(load_portfolio(data))), "makespan")
 
 
 def test_pools_found_and_broken() -> None:
@@ -108,15 +116,15 @@ def test_pools_found_and_broken() -> None:
     # a pin names one member: the pool is no longer interchangeable
     pinned = [*tasks[:1], {**tasks[1], "pinned": {"person": "a1"}}]
     model = _pools_of(portfolio_dict(people, pinned, policy={"objective": "makespan"}))
-    assert model.pool_members == [] and model.does
+    assert model.pool_members == () and model.does
     # part-time work: a day can be shared, so one cumulative of |P| would be a relaxation
     part = [*tasks[:1], {**tasks[1], "allocation": 50}]
     model = _pools_of(portfolio_dict(people, part, policy={"objective": "makespan"}))
-    assert model.pool_members == []
+    assert model.pool_members == ()
     # a junior who qualifies for every place mixes into the pool's places: no pure pool ...
     people2 = [*people[:2], {"id": "a2", "skills": {"a": 1}}]
     model = _pools_of(portfolio_dict(people2, tasks, policy={"objective": "makespan"}))
-    assert model.pool_members == []
+    assert model.pool_members == ()
     # ... but when the places ask for level 2, the two seniors are a pool of their own
     senior = [
         {"id": "t", "requirements": [{"skill": "a", "min_level": 2}] * 2, "duration_days": 2},
@@ -133,7 +141,7 @@ def test_psplib_resources_are_pools_and_hard_instance_proven() -> None:
     portfolio = read_benchmark(J30 / "j3025_1.sm")
     inst = compile_instance(portfolio)
     res = solve_lexicographic(
-        inst, "makespan", SolverParams(time_limit=60, workers=1, seed=0, deterministic_time=20)
+        inst, "makespan", CpSatParams(time_limit=60, workers=1, seed=0, deterministic_time=20)
     )
     assert res.stages["makespan"] == (93, 93, True)
     assert res.schedule is not None
@@ -159,7 +167,7 @@ def test_stop_request_ends_a_stage_that_finds_no_new_solution() -> None:
     timer = threading.Timer(2.0, stop.set)
     timer.start()
     res = solve_lexicographic(
-        inst, "makespan", SolverParams(time_limit=120, workers=1, seed=0), stop=stop.is_set
+        inst, "makespan", CpSatParams(time_limit=120, workers=1, seed=0), stop=stop.is_set
     )
     timer.cancel()
     assert res.schedule is not None and "makespan" in res.stages
@@ -175,16 +183,15 @@ def test_model_size_counts_a_pooled_place_once(data: dict[str, Any]) -> None:
     for every one-person task filled from a pure pool, all but one of the pool's members."""
     inst = compile_instance(load_portfolio(data))
     raw = sum(len(t.candidates) for t in inst.tasks if t.possible)
-    model = _Model(inst)
-    model._pure_pools()
+    pools = inst.pools
     size = whole_model_size(inst)
     assert size <= raw
-    if not model.pool_place:
+    if not pools.place:
         assert size == raw
     saved = sum(
-        len(model.pool_members[model.pool_place[(t.index, 0)]]) - 1
+        len(pools.members[pools.place[(t.index, 0)]]) - 1
         for t in inst.tasks
-        if t.possible and not t.is_team and (t.index, 0) in model.pool_place
+        if t.possible and not t.is_team and (t.index, 0) in pools.place
     )
     if all(not t.is_team for t in inst.tasks):
         assert size == raw - saved

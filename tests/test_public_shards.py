@@ -91,4 +91,4 @@ def test_a_row_written_by_another_process_is_not_redone(
 @pytest.mark.parametrize("bad", ["0/2", "3/2", "2", "a/b"])
 def test_bad_shard_is_a_usage_error(bad: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="K/N"):
-        public._shard(bad)
+        public.parse_shard(bad)

@@ -633,9 +633,9 @@ def test_budget_zero_gives_every_unassigned_task_a_true_reason_of_its_own() -> N
 def test_the_engine_explains_without_placeholders_when_no_time_is_left(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import allocator.engine as engine
+    import allocator.pipeline as pipeline
 
-    monkeypatch.setattr(engine, "reasons_budget", lambda params, left: 0.0)
+    monkeypatch.setattr(pipeline, "reasons_budget", lambda params, left: 0.0)
     portfolio = generate(10, 10, seed=4, tightness=1.8)
     result = solve(portfolio, SolveParams(time_limit=2, workers=1, seed=0))
     assert result.plan.unassigned

@@ -12,9 +12,9 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection
 
-from api.db import make_engine
-from api.models import Base
-from api.settings import DEFAULT_DATABASE_URL
+from allocator_api.db import make_engine
+from allocator_api.models import Base
+from allocator_api.settings import DEFAULT_DATABASE_URL
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("connection") is None:

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from api.deps import JobsDep, Planner, PlansDep, Viewer
-from api.errors import ApiError, error_responses, not_found
-from api.repository import plan_body_of
-from api.schemas import JobOut
+from allocator_api.deps import JobsDep, Planner, PlansDep, Viewer
+from allocator_api.errors import ApiError, error_responses, not_found
+from allocator_api.repository import plan_body_of
+from allocator_api.schemas import JobOut
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import Admin, KeysDep
-from api.errors import error_responses, not_found
-from api.schemas import KeyCreatedOut, KeyIn, KeyOut
+from allocator_api.deps import Admin, KeysDep
+from allocator_api.errors import error_responses, not_found
+from allocator_api.schemas import KeyCreatedOut, KeyIn, KeyOut
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import Admin, DatabaseDep, Viewer
-from api.errors import ApiError, error_responses
-from api.metrics import Metrics
-from api.schemas import HealthOut
+from allocator_api.deps import Admin, DatabaseDep, Viewer
+from allocator_api.errors import ApiError, error_responses
+from allocator_api.metrics import Metrics
+from allocator_api.schemas import HealthOut
 
 router = APIRouter(tags=["operations"])
 #: the OpenAPI document behind a key (included when ``Settings.public_docs`` is off)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import PlansDep, Viewer
-from api.errors import error_responses, not_found
-from api.schemas import PlanOut
+from allocator_api.deps import PlansDep, Viewer
+from allocator_api.errors import error_responses, not_found
+from allocator_api.schemas import PlanOut
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import (
+from allocator_api.deps import (
     JobsDep,
     PageDep,
     Planner,
@@ -16,9 +16,9 @@ from api.deps import (
     SettingsDep,
     Viewer,
 )
-from api.errors import ApiError, error_responses, issues_as_details, not_found
-from api.repository import Portfolios, QueueFull
-from api.schemas import (
+from allocator_api.errors import ApiError, error_responses, issues_as_details, not_found
+from allocator_api.repository import Portfolios, QueueFull
+from allocator_api.schemas import (
     CheckOut,
     JobCreatedOut,
     PlanIn,
@@ -30,7 +30,7 @@ from api.schemas import (
     PortfolioSummaryOut,
     SolveIn,
 )
-from api.service import (
+from allocator_api.service import (
     Limits,
     capped,
     check_plan,
@@ -38,7 +38,7 @@ from api.service import (
     read_valid_portfolio,
     stored_portfolio,
 )
-from api.settings import Settings
+from allocator_api.settings import Settings
 
 router = APIRouter(prefix="/v1/portfolios", tags=["portfolios"])
 

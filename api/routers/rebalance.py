@@ -1,18 +1,15 @@
 """Re-planning: progress reports, rebalance jobs (warm-started from the latest plan) and plan
-diffs. See ``allocator.rebalance``, ``allocator.diff`` and ``allocator.nightly``.
+diffs. See ``allocator.rebalance``, ``allocator.diff`` and ``allocator_api.nightly``.
 
-A rebalance job is a row of ``jobs`` like a solve job (followed at ``/v1/jobs/{id}``, cancelled
-by ``DELETE``), created already ``running`` and run by a thread of this process (the queue
-workers only run plain solves); it heartbeats like them, so a dead process's job is reaped.
+A rebalance job is a job of kind ``rebalance`` (followed at ``/v1/jobs/{id}``, cancelled by
+``DELETE``): the route only queues it, with the base plan (the latest final one) and the
+stability knobs as its input; the job runner (``allocator_api.worker``) runs it like a solve,
+under the same solve slots, queue limits, heartbeats and cancel (``allocator_api.job_kinds``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
-import uuid
 from datetime import date
 from typing import Any
 
@@ -21,30 +18,26 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from allocator.contract import load_plan
 from allocator.diff import diff_plans
-from allocator.engine import SolveParams
-from allocator.nightly import UpdateError, apply_updates
-from allocator.rebalance import rebalance
-from api.deps import DatabaseDep, Planner, PlansDep, PortfoliosDep, SessionDep, SettingsDep, Viewer
-from api.errors import ApiError, ErrorDetail, error_responses, not_found
-from api.repository import (
-    ClaimedJob,
-    JobStore,
-    ProgressValues,
-    QueueFull,
-    latest_final_plan,
-    plan_body_of,
-    start_job,
+from allocator_api.deps import (
+    JobsDep,
+    Planner,
+    PlansDep,
+    PortfoliosDep,
+    RunnerDep,
+    SessionDep,
+    SettingsDep,
+    Viewer,
 )
-from api.routers.portfolios import save_replacement
-from api.schemas import JobCreatedOut, PortfolioSavedOut
-from api.service import PlanRejected, capped, checked_plan, stored_portfolio
-from api.settings import Settings
+from allocator_api.errors import ApiError, ErrorDetail, error_responses, not_found
+from allocator_api.nightly import UpdateError, apply_updates
+from allocator_api.repository import QueueFull, latest_final_plan, plan_body_of
+from allocator_api.routers.portfolios import save_replacement
+from allocator_api.schemas import JobCreatedOut, PortfolioSavedOut
+from allocator_api.service import capped, stored_portfolio
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["portfolios"])
-
-WORKER = f"rebalance:{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class NewTaskIn(BaseModel):
@@ -140,14 +133,15 @@ def report_progress(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobCreatedOut,
     responses=error_responses(401, 403, 404, 413, 422, 429),
-    summary="Start a rebalance job from the latest plan; follow it at /v1/jobs/{job_id}",
+    summary="Queue a rebalance job from the latest plan; follow it at /v1/jobs/{job_id}",
 )
 def rebalance_portfolio(
     portfolio_id: str,
     principal: Planner,
     portfolios: PortfoliosDep,
     session: SessionDep,
-    db: DatabaseDep,
+    jobs: JobsDep,
+    runner: RunnerDep,
     settings: SettingsDep,
     response: Response,
     params: RebalanceIn | None = None,
@@ -157,16 +151,21 @@ def rebalance_portfolio(
     params = params or RebalanceIn()
     time_limit = capped(params.time_limit, settings.default_time_limit, settings.max_time_limit)
     workers = int(capped(params.workers, settings.default_workers, settings.max_workers))
-    previous = latest_final_plan(session, principal.tenant, portfolio_id)
-    previous_body = plan_body_of(previous) if previous is not None else None
+    base = latest_final_plan(session, principal.tenant, portfolio_id)
+    job_input = {
+        "base_plan_id": base.id if base is not None else None,
+        "freeze_days": params.freeze_days,
+        "churn_budget": params.churn_budget,
+        "stability": params.stability,
+    }
     try:
-        job = start_job(
-            session,
-            principal.tenant,
+        job = jobs.enqueue(
             portfolio_id,
+            kind="rebalance",
+            input=job_input,
             time_limit=time_limit,
             workers=workers,
-            worker=WORKER,
+            max_queued=settings.max_queued_jobs,
             max_per_tenant=settings.max_jobs_per_tenant,
         )
     except QueueFull as exc:
@@ -176,83 +175,9 @@ def rebalance_portfolio(
             exc.reason,
             headers={"Retry-After": str(settings.retry_after_seconds)},
         ) from None
-    knobs = {
-        "freeze_days": params.freeze_days,
-        "churn_budget": params.churn_budget,
-        "stability": params.stability,
-    }
-    thread = threading.Thread(
-        target=_run,
-        args=(JobStore(db.sessions), settings, job, previous_body, knobs),
-        name=f"allocator-rebalance-{job.id[:8]}",
-        daemon=True,
-    )
-    thread.start()
+    runner.notify()
     response.headers["Location"] = f"/v1/jobs/{job.id}"
-    return JobCreatedOut(job_id=job.id, status="running", time_limit=time_limit, workers=workers)
-
-
-def _run(
-    store: JobStore,
-    settings: Settings,
-    job: ClaimedJob,
-    previous_body: dict[str, Any] | None,
-    knobs: dict[str, int | None],
-) -> None:
-    """The rebalance job: heartbeat and cancel polling beside the solve, then the plan."""
-    extra = {"job_id": job.id, "tenant": job.tenant}
-    stop = threading.Event()
-    done = threading.Event()
-
-    def monitor() -> None:
-        while not done.wait(settings.poll_interval):
-            try:
-                if not store.write_progress(job.id, WORKER, None) or store.cancel_requested(
-                    [job.id]
-                ):
-                    stop.set()
-            except Exception:
-                log.warning("rebalance monitor failed; retrying", extra=extra, exc_info=True)
-
-    watcher = threading.Thread(target=monitor, daemon=True)
-    watcher.start()
-    try:
-        portfolio = stored_portfolio(job.portfolio)
-        previous = load_plan(previous_body) if previous_body is not None else None
-        params = SolveParams(time_limit=job.time_limit, workers=job.workers, stop_event=stop)
-        if previous is None:
-            from allocator.engine import solve
-
-            result = solve(portfolio, params)
-        else:
-            result = rebalance(portfolio, previous, params, **knobs)
-        plan = result.plan
-        doc = checked_plan(portfolio, plan, where=f"of rebalance job {job.id}", context=extra)
-        store.save_plan(job, doc, final=True)
-        cancelled = bool(store.cancel_requested([job.id]))
-        store.finish(
-            job.id,
-            WORKER,
-            "cancelled" if cancelled else "done",
-            progress=ProgressValues(
-                "done", doc.objective, doc.lower_bound, plan.gap, plan.solve_seconds
-            ),
-        )
-        log.info("rebalance done", extra=extra | {"changes": len(plan.changes or ())})
-    except Exception as exc:
-        if isinstance(exc, PlanRejected):  # logged as an error by checked_plan
-            message = exc.message
-        else:
-            log.exception("rebalance failed", extra=extra)
-            message = (
-                exc.message if isinstance(exc, ApiError) else "internal error while rebalancing"
-            )
-        try:
-            store.finish(job.id, WORKER, "failed", error=f"{message} (job {job.id})")
-        except Exception:
-            log.exception("could not mark the rebalance job failed", extra=extra)
-    finally:
-        done.set()
+    return JobCreatedOut(job_id=job.id, status=job.status, time_limit=time_limit, workers=workers)
 
 
 @router.get(

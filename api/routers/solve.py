@@ -10,10 +10,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from allocator.engine import SolveParams, solve
-from api.deps import Planner, SettingsDep
-from api.errors import ApiError, error_responses
-from api.schemas import SyncSolveIn
-from api.service import Limits, capped, checked_plan, read_valid_portfolio
+from allocator_api.deps import Planner, SettingsDep
+from allocator_api.errors import ApiError, error_responses
+from allocator_api.schemas import SyncSolveIn
+from allocator_api.service import Limits, capped, checked_plan, read_valid_portfolio
 
 router = APIRouter(prefix="/v1", tags=["solve"])
 

@@ -1,5 +1,10 @@
 """The independent plan checker: is a plan valid for a portfolio, and what does it measure?
 
+*Why one file of over 800 lines*: it is the contract's rule list, one method per rule, with the
+definitions it recomputes on purpose (active days, durations, matching, lateness) kept beside
+the rules that use them, so that a reader can audit the checker against the contract in one
+place and nothing in it is shared with the solver side.
+
 :func:`check` judges a plan against the contract's *What makes a plan valid*, rules 1-10
 (``shared/contract/README.md``), plus plan-level consistency (rule ``0``: status, objective,
 bound, portfolio name), and computes the contract's *Measures* (:class:`Kpis`).
@@ -9,6 +14,10 @@ model data. Availability, capacity, durations and active days are recomputed her
 the contract's date-based definitions, so that a bug in the solver's compilation cannot hide
 itself. Only the list of working days (:class:`~allocator.timeline.Timeline`) and the objective
 function (:mod:`allocator.objective`, which *defines* the number a plan must report) are shared.
+For the same reason the checker keeps, on purpose, its own bipartite matching of people to
+places (rule 2; the solver side and the analytics share :mod:`solver_models.matching`) and its
+own *Late* (the library's is :func:`allocator.objective.late_days`), each written from the
+contract's text; the plan analytics (:mod:`allocator.analytics`) are tested to agree with it.
 
 Conventions:
 
@@ -170,7 +179,7 @@ class CheckResult:
 # ---------------------------------------------------------------------------------------------
 def effort_days(hours: float, person: Person, allocation: int) -> int:
     """``ceil(round(hours / (hours_per_day * allocation / 100), 9))`` (contract *Duration*)."""
-    per_day = person.hpd * allocation / 100.0
+    per_day = person.day_hours * allocation / 100.0
     return math.ceil(round(hours / per_day, 9))
 
 
@@ -233,7 +242,9 @@ def _why_unavailable(portfolio: Portfolio, p: Person, d: date) -> str:
 
 
 def _matching_size(people: Sequence[Person], places: Sequence[Place]) -> int:
-    """Largest number of places filled by distinct qualified people (augmenting paths)."""
+    """Largest number of places filled by distinct qualified people (augmenting paths).
+
+    The checker's own, on purpose (independence): not :mod:`solver_models.matching`."""
     holder: list[int | None] = [None] * len(places)  # place -> index of the person in it
 
     def place_person(i: int, seen: set[int]) -> bool:
@@ -316,7 +327,8 @@ class _Context:
         return bisect.bisect_right(self.days, d) - 1
 
     def late_days(self, task: Task, finish: date) -> int:
-        """Contract *Late*: ``max(0, idx(finish) - idx(D'))``."""
+        """Contract *Late*: ``max(0, idx(finish) - idx(D'))``. The checker's own, on purpose
+        (independence): not :func:`allocator.objective.late_days`."""
         deadline = self.portfolio.task_deadline(task)
         if deadline is None:
             return 0
@@ -773,11 +785,11 @@ def _kpis(ctx: _Context) -> Kpis:
         task = portfolio.task_by_id[tid]
         days = len(ctx.active[tid])
         for p in ctx.assignees(a):
-            h = days * p.hpd * task.alloc / 100.0
+            h = days * p.day_hours * task.alloc / 100.0
             hours_of[p.id] += h
             total_cost += h * p.rate
     available_of = {
-        p.id: sum(c / 100.0 * p.hpd for c in ctx.person_days[p.id].capacity.values())
+        p.id: sum(c / 100.0 * p.day_hours for c in ctx.person_days[p.id].capacity.values())
         for p in portfolio.people
     }
     total_hours = sum(hours_of.values())

@@ -14,6 +14,11 @@ its bound and gap (e.g. ``undelivered 120.5 h (bound 80 h, gap 34%)``), elapsed 
 limit, on one line redrawn in place on a terminal, else as plain lines. Ctrl-C
 stops it early: the best plan found so far is written and checked as usual (exit code 0 when
 it is valid); a second Ctrl-C aborts (exit code 1, no plan).
+
+This module is the library's command line and imports nothing of the service. The installed
+``allocator`` command is :func:`allocator_api.cli.main`, which adds the service's commands
+(``serve``, ``keys``, ``nightly``, and ``demo``'s database) through the ``add_commands`` hook
+of :func:`build_parser` / :func:`main`; ``python -m allocator.cli`` runs the library's alone.
 """
 
 from __future__ import annotations
@@ -36,18 +41,30 @@ from allocator.terms_text import TERM_TEXT, format_number, headline_terms
 from allocator.validation import validate
 
 if TYPE_CHECKING:
-    from allocator.engine import Progress
+    from allocator.engine import SolveProgress
 
 log = logging.getLogger("allocator")
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
+#: A command: its parsed arguments in, its exit code out (each sub-parser sets ``run``)
+Command = Callable[[argparse.Namespace], int]
 
-class _Parser(argparse.ArgumentParser):
+
+class CommandParser(argparse.ArgumentParser):
     """argparse that exits with code 2 and one line (its default is a usage block)."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_INPUT, f"{self.prog}: error: {message}\n")
+
+
+if TYPE_CHECKING:
+    #: The sub-commands of the ``allocator`` parser (``.choices`` maps a name to its parser)
+    SubParsers = argparse._SubParsersAction[CommandParser]
+    #: Adds commands to the parser (another package's: the service's, ``allocator_api.cli``);
+    #: it may also add options to the library's commands (``sub.choices["demo"]``) and replace
+    #: their ``run`` with ``set_defaults``
+    AddCommands = Callable[[SubParsers], None]
 
 
 def example_path() -> Path:
@@ -60,7 +77,9 @@ def _print_issues(issues: Sequence[Issue]) -> None:
         print(f"{issue.severity}: {issue}", file=sys.stderr)
 
 
-def _positive(kind: type[float] | type[int]) -> Callable[[str], float | int]:
+def positive(kind: type[float] | type[int]) -> Callable[[str], float | int]:
+    """An argparse type: a positive finite ``kind``."""
+
     def conv(text: str) -> float | int:
         try:
             v = kind(text)
@@ -73,7 +92,8 @@ def _positive(kind: type[float] | type[int]) -> Callable[[str], float | int]:
     return conv
 
 
-def _nonneg_int(text: str) -> int:
+def nonneg_int(text: str) -> int:
+    """An argparse type: an integer >= 0."""
     try:
         v = int(text)
     except ValueError:
@@ -83,69 +103,71 @@ def _nonneg_int(text: str) -> int:
     return v
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="allocator", description="Plan who works on what and when, check plans.")
+def build_parser(add_commands: AddCommands | None = None) -> argparse.ArgumentParser:
+    """The ``allocator`` parser: the library's commands, then those ``add_commands`` adds.
+    Each sub-parser's ``run`` default is its :data:`Command`."""
+    p = CommandParser(prog="allocator", description="Plan who works on what and when, check plans.")
     p.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-vv: solver log)"
     )
-    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=CommandParser)
 
     s = sub.add_parser("solve", help="solve a portfolio and write the plan")
     s.add_argument("portfolio", help="portfolio JSON (allocator.portfolio/v1), or 'example'")
     s.add_argument("-o", "--output", required=True, help="where to write the plan JSON")
-    s.add_argument("--time-limit", type=_positive(float), default=20.0, metavar="S")
-    s.add_argument("--workers", type=_positive(int), default=2, metavar="N")
-    s.add_argument("--seed", type=_nonneg_int, default=0, metavar="K")
+    s.add_argument("--time-limit", type=positive(float), default=20.0, metavar="S")
+    s.add_argument("--workers", type=positive(int), default=2, metavar="N")
+    s.add_argument("--seed", type=nonneg_int, default=0, metavar="K")
     s.add_argument(
         "--greedy", action="store_true", help="only the greedy list scheduler (baseline)"
     )
     s.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
+    s.set_defaults(run=cmd_solve)
 
     c = sub.add_parser("check", help="check a plan against a portfolio (exit 1 if invalid)")
     c.add_argument("portfolio")
     c.add_argument("plan")
     c.add_argument("--json", action="store_true", help="print violations and KPIs as JSON")
+    c.set_defaults(run=cmd_check)
 
     v = sub.add_parser("validate", help="validate a portfolio")
     v.add_argument("portfolio")
+    v.set_defaults(run=cmd_validate)
 
     g = sub.add_parser("generate", help="generate a synthetic portfolio")
-    g.add_argument("--people", type=_positive(int), required=True, metavar="N")
-    g.add_argument("--projects", type=_positive(int), required=True, metavar="M")
-    g.add_argument("--seed", type=_nonneg_int, default=0, metavar="K")
-    g.add_argument("--tightness", type=_positive(float), default=0.9)
+    g.add_argument("--people", type=positive(int), required=True, metavar="N")
+    g.add_argument("--projects", type=positive(int), required=True, metavar="M")
+    g.add_argument("--seed", type=nonneg_int, default=0, metavar="K")
+    g.add_argument("--tightness", type=positive(float), default=0.9)
     g.add_argument("--hard-deadlines", action="store_true")
     g.add_argument("--objective", choices=("portfolio", "makespan"), default="portfolio")
     g.add_argument("-o", "--output", required=True)
+    g.set_defaults(run=cmd_generate)
 
     d = sub.add_parser("demo", help="solve the bundled example, check it, print a summary")
     d.add_argument("-o", "--output", default="out/example-plan.json")
-    d.add_argument(
-        "--db",
-        default="sqlite:///out/allocator.sqlite",
-        help="also store the portfolio and the plan in this database (the service's), "
-        "'none' to skip",
-    )
-    d.add_argument("--time-limit", type=_positive(float), default=10.0, metavar="S")
-    d.add_argument("--workers", type=_positive(int), default=2, metavar="N")
-    _add_service_commands(sub)
+    d.add_argument("--time-limit", type=positive(float), default=10.0, metavar="S")
+    d.add_argument("--workers", type=positive(int), default=2, metavar="N")
+    d.set_defaults(run=cmd_demo)
     _add_rebalance_commands(sub)
+    if add_commands is not None:
+        add_commands(sub)
     return p
 
 
-def _add_rebalance_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
-    """``rebalance``, ``diff`` and ``nightly``: re-planning (see ``allocator.rebalance``)."""
+def _add_rebalance_commands(sub: SubParsers) -> None:
+    """``rebalance`` and ``diff``: re-planning (see ``allocator.rebalance``)."""
     r = sub.add_parser("rebalance", help="re-plan from a previous plan with minimal change")
     r.add_argument("portfolio", help="portfolio JSON with today's progress and as_of")
     r.add_argument("--previous", required=True, metavar="PLAN", help="the previous plan JSON")
     r.add_argument("-o", "--output", help="where to write the new plan (not with --tradeoff)")
-    r.add_argument("--time-limit", type=_positive(float), default=20.0, metavar="S")
-    r.add_argument("--workers", type=_positive(int), default=2, metavar="N")
-    r.add_argument("--budget", type=_nonneg_int, metavar="K", help="churn budget (tasks)")
-    r.add_argument("--freeze-days", type=_nonneg_int, metavar="N")
+    r.add_argument("--time-limit", type=positive(float), default=20.0, metavar="S")
+    r.add_argument("--workers", type=positive(int), default=2, metavar="N")
+    r.add_argument("--budget", type=nonneg_int, metavar="K", help="churn budget (tasks)")
+    r.add_argument("--freeze-days", type=nonneg_int, metavar="N")
     r.add_argument(
         "--stability",
-        type=_nonneg_int,
+        type=nonneg_int,
         metavar="S",
         help="price of one chosen change in priority-weighted late days (default: the "
         "portfolio's policy.stability, else 5, so no change is made only to finish earlier or "
@@ -154,27 +176,14 @@ def _add_rebalance_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     r.add_argument(
         "--tradeoff", action="store_true", help="table: objective terms per churn budget"
     )
+    r.set_defaults(run=cmd_rebalance)
     d = sub.add_parser("diff", help="what changed between two plans, task by task, and why")
     d.add_argument("old", help="old plan JSON")
     d.add_argument("new", help="new plan JSON")
     d.add_argument("--portfolio", help="the portfolio of the new plan (for the reasons)")
     d.add_argument("--old-portfolio", help="the portfolio of the old plan (for the reasons)")
     d.add_argument("--json", action="store_true", help="JSON output")
-    n = sub.add_parser("nightly", help="rebalance every portfolio of the service's database")
-    n.add_argument("--db", metavar="URL", help="database URL (default: the service's)")
-    n.add_argument("--as-of", type=_iso_date, metavar="DATE", help="the night's date")
-    n.add_argument("--updates", metavar="FILE_OR_DIR", help="progress file(s) to apply first")
-    n.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (tcp://host:port)")
-    n.add_argument("--time-limit", type=_positive(float), default=10.0, metavar="S")
-
-
-def _iso_date(text: str) -> object:
-    from datetime import date
-
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
+    d.set_defaults(run=cmd_diff)
 
 
 def cmd_rebalance(args: argparse.Namespace) -> int:
@@ -268,58 +277,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_nightly(args: argparse.Namespace) -> int:
-    try:
-        from allocator.nightly import load_updates, run_nightly
-        from api.settings import get_settings
-    except ImportError as exc:
-        print(f"error: nightly needs the 'api' and 'nightly' extras ({exc})", file=sys.stderr)
-        return EXIT_FAIL
-    url = args.db or get_settings().database_url
-    try:
-        updates = load_updates(args.updates)
-    except (OSError, ValueError) as exc:  # unreadable file, bad JSON, wrong shape
-        print(f"error: --updates: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    summary = run_nightly(
-        url,
-        as_of=args.as_of,
-        updates=updates,
-        scheduler=args.scheduler,
-        time_limit=args.time_limit,
-    )
-    print(summary.text())
-    return summary.exit_code
-
-
-def _add_service_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
-    """``serve`` and ``keys``: the REST service (``api/``, needs the ``api`` extra)."""
-    sv = sub.add_parser("serve", help="run the REST service")
-    sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8000)
-    sv.add_argument(
-        "--db", metavar="URL", help="database URL (default: sqlite:///allocator.sqlite)"
-    )
-    k = sub.add_parser("keys", help="make, list or revoke API keys of the REST service")
-    try:
-        from api.commands import add_keys_arguments
-    except ImportError:  # without the api extra, the command says so when run
-        return
-    add_keys_arguments(k, _Parser)
-
-
-def cmd_service(args: argparse.Namespace) -> int:
-    """``serve`` / ``keys`` (imported lazily: the library does not need the web stack)."""
-    try:
-        from api import commands
-    except ImportError as exc:
-        print(f"error: the REST service needs the 'api' extra ({exc})", file=sys.stderr)
-        return EXIT_FAIL
-    if args.cmd == "serve":
-        return commands.serve(args.host, args.port, args.db)
-    return commands.keys(args)
-
-
 def _load(path: str) -> object:
     from allocator.domain import Portfolio
 
@@ -328,11 +285,11 @@ def _load(path: str) -> object:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from allocator.contract import _load_json
+    from allocator.contract import load_json
     from allocator.errors import PortfolioError
 
     path = example_path() if args.portfolio == "example" else args.portfolio
-    data = _load_json(path, PortfolioError)
+    data = load_json(path, PortfolioError)
     portfolio, issues = read_portfolio(data)
     if any(i.severity == "error" for i in issues):
         _print_issues(
@@ -414,7 +371,7 @@ class _ProgressView:
         else:
             self._emit(force=True)
 
-    def __call__(self, p: Progress) -> None:
+    def __call__(self, p: SolveProgress) -> None:
         with self._lock:
             changed = p.stage.split(":")[0] != self.stage.split(":")[0] or p.stage == "done"
             self.stage, self.objective, self.bound, self.gap = (
@@ -568,19 +525,6 @@ def _solve_to(
     return EXIT_OK if report.valid else EXIT_FAIL
 
 
-def _record(plan_path: str, db: str) -> None:
-    """Store the example and its plan in the service's database (skipped without the api extra)."""
-    try:
-        from api.commands import record_plan
-    except ImportError:
-        log.info("database not written: install the 'api' extra to store plans")
-        return
-    if db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
-        Path(db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(example_path().read_text(encoding="utf-8"))
-    print(record_plan(db, "demo", data, load_plan(plan_path)))
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     from allocator.checker import check
     from allocator.domain import Portfolio
@@ -646,41 +590,35 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def cmd_solve(args: argparse.Namespace) -> int:
+    return _solve_to(
+        args.portfolio,
+        args.output,
+        args.time_limit,
+        args.workers,
+        args.seed,
+        args.greedy,
+        quiet=args.quiet,
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Solve the bundled example, write and check its plan (the service's ``demo`` also stores
+    it: ``allocator_api.cli``)."""
+    return _solve_to("example", args.output, args.time_limit, args.workers, 0, False)
+
+
+def main(argv: Sequence[str] | None = None, add_commands: AddCommands | None = None) -> int:
+    """Run the command line; ``add_commands``: see :func:`build_parser`."""
+    parser = build_parser(add_commands)
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 1) if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
     if not args.verbose:
         logging.getLogger("solver_models").setLevel(logging.WARNING)
+    run: Command = args.run
     try:
-        if args.cmd == "solve":
-            return _solve_to(
-                args.portfolio,
-                args.output,
-                args.time_limit,
-                args.workers,
-                args.seed,
-                args.greedy,
-                quiet=args.quiet,
-            )
-        if args.cmd == "demo":
-            code = _solve_to("example", args.output, args.time_limit, args.workers, 0, False)
-            if args.db != "none":
-                _record(args.output, args.db)
-            return code
-        if args.cmd == "check":
-            return cmd_check(args)
-        if args.cmd == "validate":
-            return cmd_validate(args)
-        if args.cmd == "generate":
-            return cmd_generate(args)
-        if args.cmd in ("serve", "keys"):
-            return cmd_service(args)
-        if args.cmd in ("rebalance", "diff", "nightly"):
-            return {"rebalance": cmd_rebalance, "diff": cmd_diff, "nightly": cmd_nightly}[args.cmd](
-                args
-            )
+        return run(args)
     except InputError as exc:
         _print_issues(list(exc.issues) + list(exc.warnings))
         return EXIT_INPUT
@@ -694,7 +632,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAIL
-    parser.error(f"unknown command {args.cmd!r}")
 
 
 if __name__ == "__main__":

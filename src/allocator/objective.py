@@ -207,7 +207,7 @@ def assignee_hours(task: Task, person: Person, days: int | None = None) -> float
     """Hours of ``person`` on ``task``: duration x hours_per_day x allocation / 100."""
     if days is None:
         days = task_duration(task, None if task.is_team else person)
-    return days * person.hpd * task.alloc / 100.0
+    return days * person.day_hours * task.alloc / 100.0
 
 
 def assignee_cost_units(
@@ -249,7 +249,7 @@ def weights(portfolio: Portfolio, n_days: int | None = None) -> Weights:
 
 
 def _weights(portfolio: Portfolio, n_days: int) -> Weights:
-    hpds = sorted({p.hpd for p in portfolio.people}) or [8.0]
+    hpds = sorted({p.day_hours for p in portfolio.people}) or [8.0]
     max_rate = max((p.rate for p in portfolio.people), default=0.0) + OVERQUALIFIED * 4
     c_max = 0
     prio_sum = 0

@@ -1,5 +1,9 @@
 """Reasons for unassigned work that a planner can act on, computed from the plan itself.
 
+*Why one file of over 800 lines*: the sentence builders and the two explainers that use them
+(the full, day-by-day one and the brief bulk one) share every wording function, so a reason
+reads the same whichever path found it; splitting them would scatter one vocabulary.
+
 Each sentence is a fact about the portfolio and the plan, checked here, never a guess:
 
 * a predecessor is unassigned (so this task cannot start);
@@ -135,7 +139,7 @@ class Explainer:
         people = portfolio.people
         self._ids: list[str] = [x.id for x in people]
         self._index = {pid: i for i, pid in enumerate(self._ids)}
-        self._hpd: list[float] = [x.hpd for x in people]
+        self._hpd: list[float] = [x.day_hours for x in people]
         #: a person with each day length (for durations, which depend on it alone)
         self._hpd_person: dict[float, int] = {}
         for i, h in enumerate(self._hpd):

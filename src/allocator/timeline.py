@@ -114,13 +114,13 @@ def task_duration(task: Task, person: Person | None) -> int:
         if prog.remaining_hours is not None:
             if person is None:
                 raise ValueError(f"task {task.id}: duration from hours needs a person")
-            return effort_duration(prog.remaining_hours, person.hpd, task.alloc)
+            return effort_duration(prog.remaining_hours, person.day_hours, task.alloc)
     if task.duration_days is not None:
         return int(task.duration_days)
     if task.effort_hours is not None:
         if person is None:
             raise ValueError(f"task {task.id}: duration from effort needs a person")
-        return effort_duration(task.effort_hours, person.hpd, task.alloc)
+        return effort_duration(task.effort_hours, person.day_hours, task.alloc)
     raise ValueError(f"task {task.id}: neither effort_hours nor duration_days")
 
 

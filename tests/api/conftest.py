@@ -19,10 +19,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.repository import Keys
-from api.security import Role
-from api.settings import Settings
+from allocator_api.app import create_app
+from allocator_api.repository import Keys
+from allocator_api.security import Role
+from allocator_api.settings import Settings
 
 PG_URL = os.environ.get(
     "ALLOCATOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

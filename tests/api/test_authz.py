@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 
 from allocator.contract import read_portfolio
 from allocator.engine import SolveParams, solve
-from api.app import create_app
-from api.repository import ClaimedJob, Jobs, JobStore, Keys, Portfolios
-from api.service import checked_plan, read_valid_portfolio
+from allocator_api.app import create_app
+from allocator_api.repository import ClaimedJob, Jobs, JobStore, Keys, Portfolios
+from allocator_api.service import checked_plan, read_valid_portfolio
 from tests.api.conftest import BACKENDS, database_url, new_tenant, settings_for
 from tests.conftest import portfolio_dict
 

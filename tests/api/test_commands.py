@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from allocator.cli import main
-from api.app import create_app
-from api.models import ApiKeyRow
-from api.security import hash_token
-from api.settings import Settings
+from allocator_api.app import create_app
+from allocator_api.cli import main
+from allocator_api.models import ApiKeyRow
+from allocator_api.security import hash_token
+from allocator_api.settings import Settings
 from tests.api.conftest import settings_for
 
 

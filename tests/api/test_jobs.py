@@ -19,8 +19,8 @@ from allocator.contract import plan_to_dict, portfolio_to_dict, read_plan, read_
 from allocator.domain import Portfolio
 from allocator.engine import Result, SolveParams, solve
 from allocator.generator import generate
-from api import worker
-from api.models import AssignmentRow, JobRow, utcnow
+from allocator_api import job_kinds
+from allocator_api.models import AssignmentRow, JobRow, utcnow
 from tests.api.conftest import AppFactory, key_headers, new_tenant, wait_job
 
 
@@ -109,7 +109,7 @@ def test_cancel_running_job_keeps_best_plan(
             reached.set()
         return solve(portfolio, params)
 
-    monkeypatch.setattr(worker, "solve", held_solve)
+    monkeypatch.setattr(job_kinds, "solve", held_solve)
     h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
     pid = client.post("/v1/portfolios", json=slow_portfolio(), headers=h).json()["id"]
     job_id = client.post(f"/v1/portfolios/{pid}/solve", json={"time_limit": 2}, headers=h).json()[

@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from api.db import Database, alembic_config
-from api.models import Base
+from allocator_api.db import Database, alembic_config
+from allocator_api.models import Base
 
 
 def test_migrations_match_the_models(db_url: str) -> None:

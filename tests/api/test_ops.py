@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
-from api.app import create_app
-from api.logs import JsonFormatter, reset_request_id, set_request_id
-from api.repository import Portfolios
+from allocator_api.app import create_app
+from allocator_api.logs import JsonFormatter, reset_request_id, set_request_id
+from allocator_api.repository import Portfolios
 from tests.api.conftest import AppFactory, key_headers, new_tenant, settings_for, wait_job
 
 OPERATION_IDS = {
@@ -85,7 +85,9 @@ def test_request_ids(client: TestClient) -> None:
 
 
 def test_json_log_lines_carry_the_request_id() -> None:
-    record = logging.LogRecord("api.access", logging.INFO, __file__, 1, "GET %s", ("/x",), None)
+    record = logging.LogRecord(
+        "allocator_api.access", logging.INFO, __file__, 1, "GET %s", ("/x",), None
+    )
     record.status = 200
     token = set_request_id("req-42")
     try:
@@ -93,15 +95,19 @@ def test_json_log_lines_carry_the_request_id() -> None:
     finally:
         reset_request_id(token)
     assert line["message"] == "GET /x" and line["request_id"] == "req-42"
-    assert line["status"] == 200 and line["level"] == "info" and line["logger"] == "api.access"
+    assert (
+        line["status"] == 200
+        and line["level"] == "info"
+        and line["logger"] == "allocator_api.access"
+    )
 
 
 def test_access_log_has_route_and_status(
     client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="api.access"):
+    with caplog.at_level(logging.INFO, logger="allocator_api.access"):
         client.get("/healthz", headers={"X-Request-ID": "abc"})
-    rec = next(r for r in caplog.records if r.name == "api.access")
+    rec = next(r for r in caplog.records if r.name == "allocator_api.access")
     assert rec.route == "/healthz" and rec.status == 200  # type: ignore[attr-defined]
 
 

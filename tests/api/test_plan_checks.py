@@ -27,11 +27,11 @@ from allocator.engine import Result, SolveParams, solve
 from allocator.generator import generate
 from allocator.objective import MAX_EXACT, objective_value
 from allocator.rebalance import rebalance
-from api import worker
-from api.db import Database, alembic_config
-from api.models import JobRow, PlanRow, utcnow
-from api.repository import plan_body_of
-from api.routers import solve as solve_route
+from allocator_api import job_kinds
+from allocator_api.db import Database, alembic_config
+from allocator_api.models import JobRow, PlanRow, utcnow
+from allocator_api.repository import plan_body_of
+from allocator_api.routers import solve as solve_route
 from tests.api.conftest import key_headers, new_tenant, wait_job
 
 FULL_VERDICT = {"valid": True, "violations": 0, "codes": [], "stale": False}
@@ -119,10 +119,10 @@ def test_solve_job_plan_failing_the_checker_is_not_stored(
             return dataclasses.replace(result, plan=_corrupt(result.plan))
         return result
 
-    monkeypatch.setattr(worker, "solve", corrupted)
+    monkeypatch.setattr(job_kinds, "solve", corrupted)
     h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
     pid = client.post("/v1/portfolios", json=ok_small, headers=h).json()["id"]
-    with caplog.at_level(logging.ERROR, logger="api.service"):
+    with caplog.at_level(logging.ERROR, logger="allocator_api.service"):
         job_id = client.post(f"/v1/portfolios/{pid}/solve", headers=h).json()["job_id"]
         job = wait_job(client, job_id, h)
     assert job["status"] == "failed", job
@@ -174,7 +174,7 @@ def test_rebalance_plan_failing_the_checker_is_not_stored(
         result = rebalance(portfolio, previous, params, **kw)
         return dataclasses.replace(result, plan=_corrupt(result.plan))
 
-    monkeypatch.setattr("api.routers.rebalance.rebalance", corrupted)
+    monkeypatch.setattr(job_kinds, "rebalance", corrupted)
     r = client.post(f"/v1/portfolios/{pid}/rebalance", json={"time_limit": 1}, headers=h)
     assert r.status_code == 202, r.text
     job = wait_job(client, r.json()["job_id"], h)

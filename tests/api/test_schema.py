@@ -21,8 +21,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app
-from api.settings import Settings
+from allocator_api.app import create_app
+from allocator_api.settings import Settings
 from tests.api.conftest import key_headers, settings_for, wait_job
 from tests.api.test_ops import OPERATION_IDS
 from tests.conftest import portfolio_dict

@@ -99,14 +99,14 @@ def running(cmd: list[str], env: dict[str, str], cwd: Path, port: int) -> Iterat
 def uvicorn_cmd(port: int) -> list[str]:
     return [
         sys.executable,
-        *("-m", "uvicorn", "--factory", "api.app:create_app"),
+        *("-m", "uvicorn", "--factory", "allocator_api.app:create_app"),
         *("--host", HOST, "--port", str(port), "--no-access-log"),
     ]
 
 
 def cli(*args: str, env: dict[str, str], cwd: Path) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "allocator.cli", *args],
+        [sys.executable, "-m", "allocator_api.cli", *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -140,7 +140,7 @@ def test_done_when(tmp_path: Path) -> None:
     assert planner.startswith("alk_") and "\n" not in planner
     port = free_port()
     base = f"http://{HOST}:{port}"
-    serve = [sys.executable, "-m", "allocator.cli", "serve", "--port", str(port)]
+    serve = [sys.executable, "-m", "allocator_api.cli", "serve", "--port", str(port)]
     with running(serve, env, tmp_path, port) as server, httpx.Client(base_url=base) as http:
         assert (tmp_path / "allocator.sqlite").exists()  # the default database
         h = {"Authorization": f"Bearer {planner}"}
@@ -194,7 +194,7 @@ def test_done_when(tmp_path: Path) -> None:
         lines = [json.loads(x) for x in log if x.startswith("{")]
         assert len(lines) > 10
         assert any(x.get("route") == "/v1/portfolios/{portfolio_id}/solve" for x in lines)
-        assert all("request_id" in x for x in lines if x.get("logger") == "api.access")
+        assert all("request_id" in x for x in lines if x.get("logger") == "allocator_api.access")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

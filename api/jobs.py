@@ -1,0 +1,88 @@
+"""What a job handler sees: its job and a :class:`JobContext` (progress, stop, plan writer).
+
+A job kind is a name in ``allocator_api.models.JOB_KINDS`` and a handler in
+``allocator_api.job_kinds.KINDS``: ``handler(job, ctx)`` reads the portfolio and the kind's
+input from ``job``, stores its plans with ``ctx.save_plan`` (the best so far, then the final
+one), reports progress with ``ctx.report`` / ``ctx.record`` and returns when it is done or when
+``ctx.stop`` is set (cancel, shutdown, the job removed). It raises to fail the job; the runner
+(``allocator_api.worker``) turns the outcome into the job's final status.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from allocator.engine import SolveProgress
+from allocator_api.repository import ClaimedJob, JobStore, PlanDoc, ProgressValues, terms_or_none
+
+
+class JobContext:
+    """The runner's side of one running job, handed to its handler.
+
+    The handler's calls only record (progress) or write one plan (``save_plan``); the runner's
+    monitor thread writes the latest progress with a heartbeat and sets ``stop`` on a cancel.
+    """
+
+    def __init__(self, job: ClaimedJob, store: JobStore) -> None:
+        self.job = job
+        self.store = store
+        #: set to stop the job early (cancel, shutdown, job removed): keep the best plan
+        self.stop = threading.Event()
+        self.cancelled = False
+        #: the job or its portfolio is gone: nothing more can be stored
+        self.lost = False
+        #: the last plan stored for the job (its figures are the job's final progress)
+        self.last_plan: PlanDoc | None = None
+        self._lock = threading.Lock()
+        self._latest: ProgressValues | None = None
+        self._dirty = False
+
+    # -- progress -----------------------------------------------------------------------------
+    def report(self, p: SolveProgress) -> None:
+        """The engine's progress callback (``SolveParams.on_progress``): record only."""
+        self.record(
+            ProgressValues(
+                p.stage, terms_or_none(p.objective), terms_or_none(p.lower_bound), p.gap, p.elapsed
+            )
+        )
+
+    def record(self, values: ProgressValues) -> None:
+        with self._lock:
+            self._latest = values
+            self._dirty = True
+
+    def take(self) -> ProgressValues | None:
+        """The progress recorded since the last take (None: nothing new). For the monitor."""
+        with self._lock:
+            if not self._dirty:
+                return None
+            self._dirty = False
+            return self._latest
+
+    # -- plans --------------------------------------------------------------------------------
+    def save_plan(self, doc: PlanDoc, *, final: bool) -> bool:
+        """Store the job's plan (a checked :class:`PlanDoc`): its version, rewritten in place
+        until ``final``. False (and ``stop`` set) when the job or its portfolio is gone."""
+        if self.lost:
+            return False
+        if self.store.save_plan(self.job, doc, final=final) is None:
+            self.lost = True
+            self.stop.set()
+            return False
+        self.last_plan = doc
+        return True
+
+    def plan_body(self, plan_id: str) -> dict[str, Any] | None:
+        """Another stored plan of the job's tenant (e.g. a rebalance's base), contract JSON."""
+        return self.store.plan_body(self.job.tenant, plan_id)
+
+
+#: a job kind's handler
+Handler = Callable[[ClaimedJob, JobContext], None]
+
+
+def plan_progress(doc: PlanDoc, stage: str) -> ProgressValues:
+    """A stored plan's figures as job progress (``stage``: ``greedy``, ``done``, ...)."""
+    return ProgressValues(stage, doc.objective, doc.lower_bound, doc.gap, doc.solve_seconds)

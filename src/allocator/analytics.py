@@ -1,0 +1,652 @@
+"""Analytics of a plan: the plan as tables and its KPIs, all built on one :class:`PlanView`.
+
+:class:`PlanView` computes, once per plan, the working days, each person's availability and
+capacity hours, and for each assignment (:class:`Booking`) its active days, the skill each
+assignee brings, their hours and cost, and its days late (:func:`allocator.objective.late_days`,
+the one definition on the library's side). :func:`assignments_frame`, :func:`kpi_frames` (per
+person, team, skill and week), :func:`utilization_frame` and :func:`demand_capacity_frame` read
+the view; :func:`kpi_summary` is the checker's :func:`allocator.checker.kpis` (the plan's
+measures are defined once, there). The view's hours, costs, late days and utilization agree
+with the checker's on valid plans (``tests/test_analytics.py``), though computed apart: the
+checker is independent of this module on purpose.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allocator.checker import kpis
+from allocator.domain import Plan, Portfolio, Task
+from allocator.objective import late_days
+from allocator.timeline import Timeline, availability, capacity
+from solver_models.matching import match
+
+__all__ = [
+    "Booking",
+    "PlanView",
+    "assignments_frame",
+    "demand_capacity_frame",
+    "kpi_diff",
+    "kpi_frames",
+    "kpi_summary",
+    "unassigned_frame",
+    "utilization_frame",
+]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Booking:
+    """One assignment as the analytics see it (the first of its task in plan order).
+
+    ``people`` are the assignees, each once, in plan order; ``active`` the mask of its active
+    days (contract *Active days*) over the working days; ``lo``/``hi`` its span ``[lo, hi)``;
+    ``skill_of`` the skill of the place each assignee fills (``None`` when none is left to
+    them: an invalid plan); ``hours`` (active days x hours_per_day x allocation / 100) and
+    ``cost`` per assignee (0 for an unknown person).
+    """
+
+    task: Task
+    start: date
+    finish: date
+    people: tuple[str, ...]
+    lo: int
+    hi: int
+    active: np.ndarray
+    active_days: int
+    late_days: int
+    skill_of: Mapping[str, str | None]
+    hours: Mapping[str, float]
+    cost: Mapping[str, float]
+
+
+class PlanView:
+    """Working days, each person's availability and capacity hours as arrays, and the plan's
+    :attr:`bookings` (known tasks, first assignment each, plan order), computed once.
+    ``plan=None`` gives the calendar part alone (no bookings)."""
+
+    def __init__(self, portfolio: Portfolio, plan: Plan | None = None) -> None:
+        self.portfolio = portfolio
+        self.plan = plan
+        self.timeline = Timeline.of(portfolio)
+        self.n = len(self.timeline)
+        self.index = pd.DatetimeIndex(list(self.timeline.days), dtype="datetime64[ns]")
+        self.available: dict[str, np.ndarray] = {}
+        self.capacity_hours: dict[str, np.ndarray] = {}
+        for person in portfolio.people:
+            if person.id in self.available:
+                continue
+            self.available[person.id] = np.array(
+                availability(portfolio, self.timeline, person), dtype=bool
+            ).reshape(self.n)
+            self.capacity_hours[person.id] = (
+                np.array(capacity(portfolio, self.timeline, person), dtype=float).reshape(self.n)
+                / 100.0
+                * person.day_hours
+            )
+        self.bookings: tuple[Booking, ...] = () if plan is None else self._book(plan)
+
+    def _book(self, plan: Plan) -> tuple[Booking, ...]:
+        portfolio = self.portfolio
+        out: list[Booking] = []
+        seen: set[str] = set()
+        for a in plan.assignments:
+            task = portfolio.task_by_id.get(a.task)
+            if task is None or a.task in seen:
+                continue
+            seen.add(a.task)
+            people = tuple(dict.fromkeys(a.people))
+            lo, hi = self.span(a.start, a.finish)
+            mask = self.active(a.start, a.finish, people)
+            n_active = int(mask.sum())
+            hours: dict[str, float] = {}
+            cost: dict[str, float] = {}
+            for pid in people:
+                person = portfolio.person_by_id.get(pid)
+                hours[pid] = n_active * (person.day_hours if person else 0.0) * task.alloc / 100.0
+                cost[pid] = hours[pid] * (person.rate if person else 0.0)
+            out.append(
+                Booking(
+                    task=task,
+                    start=a.start,
+                    finish=a.finish,
+                    people=people,
+                    lo=lo,
+                    hi=hi,
+                    active=mask,
+                    active_days=n_active,
+                    late_days=self.late_days(task, a.finish),
+                    skill_of=_skill_of(portfolio, task, people),
+                    hours=hours,
+                    cost=cost,
+                )
+            )
+        return tuple(out)
+
+    def span(self, start: date, finish: date) -> tuple[int, int]:
+        """Index range ``[lo, hi)`` of the working days from ``start`` to ``finish``."""
+        return self.timeline.first_on_or_after(start), self.timeline.last_on_or_before(finish) + 1
+
+    def active(self, start: date, finish: date, people: Sequence[str]) -> np.ndarray:
+        """Mask of the active days of an assignment (contract *Active days*)."""
+        lo, hi = self.span(start, finish)
+        mask = np.zeros(self.n, dtype=bool)
+        if hi > lo:
+            mask[lo:hi] = True
+        for pid in people:
+            av = self.available.get(pid)
+            if av is not None:
+                mask &= av
+        return mask
+
+    def late_days(self, task: Task, finish: date) -> int:
+        """Contract *Late* of ``task`` finishing on ``finish``."""
+        tl = self.timeline
+        return late_days(self.portfolio, tl, task, tl.last_on_or_before(finish))
+
+    def window(self, task: Task) -> tuple[int, int]:
+        """Working days ``[lo, hi)`` in which a task should run: from its earliest start to its
+        deadline (the calendar's end when it has none or it leaves no day)."""
+        tl = self.timeline
+        lo = tl.first_on_or_after(self.portfolio.task_earliest_start(task))
+        hi = self.n
+        deadline = self.portfolio.task_deadline(task)
+        if deadline is not None and tl.last_on_or_before(deadline) + 1 > lo:
+            hi = tl.last_on_or_before(deadline) + 1
+        return lo, hi
+
+    def periods(self, freq: str) -> pd.DatetimeIndex:
+        """The start of the period (``freq``: a pandas period alias, ``W`` = Mon-Sun weeks) of
+        each working day."""
+        if self.n == 0:
+            return pd.DatetimeIndex([], dtype="datetime64[ns]")
+        starts = self.index.to_period(freq).start_time
+        return pd.DatetimeIndex(starts).astype("datetime64[ns]")
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        """Planned hours and cost per person (rows in ``portfolio.people`` order) and working
+        day."""
+        portfolio = self.portfolio
+        pos = {p.id: i for i, p in reversed(list(enumerate(portfolio.people)))}
+        hours = np.zeros((len(portfolio.people), self.n))
+        cost = np.zeros_like(hours)
+        for b in self.bookings:
+            for pid in b.people:
+                if pid not in pos:
+                    continue
+                person = portfolio.people[pos[pid]]
+                h = person.day_hours * b.task.alloc / 100.0
+                hours[pos[pid], b.active] += h
+                cost[pos[pid], b.active] += h * person.rate
+        return hours, cost
+
+
+def _skill_of(portfolio: Portfolio, task: Task, people: Sequence[str]) -> dict[str, str | None]:
+    """The skill each assignee brings: the place they fill in a one-to-one matching of people to
+    places (contract rule 2); ``None`` where no matching place exists (an invalid plan)."""
+    places = task.places
+    persons = [portfolio.person_by_id.get(pid) for pid in people]
+
+    def fits(i: int, k: int) -> bool:
+        p = persons[i]
+        return p is not None and p.level(places[k].skill) >= places[k].min_level
+
+    out: dict[str, str | None] = dict.fromkeys(people)
+    for k, held in enumerate(match(len(persons), len(places), fits)):
+        if held is not None:
+            out[people[held]] = places[k].skill
+    return out
+
+
+_ASSIGNMENT_COLUMNS: Mapping[str, str] = {
+    "task": "string",
+    "task_name": "string",
+    "project": "string",
+    "project_name": "string",
+    "person": "string",
+    "person_name": "string",
+    "team": "string",
+    "skill": "string",
+    "start": "datetime64[ns]",
+    "finish": "datetime64[ns]",
+    "active_days": "int64",
+    "allocation": "int64",
+    "hours": "float64",
+    "cost": "float64",
+    "priority": "int64",
+    "deadline": "datetime64[ns]",
+    "late_days": "int64",
+    "late": "bool",
+}
+
+
+def _typed(rows: list[dict[str, Any]], columns: Mapping[str, str]) -> pd.DataFrame:
+    data = {}
+    for c, dtype in columns.items():
+        values = [r.get(c) for r in rows]
+        if dtype.startswith("datetime64"):
+            values = [pd.NaT if v is None else pd.Timestamp(v) for v in values]
+        elif dtype == "string":
+            values = [pd.NA if v is None else v for v in values]
+        data[c] = pd.Series(values, dtype=dtype)
+    return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+
+
+def assignments_frame(portfolio: Portfolio, plan: Plan) -> pd.DataFrame:
+    """One row per assigned task and assignee (one row with an empty ``person`` for a task that
+    needs nobody), in plan order.
+
+    ``active_days`` are the contract's active days; ``hours`` = active days x ``hours_per_day``
+    x ``allocation`` / 100 and ``cost`` = hours x ``cost_per_hour``, so the columns add up to the
+    checker's ``total_hours`` and ``total_cost``; ``skill`` is the skill of the place the person
+    fills; ``late_days`` follows the contract's *Late*. Assignments of unknown tasks are skipped.
+    """
+    return _assignments(PlanView(portfolio, plan))
+
+
+def _assignments(view: PlanView) -> pd.DataFrame:
+    portfolio = view.portfolio
+    rows: list[dict[str, Any]] = []
+    for b in view.bookings:
+        task = b.task
+        project = portfolio.project_by_id.get(task.project)
+        base = {
+            "task": task.id,
+            "task_name": task.name,
+            "project": task.project,
+            "project_name": None if project is None else project.name,
+            "start": b.start,
+            "finish": b.finish,
+            "active_days": b.active_days,
+            "allocation": task.alloc,
+            "priority": portfolio.task_priority(task),
+            "deadline": portfolio.task_deadline(task),
+            "late_days": b.late_days,
+            "late": b.late_days > 0,
+        }
+        if not b.people:
+            rows.append({**base, "hours": 0.0, "cost": 0.0})
+            continue
+        for pid in b.people:
+            person = portfolio.person_by_id.get(pid)
+            rows.append(
+                {
+                    **base,
+                    "person": pid,
+                    "person_name": None if person is None else person.name,
+                    "team": None if person is None else person.team,
+                    "skill": b.skill_of.get(pid),
+                    "hours": b.hours[pid],
+                    "cost": b.cost[pid],
+                }
+            )
+    return _typed(rows, _ASSIGNMENT_COLUMNS)
+
+
+def unassigned_frame(portfolio: Portfolio, plan: Plan, sep: str = "; ") -> pd.DataFrame:
+    """One row per unassigned task: ``task``, ``task_name``, ``project``, ``project_name``,
+    ``priority``, ``work_hours`` (contract *Work*), ``skill`` (the skills it needs) and its
+    ``reasons`` joined with ``sep``."""
+    rows = []
+    for u in plan.unassigned:
+        task = portfolio.task_by_id.get(u.task)
+        project = None if task is None else portfolio.project_by_id.get(task.project)
+        rows.append(
+            {
+                "task": u.task,
+                "task_name": None if task is None else task.name,
+                "project": None if task is None else task.project,
+                "project_name": None if project is None else project.name,
+                "priority": None if task is None else portfolio.task_priority(task),
+                "work_hours": None if task is None else portfolio.task_work_hours(task),
+                "skill": None
+                if task is None
+                else ",".join(dict.fromkeys(pl.skill for pl in task.places)) or None,
+                "reasons": sep.join(u.reasons),
+            }
+        )
+    return _typed(
+        rows,
+        {
+            "task": "string",
+            "task_name": "string",
+            "project": "string",
+            "project_name": "string",
+            "priority": "Int64",
+            "work_hours": "float64",
+            "skill": "string",
+            "reasons": "string",
+        },
+    )
+
+
+def _ratio(num: Any, den: Any) -> Any:
+    """``num / den``, 0 where ``den`` is 0 (as the checker's utilization)."""
+    num = np.asarray(num, dtype=float)
+    den = np.asarray(den, dtype=float)
+    out = np.zeros(np.broadcast(num, den).shape)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def utilization_frame(portfolio: Portfolio, plan: Plan, freq: str = "W") -> pd.DataFrame:
+    """Planned hours against capacity per person and period (long: ``person``, ``period`` (the
+    period's first day), ``hours``, ``capacity_hours``, ``utilization``; utilization is 0 where
+    the person has no capacity). Periods are pandas period aliases: ``W`` (Mon-Sun weeks), ``M``.
+    """
+    days = PlanView(portfolio, plan)
+    hours, _ = days.load()
+    cap = np.array([days.capacity_hours[p.id] for p in portfolio.people]).reshape(hours.shape)
+    periods = days.periods(freq)
+    uniq = pd.DatetimeIndex(periods.unique())
+    col = uniq.get_indexer(periods)
+    h = np.zeros((len(portfolio.people), len(uniq)))
+    c = np.zeros_like(h)
+    for k in range(len(uniq)):
+        sel = col == k
+        h[:, k] = hours[:, sel].sum(axis=1)
+        c[:, k] = cap[:, sel].sum(axis=1)
+    ids = [p.id for p in portfolio.people]
+    out = pd.DataFrame(
+        {
+            "person": pd.Series(np.repeat(ids, len(uniq)), dtype="string"),
+            "period": pd.DatetimeIndex(np.tile(uniq.to_numpy(), len(ids))).astype("datetime64[ns]"),
+            "hours": h.reshape(-1),
+            "capacity_hours": c.reshape(-1),
+            "utilization": _ratio(h, c).reshape(-1),
+        }
+    )
+    return out
+
+
+def kpi_summary(portfolio: Portfolio, plan: Plan) -> pd.Series:
+    """The checker's KPIs of the plan (:func:`allocator.checker.kpis`), its ``gap`` and its
+    ``portfolio`` objective terms evaluated on this portfolio (``term:undelivered_work_hours``,
+    ... in planner units), as one float Series indexed by name, named after the plan's status
+    (compare two with :func:`kpi_diff`). No combined objective: the terms are the objective."""
+    k = kpis(portfolio, plan)
+    values: dict[str, float] = {
+        "gap": math.nan if plan.gap is None else float(plan.gap),
+        "tasks_to_plan": k.tasks_to_plan,
+        "assigned": k.assigned,
+        "unassigned": k.unassigned,
+        "assigned_share": k.assigned_share,
+        "undelivered_work_hours": k.undelivered_work_hours,
+        "late_tasks": k.late_tasks,
+        "weighted_late_days": k.weighted_late_days,
+        "makespan_days": k.makespan_days,
+        "total_hours": k.total_hours,
+        "total_cost": k.total_cost,
+        "utilization": k.utilization,
+    }
+    for name, v in (k.objective_terms or {}).items():
+        values[f"term:{name}"] = float(v)
+    return pd.Series(values, dtype="float64", name=plan.status)
+
+
+def kpi_diff(
+    before: pd.Series, after: pd.Series, labels: tuple[str, str] = ("before", "after")
+) -> pd.DataFrame:
+    """Two :func:`kpi_summary` Series side by side with their ``change`` (after - before)."""
+    out = pd.concat([before.rename(labels[0]), after.rename(labels[1])], axis=1)
+    out["change"] = out[labels[1]] - out[labels[0]]
+    return out
+
+
+def kpi_frames(portfolio: Portfolio, plan: Plan, freq: str = "W") -> dict[str, pd.DataFrame]:
+    """KPIs of a plan per ``person``, ``team``, ``skill`` and ``week`` (period ``freq``).
+
+    Every table has ``hours`` (planned, contract *Hours*), ``capacity_hours`` (capacity / 100 x
+    ``hours_per_day`` over the working days, as the checker's utilization), ``utilization``
+    (hours / capacity, 0 without capacity), ``cost``, ``tasks`` and ``late_tasks`` (distinct
+    assigned tasks, and those late, involving the row). Per skill, ``hours`` are those spent on
+    places needing the skill and ``capacity_hours`` counts every person having the skill in full
+    (a multi-skilled person counts under each of their skills); ``unassigned_hours`` is the work
+    of the unassigned tasks needing it. Per week, a task counts in the weeks it is active and is
+    late in the week it finishes.
+    """
+    days = PlanView(portfolio, plan)
+    asg = _assignments(days)
+    per = _person_kpis(portfolio, days, asg)
+    # team
+    teams = per.assign(team=per["team"].fillna("(no team)"))
+    team_asg = asg.assign(team=asg["team"].fillna("(no team)"))
+    grouped = teams.groupby("team", sort=True)
+    team = pd.DataFrame(
+        {
+            "people": grouped["person"].count(),
+            "hours": grouped["hours"].sum(),
+            "capacity_hours": grouped["capacity_hours"].sum(),
+            "cost": grouped["cost"].sum(),
+        }
+    )
+    team["utilization"] = _ratio(team["hours"], team["capacity_hours"])
+    team["tasks"] = team_asg.dropna(subset=["person"]).groupby("team")["task"].nunique()
+    team["late_tasks"] = (
+        team_asg[team_asg["late"]].dropna(subset=["person"]).groupby("team")["task"].nunique()
+    )
+    team = team.fillna({"tasks": 0, "late_tasks": 0}).astype(
+        {"tasks": "int64", "late_tasks": "int64"}
+    )
+    team = team.reset_index().astype({"team": "string"})
+    # skill
+    skill = _skill_kpis(portfolio, plan, days, asg)
+    # week
+    week = _week_kpis(portfolio, days, freq)
+    return {"person": per, "team": team, "skill": skill, "week": week}
+
+
+def _person_kpis(portfolio: Portfolio, days: PlanView, asg: pd.DataFrame) -> pd.DataFrame:
+    ids = [p.id for p in portfolio.people]
+    by = asg.dropna(subset=["person"]).groupby("person")
+    hours = by["hours"].sum()
+    cost = by["cost"].sum()
+    tasks = by["task"].nunique()
+    late = asg[asg["late"]].dropna(subset=["person"]).groupby("person")["task"].nunique()
+    cap = [float(days.capacity_hours[p.id].sum()) for p in portfolio.people]
+    h = [float(hours.get(i, 0.0)) for i in ids]
+    return pd.DataFrame(
+        {
+            "person": pd.Series(ids, dtype="string"),
+            "name": pd.Series([p.name for p in portfolio.people], dtype="string"),
+            "team": pd.Series([p.team for p in portfolio.people], dtype="string"),
+            "hours": pd.Series(h, dtype="float64"),
+            "capacity_hours": pd.Series(cap, dtype="float64"),
+            "utilization": _ratio(h, cap),
+            "cost": pd.Series([float(cost.get(i, 0.0)) for i in ids], dtype="float64"),
+            "tasks": pd.Series([int(tasks.get(i, 0)) for i in ids], dtype="int64"),
+            "late_tasks": pd.Series([int(late.get(i, 0)) for i in ids], dtype="int64"),
+        }
+    )
+
+
+def _skills_in(portfolio: Portfolio) -> list[str]:
+    names: dict[str, None] = {}
+    for p in portfolio.people:
+        names.update(dict.fromkeys(p.skills))
+    for t in portfolio.tasks():
+        names.update(dict.fromkeys(pl.skill for pl in t.places))
+    return sorted(names)
+
+
+def _skill_capacity(portfolio: Portfolio, days: PlanView, skills: Sequence[str]) -> np.ndarray:
+    """Capacity hours per skill and working day: every person having the skill counts in full."""
+    out = np.zeros((len(skills), days.n))
+    pos = {s: i for i, s in enumerate(skills)}
+    seen: set[str] = set()
+    for p in portfolio.people:
+        if p.id in seen:
+            continue
+        seen.add(p.id)
+        for s, level in p.skills.items():
+            if s in pos and isinstance(level, int) and level >= 1:
+                out[pos[s]] += days.capacity_hours[p.id]
+    return out
+
+
+def _place_hours(portfolio: Portfolio, task: Task) -> list[tuple[str, float]]:
+    """Work per place of a task (contract *Work*; what is left for work in progress)."""
+    places = task.places
+    if not places:
+        return []
+    prog = task.progress if task.state == "in_progress" else None
+    if task.effort_hours is not None and task.requirements is None:
+        work = task.effort_hours
+        if prog is not None and prog.remaining_hours is not None:
+            work = prog.remaining_hours
+        elif prog is not None and prog.remaining_days is not None:
+            work = prog.remaining_days * 8.0 * task.alloc / 100.0
+        return [(places[0].skill, float(work))]
+    n_days = task.duration_days or 0
+    if prog is not None and prog.remaining_days is not None:
+        n_days = prog.remaining_days
+    return [(pl.skill, n_days * 8.0 * task.alloc / 100.0) for pl in places]
+
+
+def _skill_kpis(
+    portfolio: Portfolio, plan: Plan, days: PlanView, asg: pd.DataFrame
+) -> pd.DataFrame:
+    skills = _skills_in(portfolio)
+    cap = _skill_capacity(portfolio, days, skills).sum(axis=1)
+    by = asg.dropna(subset=["skill"]).groupby("skill")
+    hours, cost, tasks = by["hours"].sum(), by["cost"].sum(), by["task"].nunique()
+    late = asg[asg["late"]].dropna(subset=["skill"]).groupby("skill")["task"].nunique()
+    holders = {s: sum(1 for p in portfolio.people if p.level(s) >= 1) for s in skills}
+    unassigned: dict[str, float] = dict.fromkeys(skills, 0.0)
+    for u in plan.unassigned:
+        task = portfolio.task_by_id.get(u.task)
+        if task is not None:
+            for s, work in _place_hours(portfolio, task):
+                unassigned[s] = unassigned.get(s, 0.0) + work
+    h = [float(hours.get(s, 0.0)) for s in skills]
+    return pd.DataFrame(
+        {
+            "skill": pd.Series(skills, dtype="string"),
+            "people": pd.Series([holders[s] for s in skills], dtype="int64"),
+            "hours": pd.Series(h, dtype="float64"),
+            "capacity_hours": pd.Series(cap, dtype="float64"),
+            "utilization": _ratio(h, cap),
+            "cost": pd.Series([float(cost.get(s, 0.0)) for s in skills], dtype="float64"),
+            "tasks": pd.Series([int(tasks.get(s, 0)) for s in skills], dtype="int64"),
+            "late_tasks": pd.Series([int(late.get(s, 0)) for s in skills], dtype="int64"),
+            "unassigned_hours": pd.Series([unassigned[s] for s in skills], dtype="float64"),
+        }
+    )
+
+
+def _week_kpis(portfolio: Portfolio, days: PlanView, freq: str) -> pd.DataFrame:
+    hours, cost = days.load()
+    cap = sum((days.capacity_hours[p.id] for p in portfolio.people), np.zeros(days.n))
+    periods = days.periods(freq)
+    uniq = pd.DatetimeIndex(periods.unique())
+    col = uniq.get_indexer(periods)
+    n = len(uniq)
+    h = np.bincount(col, weights=hours.sum(axis=0), minlength=n) if days.n else np.zeros(n)
+    c = np.bincount(col, weights=cap, minlength=n) if days.n else np.zeros(n)
+    k = np.bincount(col, weights=cost.sum(axis=0), minlength=n) if days.n else np.zeros(n)
+    tasks = np.zeros(n, dtype=np.int64)
+    late = np.zeros(n, dtype=np.int64)
+    finishing = np.zeros(n, dtype=np.int64)
+    for b in days.bookings:
+        lo, hi = b.lo, b.hi
+        if hi > lo:
+            for w in np.unique(col[lo:hi]):
+                tasks[w] += 1
+            last = col[hi - 1]
+            finishing[last] += 1
+            if b.late_days > 0:
+                late[last] += 1
+    return pd.DataFrame(
+        {
+            "period": uniq.astype("datetime64[ns]"),
+            "hours": h,
+            "capacity_hours": c,
+            "utilization": _ratio(h, c),
+            "cost": k,
+            "tasks": tasks,
+            "finishing": finishing,
+            "late_tasks": late,
+        }
+    )
+
+
+def demand_capacity_frame(
+    portfolio: Portfolio, plan: Plan | None = None, freq: str = "W"
+) -> pd.DataFrame:
+    """Demand against capacity per skill and period (long: ``skill``, ``period`` (first day),
+    ``demand_hours`` = ``planned_hours`` + ``unplanned_hours``, ``capacity_hours``, ``load`` =
+    demand / capacity (NaN without capacity)).
+
+    **Demand** is hours of work needing the skill. Without a plan every task to plan is
+    *unplanned*: its work per place (contract *Work*: ``effort_hours``, or ``duration_days`` x 8
+    x ``allocation`` / 100 per place; what is left for work in progress) is spread uniformly
+    over the working days of its window, from its earliest start to its deadline (to the
+    calendar's end when it has no deadline, or the deadline leaves no day; a task whose window
+    lies past the horizon is not counted). With a plan, an assigned task's hours are *planned*
+    on its active days (``hours_per_day`` x ``allocation`` / 100 of each assignee, under the
+    skill of the place the assignee fills) and only the unassigned tasks are spread.
+
+    **Capacity** of a skill is the capacity hours (capacity / 100 x ``hours_per_day``) of
+    every person having the skill at any level. A multi-skilled person is counted **in full
+    under each of their skills**, so capacities do not add up across skills: demand above a
+    skill's capacity is a sure shortage, demand below it is not a guarantee (the same people
+    may be needed elsewhere). Levels are not considered.
+    """
+    days = PlanView(portfolio, plan)
+    skills = _skills_in(portfolio)
+    pos = {s: i for i, s in enumerate(skills)}
+    planned = np.zeros((len(skills), days.n))
+    unplanned = np.zeros_like(planned)
+    to_spread: list[Task]
+    if plan is None:
+        to_spread = list(portfolio.tasks_to_plan)
+    else:
+        ids = {u.task for u in plan.unassigned}
+        to_spread = [t for t in portfolio.tasks_to_plan if t.id in ids]
+        for b in days.bookings:
+            for pid in b.people:
+                person = portfolio.person_by_id.get(pid)
+                s = b.skill_of.get(pid)
+                if person is None or s is None:
+                    continue
+                planned[pos[s], b.active] += person.day_hours * b.task.alloc / 100.0
+    for task in to_spread:
+        lo, hi = days.window(task)
+        if hi <= lo:
+            continue
+        for s, work in _place_hours(portfolio, task):
+            unplanned[pos[s], lo:hi] += work / (hi - lo)
+    cap = _skill_capacity(portfolio, days, skills)
+    periods = days.periods(freq)
+    uniq = pd.DatetimeIndex(periods.unique())
+    col = uniq.get_indexer(periods)
+
+    def by_period(m: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(skills), len(uniq)))
+        for k in range(len(uniq)):
+            out[:, k] = m[:, col == k].sum(axis=1)
+        return out
+
+    p, u, c = by_period(planned), by_period(unplanned), by_period(cap)
+    demand = p + u
+    load = np.full_like(demand, np.nan)
+    np.divide(demand, c, out=load, where=c > 0)
+    return pd.DataFrame(
+        {
+            "skill": pd.Series(np.repeat(skills, len(uniq)), dtype="string"),
+            "period": pd.DatetimeIndex(np.tile(uniq.to_numpy(), len(skills))).astype(
+                "datetime64[ns]"
+            ),
+            "demand_hours": demand.reshape(-1),
+            "planned_hours": p.reshape(-1),
+            "unplanned_hours": u.reshape(-1),
+            "capacity_hours": c.reshape(-1),
+            "load": load.reshape(-1),
+        }
+    )

@@ -1,0 +1,209 @@
+"""The one job runner, on SQLite and PostgreSQL: jobs have a kind (solve, rebalance), every kind
+is queued by its route and run by the queue workers under the same solve slots, queue limits,
+heartbeats and cancel; an unknown kind is refused at creation and failed by a worker; migration
+0004 adds the kind and input columns."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from fastapi.testclient import TestClient
+
+from allocator.checker import check
+from allocator.contract import read_plan, read_portfolio
+from allocator.domain import Plan, Portfolio
+from allocator.engine import Result, SolveParams, solve
+from allocator.rebalance import rebalance
+from allocator_api import job_kinds
+from allocator_api.db import Database, alembic_config
+from allocator_api.models import JOB_KINDS, JobRow, new_id, utcnow
+from allocator_api.repository import Jobs, UnknownJobKind
+from tests.api.conftest import AppFactory, key_headers, new_tenant, wait_job
+
+
+def _solved(client: TestClient, h: dict[str, str], portfolio: dict[str, Any]) -> str:
+    """A stored portfolio with a final plan (the base of a rebalance); its id."""
+    pid: str = client.post("/v1/portfolios", json=portfolio, headers=h).json()["id"]
+    job = client.post(f"/v1/portfolios/{pid}/solve", headers=h).json()["job_id"]
+    assert wait_job(client, job, h)["status"] == "done"
+    return pid
+
+
+def test_every_kind_has_a_handler() -> None:
+    assert set(job_kinds.KINDS) == set(JOB_KINDS) == {"solve", "rebalance"}
+
+
+def test_rebalance_job_waits_for_a_solve_slot(
+    make_client: AppFactory, ok_small: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_client(solve_slots=1)
+    h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
+    pid = _solved(client, h, ok_small)
+    entered, release = threading.Event(), threading.Event()
+
+    def held_solve(portfolio: Portfolio, params: SolveParams) -> Result:
+        if not params.greedy_only:
+            entered.set()
+            if not release.wait(30):
+                raise RuntimeError("never released")
+        return solve(portfolio, params)
+
+    monkeypatch.setattr(job_kinds, "solve", held_solve)
+    solving = client.post(f"/v1/portfolios/{pid}/solve", headers=h).json()["job_id"]
+    assert entered.wait(15), "the solve never started"
+    r = client.post(f"/v1/portfolios/{pid}/rebalance", json={"time_limit": 1}, headers=h)
+    assert r.status_code == 202 and r.json()["status"] == "queued", r.text
+    assert r.headers["Location"] == f"/v1/jobs/{r.json()['job_id']}"
+    rebalancing = r.json()["job_id"]
+    try:
+        for _ in range(20):  # the only slot is held: the rebalance job waits its turn
+            job = client.get(f"/v1/jobs/{rebalancing}", headers=h).json()
+            assert (job["kind"], job["status"]) == ("rebalance", "queued"), job
+            time.sleep(0.05)
+        assert client.get(f"/v1/jobs/{solving}", headers=h).json()["status"] == "running"
+    finally:
+        release.set()
+    first, second = wait_job(client, solving, h), wait_job(client, rebalancing, h)
+    assert (first["kind"], first["status"]) == ("solve", "done"), first
+    assert (second["kind"], second["status"]) == ("rebalance", "done"), second
+    assert second["started_at"] >= first["finished_at"]
+    assert second["progress"]["stage"] == "done" and second["progress"]["objective"]
+    plan = client.get(f"/v1/jobs/{rebalancing}/plan", headers=h)
+    assert plan.status_code == 200 and plan.headers["X-Plan-Final"] == "true"
+    assert check(read_portfolio(ok_small)[0], read_plan(plan.json())[0]).valid
+    versions = client.get(f"/v1/portfolios/{pid}/plans", headers=h).json()["items"]
+    assert [v["job_id"] for v in versions][:2] == [rebalancing, solving]
+
+
+def test_cancel_running_rebalance_job_keeps_its_plan(
+    client: TestClient, ok_small: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reached = threading.Event()
+
+    def held(portfolio: Portfolio, previous: Plan, params: SolveParams, **kw: Any) -> Result:
+        assert params.stop_event is not None
+        if not params.stop_event.wait(30):
+            raise RuntimeError("the cancel never reached the running rebalance")
+        reached.set()
+        return rebalance(portfolio, previous, params, **kw)
+
+    h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
+    pid = _solved(client, h, ok_small)
+    monkeypatch.setattr(job_kinds, "rebalance", held)
+    job_id = client.post(f"/v1/portfolios/{pid}/rebalance", headers=h).json()["job_id"]
+    wait_job(client, job_id, h, until=lambda j: j["status"] == "running", timeout=15)
+    r = client.delete(f"/v1/jobs/{job_id}", headers=h)
+    assert r.status_code == 200 and r.json()["cancel_requested"] is True
+    job = wait_job(client, job_id, h, timeout=40)
+    assert (job["kind"], job["status"]) == ("rebalance", "cancelled"), job
+    assert reached.is_set()
+    plan = client.get(f"/v1/jobs/{job_id}/plan", headers=h)
+    assert plan.status_code == 200 and plan.headers["X-Plan-Final"] == "true"
+    assert check(read_portfolio(ok_small)[0], read_plan(plan.json())[0]).valid
+
+
+def test_rebalance_jobs_count_in_the_queue_limits_and_cancel_at_once(
+    make_client: AppFactory, ok_small: dict[str, Any]
+) -> None:
+    client = make_client(run_workers=False, max_queued_jobs=1, max_jobs_per_tenant=5)
+    h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
+    pid = client.post("/v1/portfolios", json=ok_small, headers=h).json()["id"]
+    solving = client.post(f"/v1/portfolios/{pid}/solve", headers=h).json()["job_id"]
+    r = client.post(f"/v1/portfolios/{pid}/rebalance", headers=h)
+    assert r.status_code == 429 and "max_queued_jobs" in r.json()["error"]["message"]
+    assert client.delete(f"/v1/jobs/{solving}", headers=h).json()["status"] == "cancelled"
+    r = client.post(f"/v1/portfolios/{pid}/rebalance", json={"freeze_days": 3}, headers=h)
+    assert r.status_code == 202 and r.json()["status"] == "queued"
+    job_id = r.json()["job_id"]
+    with client.app.state.db.sessions() as s:  # type: ignore[attr-defined]
+        row = s.get_one(JobRow, job_id)
+        assert (row.kind, row.input) == (
+            "rebalance",
+            {"base_plan_id": None, "freeze_days": 3, "churn_budget": None, "stability": None},
+        )
+    r = client.delete(f"/v1/jobs/{job_id}", headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert client.post(f"/v1/portfolios/{pid}/rebalance", headers=h).status_code == 202
+
+
+def test_unknown_kind_is_refused_and_never_run(
+    client: TestClient, ok_small: dict[str, Any]
+) -> None:
+    tenant = new_tenant()
+    h = key_headers(client.app, tenant, "planner")  # type: ignore[arg-type]
+    pid = client.post("/v1/portfolios", json=ok_small, headers=h).json()["id"]
+    with client.app.state.db.sessions() as s:  # type: ignore[attr-defined]
+        with pytest.raises(UnknownJobKind, match="'risk'"):
+            Jobs(s, tenant).enqueue(
+                pid, kind="risk", time_limit=1, workers=1, max_queued=10, max_per_tenant=10
+            )
+        assert s.scalar(sa.select(sa.func.count()).select_from(JobRow)) == 0
+        # a row of a kind this server has no handler for (written by another version)
+        job_id = new_id()
+        s.add(
+            JobRow(
+                id=job_id,
+                tenant=tenant,
+                portfolio_id=pid,
+                kind="risk",
+                status="queued",
+                time_limit=1,
+                workers=1,
+                cancel_requested=False,
+                created_at=utcnow(),
+            )
+        )
+        s.commit()
+    client.app.state.runner.notify()  # type: ignore[attr-defined]
+    job = wait_job(client, job_id, h, timeout=15)
+    assert (job["kind"], job["status"]) == ("risk", "failed"), job
+    assert "unknown job kind 'risk'" in job["error"]
+    assert job["plan_id"] is None
+
+
+def test_migration_0004_adds_kind_and_input(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        cfg = alembic_config(db.url)
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0003")
+        now = utcnow()
+        with db.engine.begin() as conn:
+            md = sa.MetaData()
+            md.reflect(conn, only=["portfolios", "jobs"])
+            conn.execute(
+                md.tables["portfolios"].insert(),
+                {"id": "p1", "tenant": "t", "name": "p", "revision": 1, "people": 1, "tasks": 1}
+                | {"body": {}, "created_at": now, "updated_at": now},
+            )
+            for jid, worker in (("j1", "host:1:abc"), ("j2", "rebalance:host:1:abc"), ("j3", None)):
+                conn.execute(
+                    md.tables["jobs"].insert(),
+                    {"id": jid, "tenant": "t", "portfolio_id": "p1", "status": "done"}
+                    | {"time_limit": 1.0, "workers": 1, "cancel_requested": False}
+                    | {"worker": worker, "created_at": now},
+                )
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0004")
+        with db.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, kind, input FROM jobs ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [
+            ("j1", "solve", None),
+            ("j2", "rebalance", None),
+            ("j3", "solve", None),
+        ]
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+        with db.engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("jobs")}
+        assert "kind" not in columns and "input" not in columns and "worker" in columns
+    finally:
+        db.dispose()

@@ -1,0 +1,156 @@
+"""The solve pipeline (``allocator.pipeline``): the array scorer is the objective, and the
+engine and rebalancing share one size rule for whole model against no search."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import allocator.pipeline as pipeline
+from allocator import load_portfolio
+from allocator.engine import SolveParams, solve
+from allocator.generator import generate
+from allocator.objective import plan_key
+from allocator.rebalance import rebalance
+from solver_models.cpsat import whole_model_size
+from solver_models.greedy import greedy
+from solver_models.instance import compile_instance
+from solver_models.schedule import Schedule, schedule_key, to_plan
+from tests.conftest import portfolio_dict
+
+FAST = SolveParams(time_limit=2, workers=1, seed=0)
+
+
+def _plan_of(inst: object, sched: Schedule) -> object:
+    return to_plan(
+        inst,  # type: ignore[arg-type]
+        sched,
+        status="feasible",
+        objective=None,
+        lower_bound=None,
+        solve_seconds=0.0,
+        solver="",
+    )
+
+
+def _cut(sched: Schedule, rng: random.Random) -> Schedule:
+    """``sched`` without a random third of its tasks (and their successors need not be valid:
+    the key is a function of the assignments alone)."""
+    out = Schedule()
+    for t in sched.start:
+        if rng.random() > 0.33:
+            out.add(t, sched.start[t], sched.finish[t], sched.people[t])
+    return out
+
+
+@given(
+    people=st.integers(3, 14),
+    projects=st.integers(1, 6),
+    seed=st.integers(0, 10_000),
+    team=st.sampled_from([0.0, 0.3]),
+    pins=st.sampled_from([0.0, 0.2]),
+    goal=st.sampled_from(["portfolio", "makespan"]),
+)
+def test_schedule_key_equals_plan_key(
+    people: int, projects: int, seed: int, team: float, pins: float, goal: str
+) -> None:
+    portfolio = generate(
+        people, projects, seed=seed, team_task_share=team, pin_share=pins, objective=goal
+    )
+    inst = compile_instance(portfolio)
+    rng = random.Random(seed)
+    for rule in ("edf", "priority"):
+        for contiguous in (True, False):
+            full = greedy(inst, rule=rule, team_contiguous=contiguous)
+            for sched in (full, _cut(full, rng), Schedule()):
+                plan = _plan_of(inst, sched)
+                expected = plan_key(portfolio, plan, inst.timeline)  # type: ignore[arg-type]
+                assert schedule_key(inst, sched, goal) == expected
+
+
+def test_the_equality_covers_prefer_pins_teams_and_costs() -> None:
+    """The generated portfolios the property runs on have what the cost term prices."""
+    seen = {"prefer": False, "pinned": False, "team": False, "cost": False}
+    for seed in range(6):
+        portfolio = generate(14, 6, seed=seed, team_task_share=0.3, pin_share=0.2)
+        inst = compile_instance(portfolio)
+        sched = greedy(inst, rule="priority")
+        key = schedule_key(inst, sched, "portfolio")
+        assert key == plan_key(portfolio, _plan_of(inst, sched), inst.timeline)  # type: ignore[arg-type]
+        seen["cost"] |= key[3] > 0
+        for info in inst.tasks:
+            if info.index in sched.start:
+                seen["prefer"] |= bool(info.task.prefer)
+                seen["pinned"] |= info.task.pinned is not None
+                seen["team"] |= info.is_team
+    assert all(seen.values()), seen
+
+
+def test_lns_scores_with_the_same_scorer() -> None:
+    from solver_models import lns
+
+    assert lns.schedule_key is schedule_key
+
+
+def _raw_pairs(portfolio: object) -> int:
+    inst = compile_instance(portfolio)  # type: ignore[arg-type]
+    return sum(len(t.candidates) for t in inst.tasks if t.possible)
+
+
+def test_solve_and_rebalance_size_their_model_by_one_rule() -> None:
+    portfolio = generate(8, 3, seed=2)
+    inst = compile_instance(portfolio)
+    first = solve(portfolio, FAST)
+    assert first.stats["model_pairs"] == whole_model_size(inst)
+    assert first.stats["model_pairs"] == pipeline.model_size(inst)
+    again = rebalance(portfolio, first.plan, FAST)
+    # the stability rule names people: the re-plan's model is built without pools
+    assert again.stats["model_pairs"] == pipeline.model_size(inst, pooled=False)
+    assert again.stats["model_pairs"] == _raw_pairs(portfolio)
+    assert again.stats["strategy"] == "cp-sat"
+
+
+def test_rebalance_keeps_its_warm_start_above_the_size_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    portfolio = generate(8, 3, seed=2)
+    first = solve(portfolio, FAST)
+    raw = _raw_pairs(portfolio)
+    monkeypatch.setattr(pipeline, "LNS_ABOVE", raw - 1)
+    again = rebalance(portfolio, first.plan, FAST)
+    assert again.stats["strategy"] == "warm-start-only"
+    assert "cpsat_stages" not in again.stats
+    assert str(again.plan.extra["solver"]).startswith("rebalance:warm")
+    monkeypatch.setattr(pipeline, "LNS_ABOVE", raw)
+    again = rebalance(portfolio, first.plan, FAST)
+    assert again.stats["strategy"] == "cp-sat"
+
+
+def test_pipeline_model_size_pools_only_when_the_model_pools() -> None:
+    """A portfolio with a pure pool (identical people): the pooled size is below the raw one."""
+    portfolio = load_portfolio(
+        portfolio_dict(
+            [{"id": f"p{i}", "skills": {"py": 3}, "cost_per_hour": 10} for i in range(6)],
+            [{"id": f"t{i}", "skill": "py", "effort_hours": 16} for i in range(5)],
+        )
+    )
+    inst = compile_instance(portfolio)
+    assert pipeline.model_size(inst, pooled=False) == _raw_pairs(portfolio) == 30
+    assert pipeline.model_size(inst) == whole_model_size(inst) < 30
+
+
+def test_rebalance_reports_progress_through_the_pipeline() -> None:
+    portfolio = generate(8, 3, seed=2)
+    first = solve(portfolio, FAST)
+    stages: list[str] = []
+    params = SolveParams(
+        time_limit=2, workers=1, seed=0, on_progress=lambda p: stages.append(p.stage)
+    )
+    again = rebalance(portfolio, first.plan, params)
+    assert stages[-1] == "done"
+    # CP-SAT's stages of a re-plan carry the stability rule: names, no figures
+    assert any(s.startswith("cp-sat:") for s in stages)
+    assert again.stats["chosen"]

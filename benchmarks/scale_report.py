@@ -30,7 +30,7 @@ capacity over the horizon; seed 7; about 8 tasks a project) of about 200, 2,000,
 (`python -m benchmarks.scale`), so that "peak RSS" (its `ru_maxrss`, generation included) is that
 run's alone. "greedy" rows are `SolveParams(greedy_only=True)`: the best of the engine's greedy
 list schedules, the baseline; the other rows are `solve(..., SolveParams(time_limit, workers=2))`.
-"first plan" is the `elapsed` of the first `Progress` whose stage starts with `greedy` (counted
+"first plan" is the `elapsed` of the first `SolveProgress` whose stage starts with `greedy` (counted
 from the `solve` call: compile and greedy included, generation not); "compile + greedy" is the
 same from `Result.stats`. "undelivered" is the priority-weighted undelivered work, "late" the
 priority-weighted late days, both from `allocator.objective.evaluate`; "engine / greedy" is the

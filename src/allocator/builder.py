@@ -41,7 +41,18 @@ import pandas as pd
 
 from allocator.checker import CheckResult, check
 from allocator.contract import portfolio_to_dict, read_portfolio
-from allocator.domain import PORTFOLIO_FORMAT, Estimate, Plan, Portfolio, Requirement
+from allocator.domain import (
+    PORTFOLIO_FORMAT,
+    Estimate,
+    Person,
+    Plan,
+    Policy,
+    Portfolio,
+    Project,
+    Requirement,
+    Task,
+    contract_fields,
+)
 from allocator.errors import PortfolioError
 from allocator.frames import (
     ProgressRecorder,
@@ -192,39 +203,16 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
         out[key] = _scalar(value)
 
 
-_PERSON_KEYS = (
-    "name",
-    "skills",
-    "hours_per_day",
-    "cost_per_hour",
-    "workdays",
-    "available_from",
-    "available_until",
-    "time_off",
-    "reduced_capacity",
-    "team",
-    "placeholder",
-)
-_TASK_KEYS = (
-    "name",
-    "skill",
-    "min_level",
-    "requirements",
-    "effort_hours",
-    "duration_days",
-    "allocation",
-    "predecessors",
-    "earliest_start",
-    "deadline",
-    "priority",
-    "exclude",
-    "prefer",
-    "status",
-    "estimate",
-)
+def _keywords(cls: type, *handled_apart: str) -> frozenset[str]:
+    """The builder keywords of a record: its contract fields, but ``id`` and ``handled_apart``."""
+    return frozenset(k for k, _ in contract_fields(cls) if k not in {"id", *handled_apart})
 
 
-_PROJECT_KEYS = ("name", "priority", "start_after", "deadline", "budget", "all_or_nothing")
+_PERSON_KEYS = _keywords(Person)
+#: ``pinned`` and ``progress`` have keywords of their own (see :func:`_task_fields`)
+_TASK_KEYS = _keywords(Task, "pinned", "progress")
+_PROJECT_KEYS = _keywords(Project, "tasks")
+_POLICY_KEYS = _keywords(Policy)
 
 
 def _task_fields(out: dict[str, Any], fields: Mapping[str, Any]) -> None:
@@ -395,6 +383,15 @@ class PortfolioBuilder:
             pr.setdefault("tasks", [])
             m._projects.append(ProjectBuilder(m, pr))
         return m
+
+    def set_policy(self, **fields: Any) -> PortfolioBuilder:
+        """Change policy fields (``objective``, ``hard_deadlines``, ``freeze_days``,
+        ``churn_budget``, ``stability``; None removes one)."""
+        for key, value in fields.items():
+            if key not in _POLICY_KEYS:
+                raise TypeError(f"unknown policy field {key!r}")
+            _put(self._policy, key, value)
+        return self
 
     # -- people --------------------------------------------------------------------------------
     def person(

@@ -1,6 +1,11 @@
 """Contract I/O: the ``allocator.portfolio/v1`` and ``allocator.plan/v2`` JSON formats
 (``allocator.plan/v1`` files are still read: see :func:`read_plan`).
 
+*Why one file of over 800 lines*: the reader and the writer of each record sit side by side so
+that a field added to one is seen missing from the other (the round-trip property test checks
+them). The scalar fields of each record are read and written by one loop over the record's field
+table (:func:`allocator.domain.contract_fields`); nested structures keep their converters here.
+
 Reading is *structural*: types, dates, finiteness, required keys and unknown keys. Every problem
 is collected with its JSON path (``projects[0].tasks[2].effort_hours``) before anything is
 raised, so a user sees all of them at once. Rules about meaning (ranges, references, cycles,
@@ -51,6 +56,7 @@ from allocator.domain import (
     Requirement,
     Task,
     Unassigned,
+    contract_fields,
     frozen_map,
 )
 from allocator.errors import Issue, PlanFormatError, PortfolioError
@@ -63,7 +69,8 @@ _MISSING = object()
 #: larger integers are rejected: no field of the contract needs them, and they overflow floats
 _MAX_INT = 10**15
 
-#: Policy keys the engine reads besides the contract's own (documented in the README).
+#: Policy keys the engine reads besides the contract's own (documented in the README); typed
+#: fields of :class:`~allocator.domain.Policy`.
 ENGINE_POLICY_KEYS: frozenset[str] = frozenset({"freeze_days", "churn_budget", "stability"})
 
 
@@ -221,57 +228,24 @@ def _kind(value: Any) -> str:
 # Portfolio: reading
 # ---------------------------------------------------------------------------------------------
 _PORTFOLIO_KEYS = frozenset({"format", "name", "calendar", "people", "projects", "policy", "as_of"})
-_CALENDAR_KEYS = frozenset({"start", "end", "workdays", "holidays"})
-_PERSON_KEYS = frozenset(
-    {
-        "id",
-        "name",
-        "skills",
-        "hours_per_day",
-        "cost_per_hour",
-        "workdays",
-        "available_from",
-        "available_until",
-        "time_off",
-        "reduced_capacity",
-        "team",
-        "placeholder",
-    }
-)
-_PROJECT_KEYS = frozenset(
-    {"id", "name", "priority", "start_after", "deadline", "budget", "all_or_nothing", "tasks"}
-)
-_TASK_KEYS = frozenset(
-    {
-        "id",
-        "name",
-        "skill",
-        "min_level",
-        "requirements",
-        "effort_hours",
-        "duration_days",
-        "allocation",
-        "predecessors",
-        "earliest_start",
-        "deadline",
-        "priority",
-        "exclude",
-        "prefer",
-        "pinned",
-        "status",
-        "progress",
-        "estimate",
-    }
-)
+
+
+def _keys(cls: type) -> frozenset[str]:
+    return frozenset(key for key, _ in contract_fields(cls))
+
+
+_CALENDAR_KEYS = _keys(Calendar)
+_PERSON_KEYS = _keys(Person)
+_PROJECT_KEYS = _keys(Project)
+_TASK_KEYS = _keys(Task)
 _REQ_KEYS = frozenset({"skill", "min_level", "count"})
 _RANGE_KEYS = frozenset({"start", "end"})
 _REDUCED_KEYS = frozenset({"start", "end", "percent"})
 _PIN_KEYS = frozenset({"person", "start"})
 _PROGRESS_KEYS = frozenset({"people", "remaining_hours", "remaining_days"})
 _ESTIMATE_KEYS = frozenset({"low", "high"})
-_POLICY_KEYS = frozenset({"objective", "hard_deadlines"})
-_STATUSES = ("todo", "in_progress", "done", "cancelled")
-_OBJECTIVES = ("portfolio", "makespan")
+_POLICY_KEYS = _keys(Policy)
+_STATUSES = dict(contract_fields(Task))["status"].choices
 
 
 def _id_of(data: Mapping[str, Any], fallback: str) -> str:
@@ -279,14 +253,65 @@ def _id_of(data: Mapping[str, Any], fallback: str) -> str:
     return v if isinstance(v, str) else fallback
 
 
+#: a nested field's converter: the raw value (``_MISSING`` when absent) and its path
+_Nested = Callable[[Any, str], Any]
+
+
+def _read_fields(
+    r: _Reader,
+    cls: type,
+    data: Mapping[str, Any],
+    path: str,
+    nested: Mapping[str, _Nested] | None = None,
+    **given: Any,
+) -> dict[str, Any]:
+    """The keyword arguments of a ``cls`` read from ``data``, in the order of its field table:
+    ``given`` values as they are, nested fields by their converter, scalars by their kind."""
+    out = dict(given)
+    for key, spec in contract_fields(cls):
+        if key in out:
+            continue
+        kind = spec.kind
+        if kind == "nested":
+            p = f"{path}.{key}" if path else key
+            out[key] = (nested or {})[key](data.get(key, _MISSING), p)
+            continue
+        if key not in data:  # not given: the default, no issue
+            out[key] = () if kind in ("ids", "dates") else None
+            continue
+        conv: Callable[[Any, str], Any] = (
+            _read_choice(r, spec.choices) if kind == "choice" else getattr(r, _READERS[kind])
+        )
+        value = r.field(data, key, path, conv)
+        if value is None and kind in ("ids", "dates"):
+            value = ()
+        out[key] = value
+    return out
+
+
+#: the :class:`_Reader` method converting each scalar kind
+_READERS = {
+    "str": "string",
+    "int": "integer",
+    "number": "number",
+    "bool": "boolean",
+    "date": "day",
+    "weekdays": "weekdays",
+    "ids": "strings",
+    "dates": "dates",
+}
+
+
 def _read_calendar(r: _Reader, value: Any) -> Calendar:
     data = r.obj(value, "calendar", _CALENDAR_KEYS, "calendar")
     start = r.field(data, "start", "calendar", r.day, required=True, what="calendar")
     end = r.field(data, "end", "calendar", r.day, required=True, what="calendar")
-    workdays = r.field(data, "workdays", "calendar", r.weekdays)
-    holidays = r.field(data, "holidays", "calendar", r.dates) or ()
     fallback = date(2000, 1, 3)
-    return Calendar(start or fallback, end or start or fallback, workdays, holidays)
+    return Calendar(
+        **_read_fields(
+            r, Calendar, data, "calendar", start=start or fallback, end=end or start or fallback
+        )
+    )
 
 
 def _read_ranges(r: _Reader, value: Any, path: str, who: str) -> tuple[DateRange, ...]:
@@ -337,22 +362,11 @@ def _read_person(r: _Reader, value: Any, path: str, n: int) -> Person:
         skills: dict[str, int] = {}
     else:
         skills = _read_skills(r, skills_raw, f"{path}.skills", pid)
-    return Person(
-        id=pid,
-        skills=frozen_map(skills),
-        name=r.field(data, "name", path, r.string),
-        hours_per_day=r.field(data, "hours_per_day", path, r.number),
-        cost_per_hour=r.field(data, "cost_per_hour", path, r.number),
-        workdays=r.field(data, "workdays", path, r.weekdays),
-        available_from=r.field(data, "available_from", path, r.day),
-        available_until=r.field(data, "available_until", path, r.day),
-        time_off=_read_ranges(r, data.get("time_off", []), f"{path}.time_off", who),
-        reduced_capacity=_read_reduced(
-            r, data.get("reduced_capacity", []), f"{path}.reduced_capacity", who
-        ),
-        team=r.field(data, "team", path, r.string),
-        placeholder=r.field(data, "placeholder", path, r.boolean),
-    )
+    nested: dict[str, _Nested] = {
+        "time_off": lambda v, p: _read_ranges(r, [] if v is _MISSING else v, p, who),
+        "reduced_capacity": lambda v, p: _read_reduced(r, [] if v is _MISSING else v, p, who),
+    }
+    return Person(**_read_fields(r, Person, data, path, nested, id=pid, skills=frozen_map(skills)))
 
 
 def _read_requirements(r: _Reader, value: Any, path: str, who: str) -> tuple[Requirement, ...]:
@@ -414,34 +428,15 @@ def _read_task(r: _Reader, value: Any, path: str, project: str, n: int) -> Task:
     data = r.obj(value, path, _TASK_KEYS, "task")
     tid = r.field(data, "id", path, r.string, required=True, what="task") or f"<task #{n}>"
     who = f"task {tid}"
-    req = data.get("requirements", _MISSING)
-    pin = data.get("pinned", _MISSING)
-    prog = data.get("progress", _MISSING)
-    est = data.get("estimate", _MISSING)
+    nested: dict[str, _Nested] = {
+        "requirements": lambda v, p: None if v is _MISSING else _read_requirements(r, v, p, who),
+        "pinned": lambda v, p: None if v is _MISSING else _read_pin(r, v, p, who),
+        "progress": lambda v, p: None if v is _MISSING else _read_progress(r, v, p, who),
+        "estimate": lambda v, p: None if v is _MISSING else _read_estimate(r, v, p, who),
+    }
+    # status first: its issue has always been reported before the other fields'
     status = r.field(data, "status", path, _read_choice(r, _STATUSES))
-    return Task(
-        id=tid,
-        project=project,
-        name=r.field(data, "name", path, r.string),
-        skill=r.field(data, "skill", path, r.string),
-        min_level=r.field(data, "min_level", path, r.integer),
-        requirements=None
-        if req is _MISSING
-        else _read_requirements(r, req, f"{path}.requirements", who),
-        effort_hours=r.field(data, "effort_hours", path, r.number),
-        duration_days=r.field(data, "duration_days", path, r.integer),
-        allocation=r.field(data, "allocation", path, r.integer),
-        predecessors=r.field(data, "predecessors", path, r.strings) or (),
-        earliest_start=r.field(data, "earliest_start", path, r.day),
-        deadline=r.field(data, "deadline", path, r.day),
-        priority=r.field(data, "priority", path, r.integer),
-        exclude=r.field(data, "exclude", path, r.strings) or (),
-        prefer=r.field(data, "prefer", path, r.strings) or (),
-        pinned=None if pin is _MISSING else _read_pin(r, pin, f"{path}.pinned", who),
-        status=status,  # type: ignore[arg-type]
-        progress=None if prog is _MISSING else _read_progress(r, prog, f"{path}.progress", who),
-        estimate=None if est is _MISSING else _read_estimate(r, est, f"{path}.estimate", who),
-    )
+    return Task(**_read_fields(r, Task, data, path, nested, id=tid, project=project, status=status))
 
 
 def _read_project(r: _Reader, value: Any, path: str, n: int) -> Project:
@@ -455,26 +450,12 @@ def _read_project(r: _Reader, value: Any, path: str, n: int) -> Project:
     )
     if "tasks" not in data:
         r.error(f"{path}.tasks", f"project {pid}: missing required field 'tasks'")
-    return Project(
-        id=pid,
-        tasks=tasks,
-        name=r.field(data, "name", path, r.string),
-        priority=r.field(data, "priority", path, r.integer),
-        start_after=r.field(data, "start_after", path, r.day),
-        deadline=r.field(data, "deadline", path, r.day),
-        budget=r.field(data, "budget", path, r.number),
-        all_or_nothing=r.field(data, "all_or_nothing", path, r.boolean),
-    )
+    return Project(**_read_fields(r, Project, data, path, id=pid, tasks=tasks))
 
 
 def _read_policy(r: _Reader, value: Any) -> Policy:
-    data = r.obj(value, "policy", _POLICY_KEYS | ENGINE_POLICY_KEYS, "policy")
-    extra = {k: v for k, v in data.items() if k in ENGINE_POLICY_KEYS}
-    return Policy(
-        objective=r.field(data, "objective", "policy", _read_choice(r, _OBJECTIVES)),  # type: ignore[arg-type]
-        hard_deadlines=r.field(data, "hard_deadlines", "policy", r.boolean),
-        extra=frozen_map(extra),
-    )
+    data = r.obj(value, "policy", _POLICY_KEYS, "policy")
+    return Policy(**_read_fields(r, Policy, data, "policy"))
 
 
 def read_portfolio(data: Any) -> tuple[Portfolio, list[Issue]]:
@@ -543,7 +524,7 @@ def load_portfolio(source: str | Path | Mapping[str, Any]) -> Portfolio:
     """
     from allocator.validation import validate  # local: validation imports this module
 
-    data = _load_json(source, PortfolioError)
+    data = load_json(source, PortfolioError)
     portfolio, issues = read_portfolio(data)
     report = validate(portfolio, structural=issues)
     if report.errors:
@@ -553,9 +534,11 @@ def load_portfolio(source: str | Path | Mapping[str, Any]) -> Portfolio:
     return portfolio
 
 
-def _load_json(
+def load_json(
     source: str | Path | Mapping[str, Any], err: type[PortfolioError] | type[PlanFormatError]
 ) -> Any:
+    """The JSON document at ``source`` (a path; a mapping is returned as is); an unreadable
+    file or bad JSON raises ``err`` with one issue naming the file."""
     if isinstance(source, Mapping):
         return source
     path = Path(source)
@@ -582,102 +565,125 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
     out[key] = value
 
 
+#: how :func:`_write_fields` writes each field kind
+_SCALAR, _WEEKDAYS, _LIST, _NESTED = range(4)
+_HOW = {"nested": _NESTED, "weekdays": _WEEKDAYS, "ids": _LIST, "dates": _LIST}
+_WRITE_PLANS: dict[type, tuple[tuple[str, int], ...]] = {}
+
+
+def _write_plan(cls: type) -> tuple[tuple[str, int], ...]:
+    plan = _WRITE_PLANS.get(cls)
+    if plan is None:
+        plan = tuple((key, _HOW.get(spec.kind, _SCALAR)) for key, spec in contract_fields(cls))
+        _WRITE_PLANS[cls] = plan
+    return plan
+
+
+def _write_fields(
+    obj: Any,
+    out: dict[str, Any],
+    nested: Mapping[str, Callable[[Any], Any]] | None = None,
+    skip: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Add to ``out`` the given fields of ``obj`` not in it yet (nor in ``skip``), in the order
+    of its field table: a nested field by its converter (None: not written), a scalar when
+    not None, a list when given (``workdays``, even empty) or not empty (ids, dates)."""
+    for key, how in _write_plan(type(obj)):
+        value = getattr(obj, key)
+        if how == _SCALAR:
+            if value is None or key in out or key in skip:
+                continue
+            out[key] = value.isoformat() if isinstance(value, date) else value
+        elif key in out or key in skip:
+            continue
+        elif how == _NESTED:
+            value = (nested or {})[key](value)
+            if value is not None:
+                out[key] = value
+        elif how == _WEEKDAYS:
+            if value is not None:
+                out[key] = list(value)
+        elif value:
+            out[key] = [d.isoformat() if isinstance(d, date) else d for d in value]
+    return out
+
+
 def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
     """The contract JSON of a portfolio (only the keys that were given)."""
-    cal: dict[str, Any] = {"start": p.calendar.start.isoformat(), "end": p.calendar.end.isoformat()}
-    if p.calendar.workdays is not None:
-        cal["workdays"] = list(p.calendar.workdays)
-    if p.calendar.holidays:
-        cal["holidays"] = [d.isoformat() for d in p.calendar.holidays]
+    cal = _write_fields(p.calendar, {})
     out: dict[str, Any] = {"format": PORTFOLIO_FORMAT, "name": p.name, "calendar": cal}
     if p.as_of is not None:
         out["as_of"] = p.as_of.isoformat()
     out["people"] = [_person_to_dict(x) for x in p.people]
     out["projects"] = [_project_to_dict(x) for x in p.projects]
-    policy: dict[str, Any] = {}
-    _put(policy, "objective", p.policy.objective)
-    _put(policy, "hard_deadlines", p.policy.hard_deadlines)
-    policy.update(p.policy.extra)
+    policy = _write_fields(p.policy, {})
     if policy:
         out["policy"] = policy
     return out
 
 
+def _ranges_to_list(ranges: tuple[DateRange, ...]) -> list[dict[str, Any]] | None:
+    return [{"start": r.start.isoformat(), "end": r.end.isoformat()} for r in ranges] or None
+
+
+def _reduced_to_list(ranges: tuple[ReducedCapacity, ...]) -> list[dict[str, Any]] | None:
+    out = [
+        {"start": r.start.isoformat(), "end": r.end.isoformat(), "percent": r.percent}
+        for r in ranges
+    ]
+    return out or None
+
+
+_PERSON_NESTED: Mapping[str, Callable[[Any], Any]] = {
+    "skills": dict,
+    "time_off": _ranges_to_list,
+    "reduced_capacity": _reduced_to_list,
+}
+
+
 def _person_to_dict(x: Person) -> dict[str, Any]:
     out: dict[str, Any] = {"id": x.id}
-    _put(out, "name", x.name)
-    out["skills"] = dict(x.skills)
-    _put(out, "hours_per_day", x.hours_per_day)
-    _put(out, "cost_per_hour", x.cost_per_hour)
-    if x.workdays is not None:
-        out["workdays"] = list(x.workdays)
-    _put(out, "available_from", x.available_from)
-    _put(out, "available_until", x.available_until)
-    if x.time_off:
-        out["time_off"] = [
-            {"start": r.start.isoformat(), "end": r.end.isoformat()} for r in x.time_off
-        ]
-    if x.reduced_capacity:
-        out["reduced_capacity"] = [
-            {"start": r.start.isoformat(), "end": r.end.isoformat(), "percent": r.percent}
-            for r in x.reduced_capacity
-        ]
-    _put(out, "team", x.team)
-    _put(out, "placeholder", x.placeholder)
-    return out
+    _put(out, "name", x.name)  # before skills, as always written
+    return _write_fields(x, out, _PERSON_NESTED)
 
 
 def _project_to_dict(x: Project) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": x.id}
-    _put(out, "name", x.name)
-    _put(out, "priority", x.priority)
-    _put(out, "start_after", x.start_after)
-    _put(out, "deadline", x.deadline)
-    _put(out, "budget", x.budget)
-    _put(out, "all_or_nothing", x.all_or_nothing)
-    out["tasks"] = [_task_to_dict(t) for t in x.tasks]
+    out = _write_fields(x, {}, skip=("tasks",))
+    out["tasks"] = [_task_to_dict(t) for t in x.tasks]  # last, as always written
     return out
+
+
+def _requirement_to_dict(q: Requirement) -> dict[str, Any]:
+    d: dict[str, Any] = {"skill": q.skill}
+    _put(d, "min_level", q.min_level)
+    _put(d, "count", q.count)
+    return d
+
+
+def _pin_to_dict(pin: Pin) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    _put(out, "person", pin.person)
+    _put(out, "start", pin.start)
+    return out
+
+
+def _progress_to_dict(prog: Progress) -> dict[str, Any]:
+    out: dict[str, Any] = {"people": list(prog.people)}
+    _put(out, "remaining_hours", prog.remaining_hours)
+    _put(out, "remaining_days", prog.remaining_days)
+    return out
+
+
+_TASK_NESTED: Mapping[str, Callable[[Any], Any]] = {
+    "requirements": lambda v: None if v is None else [_requirement_to_dict(q) for q in v],
+    "pinned": lambda v: None if v is None else _pin_to_dict(v),
+    "progress": lambda v: None if v is None else _progress_to_dict(v),
+    "estimate": lambda v: None if v is None else {"low": v.low, "high": v.high},
+}
 
 
 def _task_to_dict(t: Task) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": t.id}
-    _put(out, "name", t.name)
-    _put(out, "skill", t.skill)
-    _put(out, "min_level", t.min_level)
-    if t.requirements is not None:
-        reqs = []
-        for q in t.requirements:
-            d: dict[str, Any] = {"skill": q.skill}
-            _put(d, "min_level", q.min_level)
-            _put(d, "count", q.count)
-            reqs.append(d)
-        out["requirements"] = reqs
-    _put(out, "effort_hours", t.effort_hours)
-    _put(out, "duration_days", t.duration_days)
-    _put(out, "allocation", t.allocation)
-    if t.predecessors:
-        out["predecessors"] = list(t.predecessors)
-    _put(out, "earliest_start", t.earliest_start)
-    _put(out, "deadline", t.deadline)
-    _put(out, "priority", t.priority)
-    if t.exclude:
-        out["exclude"] = list(t.exclude)
-    if t.prefer:
-        out["prefer"] = list(t.prefer)
-    if t.pinned is not None:
-        pin: dict[str, Any] = {}
-        _put(pin, "person", t.pinned.person)
-        _put(pin, "start", t.pinned.start)
-        out["pinned"] = pin
-    _put(out, "status", t.status)
-    if t.progress is not None:
-        prog: dict[str, Any] = {"people": list(t.progress.people)}
-        _put(prog, "remaining_hours", t.progress.remaining_hours)
-        _put(prog, "remaining_days", t.progress.remaining_days)
-        out["progress"] = prog
-    if t.estimate is not None:
-        out["estimate"] = {"low": t.estimate.low, "high": t.estimate.high}
-    return out
+    return _write_fields(t, {}, _TASK_NESTED)
 
 
 def dump_portfolio(p: Portfolio, path: str | Path | None = None) -> str:
@@ -854,7 +860,7 @@ def _read_changes(r: _Reader, top: Mapping[str, Any]) -> tuple[Change, ...]:
 
 def load_plan(source: str | Path | Mapping[str, Any]) -> Plan:
     """Read a plan file; raises :class:`~allocator.errors.PlanFormatError` on structural errors."""
-    data = _load_json(source, PlanFormatError)
+    data = load_json(source, PlanFormatError)
     plan, issues = read_plan(data)
     if any(i.severity == "error" for i in issues):
         raise PlanFormatError(issues)

@@ -9,12 +9,16 @@ Values are stored *as given* (a level of 7 is kept as 7 so that validation can n
 contract's defaults are applied by the small accessor methods and by :class:`Portfolio`'s helpers
 (``task_priority``, ``task_deadline`` ...), so a file read and written back keeps its meaning and
 its explicit-versus-default distinction.
+
+Each record's contract fields are declared once, in its dataclass fields' metadata (the *field
+table*, :func:`contract_fields`: JSON kind, required, range rule); the JSON reader and writer,
+the frame columns, the builder's keywords and the range rules of validation loop over it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from functools import cached_property
 from types import MappingProxyType
@@ -41,6 +45,82 @@ ObjectiveTerms = Mapping[str, float | int]
 def frozen_map(m: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     """A read-only copy of ``m`` (the immutable stand-in for a dict field)."""
     return MappingProxyType(dict(m or {}))
+
+
+# ---------------------------------------------------------------------------------------------
+# The field table: one declaration per contract field
+# ---------------------------------------------------------------------------------------------
+#: How a contract field is written in JSON. Scalars: ``str``, ``int``, ``number``, ``bool``,
+#: ``date`` (``YYYY-MM-DD``), ``choice`` (one of :attr:`Spec.choices`); lists: ``weekdays``,
+#: ``ids`` (list of ids), ``dates``; ``nested``: a structure with its own converter in
+#: :mod:`allocator.contract` (skills, time_off, requirements, pinned, progress, estimate ...).
+FieldKind = Literal[
+    "str", "int", "number", "bool", "date", "choice", "weekdays", "ids", "dates", "nested"
+]
+
+#: the key of a dataclass field's metadata holding its :class:`Spec`
+CONTRACT = "contract"
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """A contract field: its JSON kind, whether it is required, and the simple range rule of
+    its value (checked by :mod:`allocator.validation`). The JSON key is the attribute name.
+
+    ``minimum`` / ``maximum`` bound the value (``minimum`` exclusive when ``above``); ``rule``
+    is the wording of the bound in messages (``must be >= 0``, ``must be in (0, 24]``).
+    """
+
+    kind: FieldKind
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    above: bool = False
+    choices: tuple[str, ...] = ()
+
+    @property
+    def rule(self) -> str | None:
+        """``must be ...`` for the value's bounds (None: no bound)."""
+        lo, hi = self.minimum, self.maximum
+        if lo is None and hi is None:
+            return None
+        if hi is None:
+            return f"must be {'>' if self.above else '>='} {_num(lo)}"
+        if lo is None:
+            return f"must be <= {_num(hi)}"
+        if self.kind == "int" and not self.above:
+            return f"must be {_num(lo)}..{_num(hi)}"
+        return f"must be in {'(' if self.above else '['}{_num(lo)}, {_num(hi)}]"
+
+    def admits(self, value: float) -> bool:
+        """Whether ``value`` is within the bounds (NaN never is)."""
+        if self.minimum is not None and not (
+            value > self.minimum if self.above else value >= self.minimum
+        ):
+            return False
+        return self.maximum is None or value <= self.maximum
+
+
+def _num(x: float | None) -> str:
+    return str(int(x)) if x is not None and float(x).is_integer() else str(x)
+
+
+def spec(kind: FieldKind, **rest: Any) -> dict[str, Spec]:
+    """The metadata of a dataclass field declared in the contract (``rest``: the other
+    :class:`Spec` fields): ``x: int | None = field(default=None, metadata=spec("int"))``."""
+    return {CONTRACT: Spec(kind, **rest)}
+
+
+_FIELD_TABLES: dict[type, tuple[tuple[str, Spec], ...]] = {}
+
+
+def contract_fields(cls: type) -> tuple[tuple[str, Spec], ...]:
+    """The contract fields of a record, in declaration order: ``(JSON key, spec)``."""
+    out = _FIELD_TABLES.get(cls)
+    if out is None:
+        out = tuple((f.name, f.metadata[CONTRACT]) for f in fields(cls) if CONTRACT in f.metadata)
+        _FIELD_TABLES[cls] = out
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +150,10 @@ class ReducedCapacity:
 class Calendar:
     """The planning horizon: ``start`` .. ``end`` inclusive, a working week and holidays."""
 
-    start: date
-    end: date
-    workdays: tuple[str, ...] | None = None
-    holidays: tuple[date, ...] = ()
+    start: date = field(metadata=spec("date", required=True))
+    end: date = field(metadata=spec("date", required=True))
+    workdays: tuple[str, ...] | None = field(default=None, metadata=spec("weekdays"))
+    holidays: tuple[date, ...] = field(default=(), metadata=spec("dates"))
 
     @property
     def effective_workdays(self) -> tuple[str, ...]:
@@ -82,22 +162,26 @@ class Calendar:
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    id: str
-    skills: Mapping[str, int] = field(default_factory=frozen_map)
-    name: str | None = None
-    hours_per_day: float | None = None
-    cost_per_hour: float | None = None
-    workdays: tuple[str, ...] | None = None
-    available_from: date | None = None
-    available_until: date | None = None
-    time_off: tuple[DateRange, ...] = ()
-    reduced_capacity: tuple[ReducedCapacity, ...] = ()
-    team: str | None = None
-    placeholder: bool | None = None
+    id: str = field(metadata=spec("str", required=True))
+    skills: Mapping[str, int] = field(
+        default_factory=frozen_map, metadata=spec("nested", required=True)
+    )
+    name: str | None = field(default=None, metadata=spec("str"))
+    hours_per_day: float | None = field(
+        default=None, metadata=spec("number", minimum=0, above=True, maximum=24)
+    )
+    cost_per_hour: float | None = field(default=None, metadata=spec("number", minimum=0))
+    workdays: tuple[str, ...] | None = field(default=None, metadata=spec("weekdays"))
+    available_from: date | None = field(default=None, metadata=spec("date"))
+    available_until: date | None = field(default=None, metadata=spec("date"))
+    time_off: tuple[DateRange, ...] = field(default=(), metadata=spec("nested"))
+    reduced_capacity: tuple[ReducedCapacity, ...] = field(default=(), metadata=spec("nested"))
+    team: str | None = field(default=None, metadata=spec("str"))
+    placeholder: bool | None = field(default=None, metadata=spec("bool"))
 
     @property
-    def hpd(self) -> float:
-        """Hours per day (contract default 8)."""
+    def day_hours(self) -> float:
+        """The hours of the person's working day: ``hours_per_day``, else the contract's 8."""
         return 8.0 if self.hours_per_day is None else float(self.hours_per_day)
 
     @property
@@ -129,7 +213,8 @@ class Requirement:
         return 1 if self.min_level is None else self.min_level
 
     @property
-    def n(self) -> int:
+    def headcount(self) -> int:
+        """The number of places: ``count``, else the contract's 1."""
         return 1 if self.count is None else self.count
 
 
@@ -169,25 +254,28 @@ class Estimate:
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    id: str
+    id: str = field(metadata=spec("str", required=True))
+    #: the id of the project listing the task (not a key of the task in JSON)
     project: str
-    name: str | None = None
-    skill: str | None = None
-    min_level: int | None = None
-    requirements: tuple[Requirement, ...] | None = None
-    effort_hours: float | None = None
-    duration_days: int | None = None
-    allocation: int | None = None
-    predecessors: tuple[str, ...] = ()
-    earliest_start: date | None = None
-    deadline: date | None = None
-    priority: int | None = None
-    exclude: tuple[str, ...] = ()
-    prefer: tuple[str, ...] = ()
-    pinned: Pin | None = None
-    status: TaskStatus | None = None
-    progress: Progress | None = None
-    estimate: Estimate | None = None
+    name: str | None = field(default=None, metadata=spec("str"))
+    skill: str | None = field(default=None, metadata=spec("str"))
+    min_level: int | None = field(default=None, metadata=spec("int", minimum=1, maximum=5))
+    requirements: tuple[Requirement, ...] | None = field(default=None, metadata=spec("nested"))
+    effort_hours: float | None = field(default=None, metadata=spec("number", minimum=0, above=True))
+    duration_days: int | None = field(default=None, metadata=spec("int", minimum=1))
+    allocation: int | None = field(default=None, metadata=spec("int", minimum=1, maximum=100))
+    predecessors: tuple[str, ...] = field(default=(), metadata=spec("ids"))
+    earliest_start: date | None = field(default=None, metadata=spec("date"))
+    deadline: date | None = field(default=None, metadata=spec("date"))
+    priority: int | None = field(default=None, metadata=spec("int", minimum=1))
+    exclude: tuple[str, ...] = field(default=(), metadata=spec("ids"))
+    prefer: tuple[str, ...] = field(default=(), metadata=spec("ids"))
+    pinned: Pin | None = field(default=None, metadata=spec("nested"))
+    status: TaskStatus | None = field(
+        default=None, metadata=spec("choice", choices=("todo", "in_progress", "done", "cancelled"))
+    )
+    progress: Progress | None = field(default=None, metadata=spec("nested"))
+    estimate: Estimate | None = field(default=None, metadata=spec("nested"))
 
     @property
     def is_team(self) -> bool:
@@ -228,19 +316,19 @@ class Task:
             if self.skill is None:
                 return ()
             return (Place(self.skill, 1 if self.min_level is None else self.min_level),)
-        return tuple(Place(r.skill, r.level) for r in self.requirements for _ in range(r.n))
+        return tuple(Place(r.skill, r.level) for r in self.requirements for _ in range(r.headcount))
 
 
 @dataclass(frozen=True, slots=True)
 class Project:
-    id: str
-    tasks: tuple[Task, ...] = ()
-    name: str | None = None
-    priority: int | None = None
-    start_after: date | None = None
-    deadline: date | None = None
-    budget: float | None = None
-    all_or_nothing: bool | None = None
+    id: str = field(metadata=spec("str", required=True))
+    tasks: tuple[Task, ...] = field(default=(), metadata=spec("nested", required=True))
+    name: str | None = field(default=None, metadata=spec("str"))
+    priority: int | None = field(default=None, metadata=spec("int", minimum=1))
+    start_after: date | None = field(default=None, metadata=spec("date"))
+    deadline: date | None = field(default=None, metadata=spec("date"))
+    budget: float | None = field(default=None, metadata=spec("number", minimum=0))
+    all_or_nothing: bool | None = field(default=None, metadata=spec("bool"))
 
     @property
     def whole(self) -> bool:
@@ -251,11 +339,20 @@ class Project:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """Objective and switches. ``extra`` keeps engine keys documented in ``allocator.policy``."""
+    """Objective and switches, and the re-planning policy (``freeze_days``, ``churn_budget``,
+    ``stability``: whole numbers >= 0, see :mod:`allocator.rebalance`). None: not given (the
+    default applies)."""
 
-    objective: Objective | None = None
-    hard_deadlines: bool | None = None
-    extra: Mapping[str, Any] = field(default_factory=frozen_map)
+    objective: Objective | None = field(
+        default=None, metadata=spec("choice", choices=("portfolio", "makespan"))
+    )
+    hard_deadlines: bool | None = field(default=None, metadata=spec("bool"))
+    #: kept work starting in the first N working days from ``as_of`` does not move
+    freeze_days: int | None = field(default=None, metadata=spec("int", minimum=0))
+    #: at most this many kept tasks change people or start
+    churn_budget: int | None = field(default=None, metadata=spec("int", minimum=0))
+    #: price of one change in priority-weighted late days
+    stability: int | None = field(default=None, metadata=spec("int", minimum=0))
 
     @property
     def goal(self) -> Objective:

@@ -8,7 +8,8 @@ out, and a missing cell -- ``NaN``, ``None``, ``NaT``, ``<NA>`` -- means "not gi
 table               columns (**required**)
 =================== ==============================================================================
 ``settings``        one row: ``name``, ``start``, ``end``, ``workdays``, ``as_of``, ``objective``,
-                    ``hard_deadlines`` (or pass ``name=``, ``calendar=``, ``policy=``, ``as_of=``)
+                    ``hard_deadlines``, ``freeze_days``, ``churn_budget``, ``stability`` (or
+                    pass ``name=``, ``calendar=``, ``policy=``, ``as_of=``)
 ``holidays``        **date**, ``name`` (the name is for people, it is not read)
 ``people``          **id**, ``name``, ``hours_per_day``, ``cost_per_hour``, ``workdays``
                     (``"Mon,Tue,Wed,Thu"``), ``available_from``, ``available_until``, ``team``,
@@ -57,7 +58,7 @@ and KPIs, on one :class:`~allocator.analytics.PlanView`) and :mod:`allocator.pro
 
 Limits of the tabular form: an empty ``workdays`` list can be held in a DataFrame (``""``) but
 not in a CSV file (an empty cell is "not given"); ids containing ``,`` or ``;`` cannot appear in
-list cells; engine policy keys other than ``objective`` and ``hard_deadlines`` have no column.
+list cells.
 """
 
 from __future__ import annotations

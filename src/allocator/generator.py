@@ -3,7 +3,12 @@
 Used by the property tests (small portfolios), the benchmarks (up to 50,000 tasks x 5,000
 people, generated in seconds) and the CLI (``allocator generate``). Plain Python only: one
 ``random.Random(seed)`` drives everything, so the same arguments always give an identical
-portfolio (no set iteration, no hashing of strings decides anything).
+portfolio (no set iteration, no hashing of strings decides anything). Working days, each
+person's availability and capacity, and effort durations come from :mod:`allocator.timeline`,
+the calendar the checker and the solvers use; the generator keeps only day indices.
+(About 1,050 lines, on purpose: one seeded pass whose steps share a single random stream in a
+fixed order; a split would spread that order over modules for no reuse, and half the file is
+this description and the vocabulary.)
 
 What a generated portfolio looks like (the rates below are fixed; the knobs are the arguments of
 :func:`generate`):
@@ -110,6 +115,14 @@ from allocator.domain import (
     Requirement,
     Task,
     frozen_map,
+)
+from allocator.timeline import (
+    Timeline,
+    availability,
+    capacity,
+    common_availability,
+    effort_duration,
+    finish_from,
 )
 
 __all__ = ["generate"]
@@ -231,7 +244,6 @@ class _P:
     skills: dict[str, int]
     hours_per_day: int | None
     workdays: tuple[str, ...] | None
-    wd: tuple[int, ...]  # weekday numbers of the person's week
     cost: int
     team: str
     lo: int = 0  # first available working-day index
@@ -242,10 +254,19 @@ class _P:
     reduced: list[tuple[int, int, int]] = field(default_factory=list)
     pins: list[tuple[int, int]] = field(default_factory=list)  # reserved spans of start pins
     floating: int = 0  # days of person-only pinned work
+    # per working day, from allocator.timeline once the person is placed (see _Gen.place_people)
+    available: list[bool] = field(default_factory=list)
+    percent: list[float] = field(default_factory=list)
 
     @property
-    def hpd(self) -> float:
+    def hours(self) -> float:
+        """Hours per day (contract default 8)."""
         return 8.0 if self.hours_per_day is None else float(self.hours_per_day)
+
+    @property
+    def week_days(self) -> int:
+        """Working days in the person's week (the calendar's Mon-Fri by default)."""
+        return 5 if self.workdays is None else len(self.workdays)
 
 
 @dataclass(slots=True)
@@ -303,37 +324,6 @@ class _Pr:
     order_key: float
     start_idx: int | None = None
     deadline: int | None = None
-
-
-class _Calendar:
-    """Working days of the generated calendar with per-weekday prefix counts."""
-
-    def __init__(self, start: date, weeks: int, holidays: Sequence[date]) -> None:
-        self.start = start
-        self.end = start + timedelta(days=7 * weeks - 3)  # the last Friday
-        hol = set(holidays)
-        days: list[date] = []
-        d = start
-        while d <= self.end:
-            if d.weekday() < 5 and d not in hol:
-                days.append(d)
-            d += timedelta(days=1)
-        self.days = days
-        self.weekday = [d.weekday() for d in days]
-        self.n = len(days)
-        # prefix[w][i]: working days with weekday w among the first i
-        self.prefix: list[list[int]] = []
-        for w in range(5):
-            acc = [0]
-            for wd in self.weekday:
-                acc.append(acc[-1] + (wd == w))
-            self.prefix.append(acc)
-
-    def count(self, lo: int, hi: int, wd: Sequence[int]) -> int:
-        """Working days with index in ``lo..hi`` (inclusive) whose weekday is in ``wd``."""
-        if hi < lo:
-            return 0
-        return sum(self.prefix[w][hi + 1] - self.prefix[w][lo] for w in wd)
 
 
 def generate(
@@ -444,7 +434,10 @@ class _Gen:
         self.task_skills: list[str] = []
         self.task_skill_cw: list[float] = []
         self.holder_cw: dict[str, list[float]] = {}
-        self.cal: _Calendar
+        self.calendar: Calendar
+        self.timeline: Timeline
+        self.days: tuple[date, ...] = ()  # the working days (``self.timeline.days``)
+        self.n = 0  # number of working days
 
     # -- people: who they are ------------------------------------------------------------------
     def make_people(self) -> None:
@@ -469,7 +462,6 @@ class _Gen:
                     hours = rng.randint(4, 6)
                 else:
                     workdays = _PART_WEEKS[rng.randrange(len(_PART_WEEKS))]
-            wd = tuple(WEEKDAYS.index(w) for w in workdays) if workdays else (0, 1, 2, 3, 4)
             cost = 40 + 20 * (levels[0] - 1) + rng.randint(-5, 25)
             self.people.append(
                 _P(
@@ -479,7 +471,6 @@ class _Gen:
                     skills=skills,
                     hours_per_day=hours,
                     workdays=workdays,
-                    wd=wd,
                     cost=max(40, min(150, cost)),
                     team=_TEAM_OF_SKILL.get(main, f"team-{main}"),
                 )
@@ -496,7 +487,7 @@ class _Gen:
         # supply: weekly hours, _MAIN_SHARE of a person's time on the main skill, the rest split
         supply: dict[str, list[float]] = {}
         for p in self.people:
-            week = p.hpd * len(p.wd)
+            week = p.hours * p.week_days
             n_sk = len(p.skills)
             for k, s in enumerate(p.skills):
                 share = (
@@ -628,7 +619,7 @@ class _Gen:
 
     def _weekly_capacity(self) -> float:
         """Estimated capacity hours per week (nominal hours less holidays and absences)."""
-        return _CAPACITY_ESTIMATE * sum(p.hpd * len(p.wd) for p in self.people)
+        return _CAPACITY_ESTIMATE * sum(p.hours * p.week_days for p in self.people)
 
     def stretch(
         self, n_projects: int, lo_t: int, hi_t: int, horizon_weeks: int | None
@@ -673,13 +664,18 @@ class _Gen:
                 holidays.append(d)
         holidays.sort()
         self.weeks = weeks
-        self.holidays = tuple(holidays)
-        self.cal = _Calendar(start, weeks, holidays)
+        end = start + timedelta(days=7 * weeks - 3)  # the last Friday
+        self.calendar = Calendar(start, end, None, tuple(holidays))
+        self.timeline = Timeline.of(Portfolio(name="", calendar=self.calendar))
+        self.days = self.timeline.days
+        self.n = len(self.timeline)
 
     # -- people: when they are there -------------------------------------------------------------
     def place_people(self) -> None:
+        """Joiners, leavers, time off and reduced capacity (working-day indices), then each
+        person's availability and capacity per working day from :mod:`allocator.timeline`."""
         rng = self.rng
-        n = self.cal.n
+        n = self.n
         for p in self.people:
             p.lo, p.hi = 0, n - 1
             r = rng.random()
@@ -707,30 +703,25 @@ class _Gen:
                 length = min(n - 1, rng.randint(10, 40))
                 s = rng.randint(0, n - length)
                 p.reduced.append((s, s + length - 1, 50 if rng.random() < 0.5 else 80))
-
-    def _available(self, p: _P, i: int) -> bool:
-        if i < p.lo or i > p.hi or self.cal.weekday[i] not in p.wd:
-            return False
-        return all(not (a <= i <= b) for a, b in p.time_off)
-
-    def _percent(self, p: _P, i: int) -> int:
-        """Capacity percent on working day ``i`` (0 when not available)."""
-        if not self._available(p, i):
-            return 0
-        return min((pct for a, b, pct in p.reduced if a <= i <= b), default=100)
+        shell = Portfolio(name="", calendar=self.calendar)
+        for p in self.people:
+            person = self._person(p)
+            p.available = availability(shell, self.timeline, person)
+            p.percent = capacity(shell, self.timeline, person)
 
     def _capacity(self) -> float:
-        """Exact capacity hours over the horizon (contract *person*)."""
+        """Exact capacity hours over the horizon (contract *person*).
+
+        Per person: available days less ``(100 - percent) / 100`` on each reduced one, in day
+        order, times the hours per day.
+        """
         total = 0.0
         for p in self.people:
-            days = float(self.cal.count(p.lo, p.hi, p.wd))
-            for a, b in p.time_off:
-                days -= self.cal.count(max(a, p.lo), min(b, p.hi), p.wd)
-            if p.reduced:
-                covered = sorted({i for a, b, _ in p.reduced for i in range(a, b + 1)})
-                for i in covered:
-                    days -= (100 - self._percent(p, i)) / 100.0 if self._available(p, i) else 0.0
-            total += days * p.hpd
+            days = float(sum(p.available))
+            for ok, pct in zip(p.available, p.percent, strict=True):
+                if ok and pct < 100:
+                    days -= (100 - pct) / 100.0
+            total += days * p.hours
         return total
 
     # -- tightness -------------------------------------------------------------------------------
@@ -762,7 +753,7 @@ class _Gen:
     # -- dates: start_after, deadlines, own dates ------------------------------------------------
     def make_start_after(self) -> None:
         rng = self.rng
-        n = self.cal.n
+        n = self.n
         for pr in self.projects:
             if n >= 4 and rng.random() < _START_AFTER:
                 pr.start_idx = rng.randint(max(1, n // 20), max(1, n // 2))
@@ -776,7 +767,7 @@ class _Gen:
         tasks). A task whose estimated finish passes ``_CHAIN_BUDGET`` of the working days loses
         its latest predecessors until it fits, then, if it alone is too long, its effort shrinks.
         """
-        budget = _CHAIN_BUDGET * self.cal.n
+        budget = _CHAIN_BUDGET * self.n
         trimmed = 0
         for pr in self.projects:
             for t in pr.tasks:
@@ -811,7 +802,7 @@ class _Gen:
 
     def make_deadlines(self) -> None:
         rng = self.rng
-        n = self.cal.n
+        n = self.n
         budget = _CHAIN_BUDGET * n
         total = self._demand() or 1.0
         order = sorted(self.projects, key=lambda x: (x.start_idx or 0, x.order_key))
@@ -860,24 +851,25 @@ class _Gen:
                             t.prefer.append(pi)
 
     # -- pins --------------------------------------------------------------------------------------
-    def _finish(self, people: Sequence[_P], start: int, duration: int, alloc: int) -> int | None:
-        """Last day of a task starting on ``start``, None when it does not fit (see module doc)."""
-        left = duration
-        for i in range(start, self.cal.n):
-            pcts = [self._percent(p, i) for p in people]
-            if all(pc > 0 for pc in pcts):
-                if any(pc < alloc for pc in pcts):
-                    return None  # reduced capacity below the allocation on an active day
-                left -= 1
-                if left == 0:
-                    return i
-            elif i == start:
-                return None
-        return None
+    @staticmethod
+    def _finish(
+        people: Sequence[_P], active: Sequence[bool], start: int, duration: int, alloc: int
+    ) -> int | None:
+        """Last day of a task starting on ``start``, None when it does not fit (see module doc).
+
+        ``active``: the days every one of ``people`` is available (``common_availability``).
+        """
+        finish = finish_from(active, start, duration)
+        if finish is None:
+            return None
+        for i in range(start, finish + 1):
+            if active[i] and any(p.percent[i] < alloc for p in people):
+                return None  # reduced capacity below the allocation on an active day
+        return finish
 
     def _try_start(self, t: _T, pr: _Pr, people: list[_P]) -> int | None:
         rng = self.rng
-        n = self.cal.n
+        n = self.n
         budget = _CHAIN_BUDGET * n
         after = t.tail - t.days_estimate()  # the successors' chain, which must still fit
         lo = max(pr.start_idx or 0, t.earliest or 0)
@@ -886,13 +878,15 @@ class _Gen:
             return None
         if pr.deadline is not None and pr.deadline - math.ceil(t.days_estimate()) >= lo:
             hi = min(hi, pr.deadline - math.ceil(t.days_estimate()))
+        active = (
+            people[0].available
+            if len(people) == 1
+            else common_availability((p.available for p in people), n)
+        )
         for _ in range(8):
             s = rng.randint(lo, hi)
-            for p in people:
-                if not self._available(p, s):
-                    break
-            else:
-                f = self._finish(people, s, self._duration(t, people[0]), t.alloc)
+            if active[s]:
+                f = self._finish(people, active, s, self._duration(t, people[0]), t.alloc)
                 if f is None or f + 1 + after > budget:
                     continue
                 if any(self._pinned_days(p) + f - s + 1 > n / 3 for p in people):
@@ -961,7 +955,7 @@ class _Gen:
         """Active days of ``t`` done by ``p`` (contract *Duration*)."""
         if t.reqs is not None:
             return t.duration
-        return math.ceil(round(t.effort / (p.hpd * t.alloc / 100.0), 9))
+        return effort_duration(t.effort, p.hours, t.alloc)
 
     def _pinned_days(self, p: _P) -> int:
         return sum(b - a + 1 for a, b in p.pins) + p.floating
@@ -972,13 +966,13 @@ class _Gen:
         Also caps the days of pinned work per person at a third of the horizon; a fit is booked
         (as floating pinned days).
         """
-        n = self.cal.n
+        n = self.n
         s = max(math.ceil(t.start_est), t.earliest or 0)
-        while s < n and not self._available(p, s):
+        while s < n and not p.available[s]:
             s += 1
         if s >= n:
             return False
-        f = self._finish([p], s, self._duration(t, p), t.alloc)
+        f = self._finish([p], p.available, s, self._duration(t, p), t.alloc)
         if f is None or f + 1 + (t.tail - t.days_estimate()) > _CHAIN_BUDGET * n:
             return False
         if self._pinned_days(p) + f - s + 1 > n / 3:
@@ -988,7 +982,7 @@ class _Gen:
 
     # -- build -------------------------------------------------------------------------------------
     def build(self, name: str, hard_deadlines: bool) -> Portfolio:
-        days = self.cal.days
+        days = self.days
         people = tuple(self._person(p) for p in self.people)
         ids = [p.id for p in self.people]
         projects: list[Project] = []
@@ -1006,14 +1000,14 @@ class _Gen:
             )
         return Portfolio(
             name=name,
-            calendar=Calendar(self.cal.start, self.cal.end, None, self.holidays),
+            calendar=self.calendar,
             people=people,
             projects=tuple(projects),
             policy=Policy(objective=self.objective, hard_deadlines=hard_deadlines),
         )
 
     def _person(self, p: _P) -> Person:
-        days = self.cal.days
+        days = self.days
         return Person(
             id=p.id,
             skills=frozen_map(p.skills),
@@ -1031,7 +1025,7 @@ class _Gen:
         )
 
     def _task(self, t: _T, project: str, ids: list[str]) -> Task:
-        days = self.cal.days
+        days = self.days
         pin: Pin | None = None
         if t.pin_person is not None or t.pin_start is not None:
             pin = Pin(

@@ -1,6 +1,8 @@
 """Re-planning from a previous plan with minimal disruption: ``rebalance(portfolio, previous)``.
 
-Flow:
+Flow (steps 3-5 are the solve pipeline, :mod:`allocator.pipeline`, parametrized by a
+:class:`~allocator.pipeline.Base`: the kept schedule, the stability rule and its key, the churn
+budget and settle):
 
 1. **Map** the previous plan onto the new portfolio (:func:`map_previous`): in topological order,
    an assignment is kept when it is still valid on its own and with the kept ones before it
@@ -16,8 +18,10 @@ Flow:
    schedulers around it (``greedy(..., base=kept)``): valid, and changes nothing kept.
 4. **CP-SAT** from that warm start with the rule ``solver_models.cpsat.Stability``: ``moved[t]``
    per kept task, ``sum(moved) <= churn_budget``, and with ``stability`` = S > 0 the stage
-   ``late + S x moved`` in place of ``late``. Above ``engine.LNS_ABOVE`` (task, person) pairs
-   the warm start is returned as is (large neighbourhood search does not know stability yet).
+   ``late + S x moved`` in place of ``late``. Above ``LNS_ABOVE`` (task, person) pairs of the
+   model (:func:`allocator.pipeline.model_size`: the raw pairs, as the stability rule names
+   people and the model cannot pool) the warm start is returned as is (large neighbourhood
+   search does not know stability yet).
 5. **Settle** (S > 0, :func:`settle`): each kept task the chosen plan moved goes back to its
    previous placement when that is still free and the plan is no worse, undoing moves a
    time-limited search made for nothing.
@@ -66,31 +70,16 @@ import numpy as np
 
 from allocator.diff import BETTER_USE, diff_plans
 from allocator.domain import Change, Plan, Portfolio
-from allocator.engine import (
-    GREEDY_RULES,
-    LNS_ABOVE,
-    Result,
-    SolveParams,
-    _key,
-    finish_plan,
-    term_bounds,
-)
-from allocator.objective import Terms
-from allocator.reasons import explain_plan
-from solver_models.cpsat import ModelResult, Stability, solve_lexicographic
-from solver_models.greedy import book, greedy, initial_free
-from solver_models.instance import Instance, compile_instance, topological_order
-from solver_models.schedule import (
-    Schedule,
-    enforce_all_or_nothing,
-    mark_all_or_nothing,
-    pins_dropped,
-    to_plan,
-)
+from allocator.pipeline import Base, Context, Result, SolveParams, compile_for, run
+from solver_models.cpsat import Stability
+from solver_models.greedy import book, initial_free
+from solver_models.instance import Instance, topological_order
+from solver_models.matching import fill_places
+from solver_models.schedule import Schedule, schedule_key
 
 log = logging.getLogger(__name__)
 
-#: policy keys read here (also listed in ``allocator.contract.ENGINE_POLICY_KEYS``)
+#: policy keys read here (typed fields of :class:`allocator.domain.Policy`, validated on reading)
 POLICY_KEYS = ("freeze_days", "churn_budget", "stability")
 
 #: The default stability price S: one change of a kept task costs 5 priority-weighted late days
@@ -120,8 +109,9 @@ class RebalancePolicy:
 
     @classmethod
     def of(cls, portfolio: Portfolio, **overrides: Any) -> RebalancePolicy:
-        """The portfolio's policy keys, with ``overrides`` (None values are ignored)."""
-        values: dict[str, Any] = {k: portfolio.policy.extra.get(k) for k in POLICY_KEYS}
+        """The portfolio's policy fields, with ``overrides`` (None values are ignored; the
+        overrides are checked here, the portfolio's own values by validation)."""
+        values: dict[str, Any] = {k: getattr(portfolio.policy, k) for k in POLICY_KEYS}
         values.update({k: v for k, v in overrides.items() if v is not None})
         stability = _count(values.get("stability"), "stability")
         out = cls(
@@ -229,20 +219,8 @@ def _people_in_place_order(inst: Instance, i: int, ids: Sequence[str]) -> tuple[
     if any(p is None for p in idx) or len(idx) != len(info.places):
         return None
     people = [p for p in idx if p is not None]
-    match: dict[int, int] = {}  # place -> person
-
-    def augment(p: int, seen: set[int]) -> bool:
-        for k in range(len(info.places)):
-            if p in info.place_candidates[k] and k not in seen:
-                seen.add(k)
-                if k not in match or augment(match[k], seen):
-                    match[k] = p
-                    return True
-        return False
-
-    if not all(augment(p, set()) for p in people):
-        return None
-    return tuple(match[k] for k in range(len(info.places)))
+    placed = fill_places(people, info.place_candidates)
+    return None if placed is None else tuple(placed)
 
 
 def _fits(
@@ -359,17 +337,16 @@ def rebalance(
         portfolio, freeze_days=freeze_days, churn_budget=churn_budget, stability=stability
     )
     t0 = time.monotonic()
-    inst = compile_instance(portfolio)
-    mark_all_or_nothing(inst)  # rule 10 where it is known before any search
-    tl = inst.timeline
+    inst = compile_for(portfolio)  # rule 10 marked where it is known before any search
     goal = portfolio.policy.goal
     mapped = map_previous(inst, previous)
     kept = mapped.kept
     frozen = freeze(inst, kept, policy.freeze_days)
     weight = policy.stability
+    budget = policy.churn_budget
 
     def key(sched: Schedule) -> tuple[int, ...]:
-        base = _key(portfolio, inst, sched, tl)
+        base = schedule_key(inst, sched, goal)
         if weight <= 0:
             return base
         moved = len(moved_tasks(kept, sched))
@@ -377,100 +354,50 @@ def rebalance(
             return (base[0], weight * moved)
         return (base[0], base[1] + weight * moved, *base[2:])
 
-    candidates: list[tuple[str, Schedule]] = [("warm", kept)]
-    for rule in GREEDY_RULES:
-        for contiguous in (True, False):
-            filled = greedy(inst, rule=rule, team_contiguous=contiguous, base=kept)
-            candidates.append((f"warm+insert-{rule}", filled))
-    if goal == "makespan":
-        candidates = [c for c in candidates if len(c[1].start) == len(inst.tasks)]
-    warm = (
-        min(candidates, key=lambda c: (pins_dropped(inst, c[1]), key(c[1])))[1]
-        if candidates
-        else kept
+    def within_budget(sched: Schedule) -> bool:
+        return budget is None or len(moved_tasks(kept, sched)) <= budget
+
+    def settle_back(sched: Schedule) -> tuple[Schedule, int]:
+        return settle(inst, kept, sched, key)
+
+    base = Base(
+        kept=kept,
+        stability=Stability(previous=kept, budget=budget, weight=weight),
+        key=key,
+        within_budget=within_budget,
+        settle=settle_back if weight > 0 else None,
     )
-    stats: dict[str, object] = {
-        "kept": len(kept),
-        "forced": len(mapped.dropped),
-        "frozen": len(frozen),
-        "policy": {
+    ctx = Context(portfolio, inst, params, t0, base=base)
+    ctx.stats.update(
+        kept=len(kept),
+        forced=len(mapped.dropped),
+        frozen=len(frozen),
+        policy={
             "freeze_days": policy.freeze_days,
             "churn_budget": policy.churn_budget,
             "stability": policy.stability,
         },
-    }
-    result = ModelResult(schedule=None)
-    size = sum(len(t.candidates) for t in inst.tasks if t.possible)
-    if size > LNS_ABOVE and not params.greedy_only:
-        # too large for one model: keep the warm start (no LNS with stability yet)
-        log.warning("rebalance: %d (task, person) pairs, CP-SAT skipped; warm start kept", size)
-        stats["strategy"] = "warm-start-only"
-    elif not params.greedy_only:
-        remaining = max(0.1, params.time_limit - (time.monotonic() - t0))
-        sp = params.cpsat(remaining)
-        stop = params.stop_requested()
-        stab = Stability(previous=kept, budget=policy.churn_budget, weight=weight)
-        result = solve_lexicographic(inst, goal, sp, hint=warm, stop=stop, stability=stab)
-        stats["cpsat_stages"] = {k: list(v) for k, v in result.stages.items()}
-        if result.schedule is not None:
-            candidates.append(("cp-sat", result.schedule))
-            for rule in GREEDY_RULES:
-                filled = greedy(inst, rule=rule, base=result.schedule)
-                if len(filled.start) > len(result.schedule.start):
-                    candidates.append((f"cp-sat+insert-{rule}", filled))
-    budget = policy.churn_budget
-    # rule 10 on every candidate (removing work never breaks another rule)
-    candidates = [(n, enforce_all_or_nothing(inst, c)) for n, c in candidates]
-    ok = [c for c in candidates if budget is None or len(moved_tasks(kept, c[1])) <= budget] or [
-        ("warm", kept)
-    ]  # all of them by construction; a guard against a model bug
-    # pins first (the engine's rule), then the objective
-    best_name, best = min(ok, key=lambda c: (pins_dropped(inst, c[1]), key(c[1])))
-    if weight > 0:
-        best, back = settle(inst, kept, best, key)
-        best = enforce_all_or_nothing(inst, best)
-        stats["settled"] = back
-    runtime = time.monotonic() - t0
-    plan = to_plan(
-        inst,
-        best,
-        status="feasible",
-        objective=None,
-        lower_bound=None,
-        solve_seconds=round(runtime, 2),
-        solver=f"rebalance:{best_name}",
     )
-    # the analytic bounds only: CP-SAT's bounds here are those of the constrained problem
-    obj_key = _key(portfolio, inst, best, tl)
-    terms = Terms(*obj_key) if goal == "portfolio" else None
-    plan = finish_plan(plan, goal, obj_key, term_bounds(inst, goal, obj_key, None))
-    obj = plan.objective
-    plan = explain_plan(
-        portfolio,
-        plan,
-        tl,
-        {t.id: t.out_reasons for t in inst.tasks},
-        {t.id: t.units for t in inst.tasks},
-    )
-    moved = moved_tasks(kept, best)
-    plan = _with_changes(portfolio, previous, plan, mapped)
-    stats.update(
-        moved=len(moved),
+    result, best = run(ctx)
+    assert best is not None  # the base plan is always a candidate
+    chosen = moved_tasks(kept, best.schedule)
+    plan = _with_changes(portfolio, previous, result.plan, mapped)
+    ctx.stats.update(
+        moved=len(chosen),
         changed=len(plan.changes or ()),
         unforced=sum(1 for c in plan.changes or () if not c.forced),
-        chosen=best_name,
     )
     log.info(
         "rebalanced %s: objective=%s, %d kept, %d forced, %d frozen, %d moved, in %.2fs",
         portfolio.name,
-        obj,
+        plan.objective,
         len(kept),
         len(mapped.dropped),
         len(frozen),
-        len(moved),
-        runtime,
+        len(chosen),
+        result.runtime,
     )
-    return Result(plan, terms, runtime, stats, obj_key)
+    return replace(result, plan=plan)
 
 
 def _with_changes(portfolio: Portfolio, previous: Plan, plan: Plan, mapped: Mapped) -> Plan:

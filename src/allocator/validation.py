@@ -45,8 +45,11 @@ Rules (errors unless marked *warning*), one small function each:
 * **empty window** (*warning*): a task to plan with no working day between its earliest start
   and the calendar's end.
 
-The policy needs no check here: the contract's values are all meaningful (``makespan`` with
-``hard_deadlines`` included) and its types are checked on reading.
+* **policy**: ``freeze_days``, ``churn_budget`` and ``stability`` >= 0 (their types, whole
+  numbers, are checked on reading; ``objective`` and ``hard_deadlines`` are all meaningful).
+
+Simple range rules ("must be >= 0", "must be in (0, 24]") are those declared in the records'
+field table (:func:`allocator.domain.contract_fields`).
 
 Structural issues passed in are kept. Where a structural error was reported at a path, semantic
 issues at that path or below it are dropped: they would only repeat it through a placeholder.
@@ -64,7 +67,7 @@ from datetime import date
 from functools import cached_property
 from typing import Literal
 
-from allocator.domain import Person, Portfolio, Task
+from allocator.domain import Person, Portfolio, Task, contract_fields
 from allocator.errors import Issue
 from allocator.timeline import Timeline
 
@@ -341,17 +344,23 @@ def _check_level(ctx: _Context, path: str, who: str, name: str, value: int | Non
         _bad(ctx, path, who, name, f"must be {MIN_LEVEL}..{MAX_LEVEL}", value)
 
 
+def _check_ranges(ctx: _Context, record: object, path: str, who: str) -> None:
+    """The range rules declared in the record's field table (``must be >= 0`` ...), in its
+    order: ``{who}: {key} {rule}, got {value}`` at ``{path}.{key}``."""
+    for key, spec in contract_fields(type(record)):
+        rule, value = spec.rule, getattr(record, key)
+        if rule is None or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if not spec.admits(value):
+            _bad(ctx, f"{path}.{key}", who, key, rule, value)
+
+
 def _check_person_numbers(ctx: _Context) -> None:
     for i, person in enumerate(ctx.portfolio.people):
         path, who = f"people[{i}]", f"person {person.id}"
         for skill, level in person.skills.items():
             _check_level(ctx, f"{path}.skills.{skill}", who, f"level of skill {skill!r}", level)
-        hpd = person.hours_per_day
-        if hpd is not None and not 0 < hpd <= 24:
-            _bad(ctx, f"{path}.hours_per_day", who, "hours_per_day", "must be in (0, 24]", hpd)
-        rate = person.cost_per_hour
-        if rate is not None and not rate >= 0:
-            _bad(ctx, f"{path}.cost_per_hour", who, "cost_per_hour", "must be >= 0", rate)
+        _check_ranges(ctx, person, path, who)
         for n, rc in enumerate(person.reduced_capacity):
             if not 0 <= rc.percent <= 100:
                 _bad(
@@ -366,24 +375,11 @@ def _check_person_numbers(ctx: _Context) -> None:
 
 def _check_project_numbers(ctx: _Context) -> None:
     for j, project in enumerate(ctx.portfolio.projects):
-        if project.priority is not None and project.priority < 1:
-            _bad(
-                ctx,
-                f"projects[{j}].priority",
-                f"project {project.id}",
-                "priority",
-                "must be >= 1",
-                project.priority,
-            )
-        if project.budget is not None and not project.budget >= 0:
-            _bad(
-                ctx,
-                f"projects[{j}].budget",
-                f"project {project.id}",
-                "budget",
-                "must be >= 0",
-                project.budget,
-            )
+        _check_ranges(ctx, project, f"projects[{j}]", f"project {project.id}")
+
+
+def _check_policy(ctx: _Context) -> None:
+    _check_ranges(ctx, ctx.portfolio.policy, "policy", "policy")
 
 
 def _check_estimates(ctx: _Context) -> None:
@@ -430,17 +426,7 @@ def _check_estimates(ctx: _Context) -> None:
 def _check_task_numbers(ctx: _Context) -> None:
     for at in ctx.tasks:
         t, who, path = at.task, _who(at.task), at.path
-        if t.effort_hours is not None and not t.effort_hours > 0:
-            _bad(ctx, f"{path}.effort_hours", who, "effort_hours", "must be > 0", t.effort_hours)
-        if t.duration_days is not None and t.duration_days < 1:
-            _bad(
-                ctx, f"{path}.duration_days", who, "duration_days", "must be >= 1", t.duration_days
-            )
-        if t.priority is not None and t.priority < 1:
-            _bad(ctx, f"{path}.priority", who, "priority", "must be >= 1", t.priority)
-        if t.allocation is not None and not 1 <= t.allocation <= 100:
-            _bad(ctx, f"{path}.allocation", who, "allocation", "must be 1..100", t.allocation)
-        _check_level(ctx, f"{path}.min_level", who, "min_level", t.min_level)
+        _check_ranges(ctx, t, path, who)
         for r, req in enumerate(t.requirements or ()):
             rpath = f"{path}.requirements[{r}]"
             _check_level(
@@ -678,6 +664,7 @@ RULES: tuple[Rule, ...] = (
     _check_unknown_skills,
     _check_all_or_nothing,
     _check_empty_windows,
+    _check_policy,
 )
 
 

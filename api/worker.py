@@ -1,6 +1,6 @@
 """The job runner: a few threads of the server process that take queued jobs of every kind
 from the database and run them. It is the service's only runner (the nightly batch run drives
-Dask from ``allocator.nightly`` on its own, outside the server).
+Dask from ``allocator_api.nightly`` on its own, outside the server).
 
 Design:
 

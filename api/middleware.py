@@ -39,6 +39,30 @@ async def _send_error(
     await send({"type": "http.response.body", "body": payload})
 
 
+#: headers on every answer: no MIME sniffing, no framing, no referrer
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+#: the API's answers are JSON for one tenant: nothing may run or be embedded from them (the
+#: interactive docs pages load their own scripts, so they do not get this one)
+API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+#: answers under /v1 are one tenant's data (and key secrets): never stored by a cache
+NO_STORE = (b"cache-control", b"no-store")
+
+
+def security_headers(path: str, present: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The hygiene headers an answer to ``path`` gets, less those it already has."""
+    have = {k.lower() for k, _ in present}
+    out = list(SECURITY_HEADERS)
+    if not path.startswith(("/docs", "/redoc")):
+        out.append(API_CSP)
+    if path.startswith("/v1"):
+        out.append(NO_STORE)
+    return [(k, v) for k, v in out if k not in have]
+
+
 class RequestContextMiddleware:
     """Gives each request an id (the caller's ``X-Request-ID`` when sane, else a new one), echoes
     it, logs one JSON access line, records latency by route template, and turns any exception
@@ -70,6 +94,7 @@ class RequestContextMiddleware:
                     (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
                 ]
                 headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(security_headers(scope.get("path", ""), headers))
                 message = {**message, "headers": headers}
             await send(message)
 

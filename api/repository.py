@@ -434,9 +434,11 @@ class Jobs:
             select(func.count()).select_from(JobRow).where(JobRow.status == "queued")
         )
         if (queued or 0) >= max_queued:
+            # the tenant is told the queue is full, never how many other tenants' jobs wait
+            # (the operator's setting is named; the depth is in the operator's /metrics)
             raise QueueFull(
-                f"the solve queue is full ({queued} jobs waiting; setting max_queued_jobs "
-                f"= {max_queued})"
+                "the solve queue is full: try again after Retry-After seconds "
+                "(operator setting max_queued_jobs)"
             )
         row = JobRow(
             id=new_id(),

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from allocator.contract import (
     dump_plan,
@@ -29,28 +28,9 @@ from allocator.contract import (
 from allocator.domain import PLAN_FORMAT, PORTFOLIO_FORMAT, Portfolio
 from allocator.engine import SolveParams, solve
 from allocator.errors import PlanFormatError, PortfolioError
-from allocator.generator import generate
+from tests.strategies import FAST, small
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "contract" / "example-portfolio.json"
-
-small = st.builds(
-    lambda people, projects, seed, hard, team: generate(
-        people,
-        projects,
-        seed=seed,
-        tasks_per_project=(1, 5),
-        team_task_share=team,
-        hard_deadlines=hard,
-        tightness=1.1,
-    ),
-    st.integers(1, 6),
-    st.integers(1, 3),
-    st.integers(0, 10_000),
-    st.booleans(),
-    st.sampled_from([0.0, 0.3]),
-)
-
-FAST = SolveParams(time_limit=3, workers=1, seed=0)
 
 
 @given(small)

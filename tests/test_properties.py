@@ -22,25 +22,7 @@ from allocator.generator import generate
 from allocator.objective import evaluate, gap_of, plan_key, plan_terms, proven, term_names
 from allocator.validation import validate
 from tests.planted import planted_makespan_portfolio as _planted
-
-small = st.builds(
-    lambda people, projects, seed, hard, team: generate(
-        people,
-        projects,
-        seed=seed,
-        tasks_per_project=(1, 5),
-        team_task_share=team,
-        hard_deadlines=hard,
-        tightness=1.1,
-    ),
-    st.integers(1, 6),
-    st.integers(1, 3),
-    st.integers(0, 10_000),
-    st.booleans(),
-    st.sampled_from([0.0, 0.3]),
-)
-
-FAST = SolveParams(time_limit=3, workers=1, seed=0)
+from tests.strategies import FAST, small
 
 
 def solved(portfolio: Portfolio, params: SolveParams = FAST) -> Result:

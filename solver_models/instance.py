@@ -293,6 +293,13 @@ class Instance:
     def n_days(self) -> int:
         return len(self.timeline)
 
+    def impossible_units(self) -> int:
+        """The undelivered units of the tasks no plan can assign (``not possible``): every plan
+        leaves them out, so they are the analytic bound of the first term and the part of it
+        the models leave out. Not cached: rules applied after compile (all-or-nothing) can
+        make more tasks impossible."""
+        return sum(t.units for t in self.tasks if not t.possible)
+
     @cached_property
     def pools(self) -> Pools:
         """The pure pools of the whole instance (:func:`solver_models.pools.find_pools` over

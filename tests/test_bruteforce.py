@@ -42,6 +42,7 @@ from allocator.objective import (
     plan_key,
     task_units,
     term_names,
+    term_units,
     terms_of_key,
 )
 from allocator.timeline import Timeline, availability, capacity, task_duration
@@ -339,9 +340,7 @@ def _assert_truthful(data: dict[str, Any], **params: Any) -> None:
     bound = plan.lower_bound or {}
     for k, name in enumerate(names):
         if name in bound:
-            b_units = round(
-                bound[name] * (100 if name in ("undelivered_work_hours", "cost") else 1)
-            )
+            b_units = term_units(name, bound[name])
             assert b_units <= true.conditional_min(k, res.key), (name, bound, true.best)
     if plan.status == "optimal":
         assert rank == true.best, f"proven optimal at {rank}, true optimum {true.best}"

@@ -69,10 +69,6 @@ _MISSING = object()
 #: larger integers are rejected: no field of the contract needs them, and they overflow floats
 _MAX_INT = 10**15
 
-#: Policy keys the engine reads besides the contract's own (documented in the README); typed
-#: fields of :class:`~allocator.domain.Policy`.
-ENGINE_POLICY_KEYS: frozenset[str] = frozenset({"freeze_days", "churn_budget", "stability"})
-
 
 class _Reader:
     """Walks a JSON value, converting fields and collecting issues with their paths."""

@@ -575,7 +575,7 @@ def improve(ctx: Context, cands: Candidates) -> Search:
 def _stage_reporter(ctx: Context) -> Callable[[str, int, int, float], None]:
     """CP-SAT's progress callback: each stage's value and bound as its term (a re-plan's
     stages carry the stability rule: names only)."""
-    const_units = sum(t.units for t in ctx.inst.tasks if not t.possible)
+    const_units = ctx.inst.impossible_units()
 
     def on_stage(stage: str, value: int, bound: int, elapsed: float) -> None:
         term = STAGE_TERMS.get(stage)
@@ -765,7 +765,7 @@ def term_bounds(
             lb = max(lb, value if optimal else bound)
         out[0] = lb
         return tuple(out)
-    const_units = sum(t.units for t in inst.tasks if not t.possible)
+    const_units = inst.impossible_units()
     first = const_units
     if lp_units is not None:
         first = max(first, lp_units + const_units)
@@ -819,12 +819,6 @@ def finish_plan(
             break  # later terms: only bounded over plans equal to this one on this term
     bound = lower or None
     status: PlanStatus = "optimal" if proven(objective, bound) else "feasible"
-    extra = {k: v for k, v in plan.extra.items() if k not in ("gap", "objective_terms")}
     return replace(
-        plan,
-        status=status,
-        objective=objective,
-        lower_bound=bound,
-        gap=gap_of(objective, bound),
-        extra=extra,
+        plan, status=status, objective=objective, lower_bound=bound, gap=gap_of(objective, bound)
     )

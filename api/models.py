@@ -184,6 +184,7 @@ class JobRow(Base):
     time_limit: Mapped[float] = mapped_column(Float)
     workers: Mapped[int] = mapped_column(Integer)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     worker: Mapped[str | None] = mapped_column(String(120))
     stage: Mapped[str | None] = mapped_column(String(64))
     objective: Mapped[dict[str, Any] | None] = mapped_column(JsonOrNull)
@@ -195,6 +196,24 @@ class JobRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime())
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+
+class IdempotencyRow(Base):
+    """The first answer to a POST that creates, under the client's ``Idempotency-Key``: a retry
+    with the same key and the same request (``fingerprint``, a SHA-256 of method, path and body)
+    gets this answer again; the same key with another request is refused (422). ``status_code``
+    and ``response`` are null while the first request is still being answered."""
+
+    __tablename__ = "idempotency_keys"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JsonOrNull)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
 
 
 class NightlyRunRow(Base):

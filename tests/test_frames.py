@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import math
+import re
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from allocator import frames as frames_module
 from allocator import load_portfolio
 from allocator.checker import check
 from allocator.contract import portfolio_to_dict
@@ -44,6 +46,7 @@ from allocator.frames import (
     utilization_frame,
 )
 from allocator.generator import generate
+from allocator.table_schema import SCHEMA
 from allocator.timeline import Timeline, capacity
 
 EXAMPLE = Path(str(files("allocator") / "data" / "example-portfolio.json"))
@@ -688,3 +691,28 @@ def test_progress_recorder(example: Portfolio) -> None:
         t = row["term"]
         assert row[f"{t}_bound"] <= row[t]
         assert all(math.isnan(row[n]) for n in names if n != t)
+
+
+def test_the_documented_columns_are_the_tables_columns() -> None:
+    """The table of columns in :mod:`allocator.frames`' docstring is written by hand; the
+    columns come from the field table: a field added to a record must be documented there,
+    required columns in bold."""
+    doc = frames_module.__doc__ or ""
+    section = doc[doc.index("=====") : doc.index("Lists (")]
+    rows: dict[str, str] = {}
+    current = ""
+    for line in section.splitlines():
+        m = re.match(r"^``(\w+)``\s+(.*)$", line)
+        if m:
+            current = m.group(1)
+            rows[current] = m.group(2)
+        elif current and line.startswith(" "):
+            rows[current] += " " + line.strip()
+    assert list(rows) == list(COLUMNS)
+    for table, text in rows.items():
+        cut = text.split("(or pass")[0]  # the settings row names keywords after its columns
+        listed: dict[str, bool] = {}  # column -> in bold (required), at its first mention
+        for a, b in re.findall(r"``(\w+)``|\*\*(\w+)\*\*", cut):
+            listed.setdefault(a or b, bool(b))
+        expected = [(c.name, c.required) for c in SCHEMA[table]]
+        assert [(c, r) for c, r in listed.items() if c in COLUMNS[table]] == expected, table

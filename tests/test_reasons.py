@@ -190,12 +190,13 @@ class ReferenceExplainer:
         if lo > hi:
             return [empty_window_reason(p, tl, task, lo, hi)]
         late, hint = start_notes(p, tl, task, lo)
-        pinned_start = task.pinned is not None and task.pinned.start is not None
-        if task.pinned is not None and task.pinned.start is not None:
+        pin_day = task.pinned.start if task.pinned is not None else None
+        pinned_start = pin_day is not None
+        if pin_day is not None:
             why = pin_start_reason(p, tl, task, lo, hi)
             if why is not None:
                 return [why]
-            pin_idx = tl.idx(task.pinned.start)
+            pin_idx = tl.idx(pin_day)
             assert pin_idx is not None
             lo, late, hint = pin_idx, "", ", or move the pin"
         span = f"{day[lo].isoformat()}..{day[hi].isoformat()}"

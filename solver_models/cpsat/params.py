@@ -3,7 +3,7 @@ the result, and the stability rule of re-planning."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from solver_models.schedule import Schedule
 
@@ -23,14 +23,24 @@ STABILITY_STAGE = "stability"
 
 @dataclass
 class CpSatParams:
-    """CP-SAT parameters. Tests use ``workers=1`` and a fixed seed (parallel CP-SAT varies)."""
+    """CP-SAT parameters. Tests use ``workers=1`` and a fixed seed (parallel CP-SAT varies).
 
+    Declared once: ``allocator.pipeline.SolveParams`` extends this class with the solve's own
+    switches, and hands each search a plain copy for its share of the time
+    (:meth:`for_search`)."""
+
+    #: seconds for the search (for a ``SolveParams``: for the whole solve)
     time_limit: float = 20.0
     workers: int = 2
     seed: int = 0
     #: optional cap on CP-SAT's deterministic time per stage (machine-independent runs)
     deterministic_time: float | None = None
     log_search: bool = False
+
+    def for_search(self, seconds: float) -> CpSatParams:
+        """A plain :class:`CpSatParams` with these values and a time limit of ``seconds``."""
+        values = {f.name: getattr(self, f.name) for f in fields(CpSatParams)}
+        return CpSatParams(**{**values, "time_limit": seconds})
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,18 @@ id, ``project`` updates the fields it is given and keeps its tasks. :meth:`edit_
 :meth:`edit_task` change some fields of an existing entry (``None`` removes a field: back to the
 contract's default); :meth:`PortfolioBuilder.from_portfolio` starts from an existing portfolio.
 
+**Keywords come from the field table.** The keywords of each record are its contract fields
+(:func:`allocator.domain.contract_fields`), typed once in a ``TypedDict`` (:class:`PersonFields`,
+:class:`ProjectFields`, :class:`TaskFields`, :class:`PolicyFields`) that the adding and the
+editing method share through ``**fields: Unpack[...]``; how a value becomes JSON (a date, a list
+of ids, a nested record given as a tuple, a mapping or the domain record) follows its field's
+kind, and an unknown keyword raises ``TypeError`` against the field table. Why this design: the
+table itself cannot give a signature that mypy and an editor see (a signature built at run time
+is invisible to them), while one typed declaration per record keeps ``mypy --strict`` checking
+every call, the edit methods included (they took ``**Any`` before), and lets the method bodies
+loop instead of spelling each keyword out a second and third time. ``tests/test_field_table.py``
+fails when a contract field is missing from these declarations or from the frames.
+
 :class:`Solution` wraps an engine result for notebooks: ``_repr_html_`` (status, objective
 terms, KPIs, assignments), ``.assignments`` / ``.unassigned`` / ``.kpis`` / ``.by_person`` ...
 as DataFrames, ``.plot.gantt()`` and the other figures of :mod:`allocator.plots`.
@@ -35,22 +47,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, Unpack
 
 import pandas as pd
 
 from allocator.checker import CheckResult, check
-from allocator.contract import portfolio_to_dict, read_portfolio
+from allocator.contract import portfolio_to_dict, read_portfolio, record_to_dict
 from allocator.domain import (
     PORTFOLIO_FORMAT,
+    Calendar,
     Estimate,
     Person,
+    Pin,
     Plan,
     Policy,
     Portfolio,
+    Progress,
     Project,
-    Requirement,
+    Spec,
     Task,
+    contract_defaults,
     contract_fields,
 )
 from allocator.errors import PortfolioError
@@ -63,6 +79,7 @@ from allocator.frames import (
     kpi_summary,
     unassigned_frame,
 )
+from allocator.table_schema import FLAT
 from allocator.terms_text import format_gap, format_terms, term_label
 from allocator.validation import validate
 
@@ -74,10 +91,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "PersonFields",
     "PersonRef",
+    "PolicyFields",
     "PortfolioBuilder",
     "ProjectBuilder",
+    "ProjectFields",
     "Solution",
+    "TaskFields",
     "TaskRef",
     "solve_portfolio",
 ]
@@ -132,118 +153,156 @@ def _ids(values: Iterable[Any] | Any) -> list[Any]:
     return [v.id if isinstance(v, PersonRef | TaskRef) else v for v in values]
 
 
-def _ranges(values: Iterable[Any], keys: Sequence[str]) -> list[dict[str, Any]]:
-    """``(start, end[, percent])`` tuples or mappings to contract objects."""
-    out = []
-    for v in values:
-        item = dict(v) if isinstance(v, Mapping) else dict(zip(keys, v, strict=False))
-        out.append({k: (_day(x) if k in ("start", "end") else _scalar(x)) for k, x in item.items()})
-    return out
+def _value(spec: Spec, value: Any) -> Any:
+    """A Python value of a field of kind ``spec.kind`` as contract JSON (the reader judges it)."""
+    kind = spec.kind
+    if kind == "date":
+        return _day(value)
+    if kind == "id":
+        return _ids(value)[0]
+    if kind == "ids":
+        return _ids(value)
+    if kind == "dates":
+        return [_day(d) for d in value]
+    if kind == "weekdays":
+        return [value] if isinstance(value, str) else list(value)
+    if kind == "nested":  # skills: skill -> level
+        return {str(k): _scalar(v) for k, v in dict(value).items()}
+    if kind == "records":
+        assert spec.record is not None  # a records field names its record (checked by Spec)
+        return [_record(spec.record, v) for v in value]
+    if kind == "record":
+        assert spec.record is not None
+        return _record(spec.record, value)
+    return _scalar(value)
 
 
-def _requirements(values: Iterable[Any]) -> list[dict[str, Any]]:
-    """Requirements as :class:`Requirement`, mappings or ``(skill, min_level, count)`` tuples."""
-    out: list[dict[str, Any]] = []
-    for v in values:
-        if isinstance(v, Requirement):
-            d: dict[str, Any] = {"skill": v.skill}
-            if v.min_level is not None:
-                d["min_level"] = v.min_level
-            if v.count is not None:
-                d["count"] = v.count
-        elif isinstance(v, Mapping):
-            d = {k: _scalar(x) for k, x in v.items()}
-        elif isinstance(v, str):
-            d = {"skill": v}
-        else:
-            d = dict(zip(("skill", "min_level", "count"), map(_scalar, v), strict=False))
-        out.append(d)
-    return out
-
-
-def _estimate(v: Any) -> Any:
-    """An estimate as :class:`Estimate`, a mapping ``{low, high}`` or a ``(low, high)`` pair."""
-    if isinstance(v, Estimate):
-        return {"low": v.low, "high": v.high}
+def _record(cls: type, v: Any) -> Any:
+    """A nested record given as a ``cls``, a mapping, a tuple of its fields in field-table order
+    (``("2027-02-01", "2027-02-05")``, ``("qa", 3, 2)``), or a string for a record whose first
+    field is a string (a requirement's ``skill``)."""
+    table = contract_fields(cls)
+    specs = dict(table)
+    if isinstance(v, cls):
+        return record_to_dict(v)
     if isinstance(v, Mapping):
-        return {k: _scalar(x) for k, x in v.items()}
+        return {k: _value(specs[k], x) if k in specs else _scalar(x) for k, x in v.items()}
     if isinstance(v, str):
-        return v  # the reader names it
-    return dict(zip(("low", "high"), map(_scalar, v), strict=False))
+        return {table[0][0]: v} if table[0][1].kind == "str" else v  # else the reader names it
+    return {k: _value(s, x) for (k, s), x in zip(table, v, strict=False)}
 
 
-_DATE_KEYS = frozenset(
-    {"available_from", "available_until", "start_after", "deadline", "earliest_start"}
-)
-_ID_LIST_KEYS = frozenset({"predecessors", "exclude", "prefer"})
-
-
-def _put(out: dict[str, Any], key: str, value: Any) -> None:
-    """Set a contract key from a Python value (``None``: leave the key out)."""
+def _put(cls: type, out: dict[str, Any], key: str, value: Any) -> None:
+    """Set the contract key ``key`` of a ``cls`` from a Python value; ``None`` (or an empty list
+    where the contract's default is the empty list) leaves the key out."""
+    spec = dict(contract_fields(cls))[key]
+    if value is not None and spec.kind in ("ids", "dates", "records"):
+        value = list(value) if not isinstance(value, str | PersonRef | TaskRef) else value
+        if not value and contract_defaults(cls).get(key) == ():
+            value = None
     if value is None:
         out.pop(key, None)
-        return
-    if key in _DATE_KEYS:
-        out[key] = _day(value)
-    elif key in _ID_LIST_KEYS:
-        out[key] = _ids(value)
-    elif key == "workdays":
-        out[key] = [value] if isinstance(value, str) else list(value)
-    elif key == "skills":
-        out[key] = {str(k): _scalar(v) for k, v in dict(value).items()}
-    elif key == "time_off":
-        out[key] = _ranges(value, ("start", "end"))
-    elif key == "reduced_capacity":
-        out[key] = _ranges(value, ("start", "end", "percent"))
-    elif key == "requirements":
-        out[key] = _requirements(value)
-    elif key == "estimate":
-        out[key] = _estimate(value)
     else:
-        out[key] = _scalar(value)
+        out[key] = _value(spec, value)
 
 
-def _keywords(cls: type, *handled_apart: str) -> frozenset[str]:
-    """The builder keywords of a record: its contract fields, but ``id`` and ``handled_apart``."""
-    return frozenset(k for k, _ in contract_fields(cls) if k not in {"id", *handled_apart})
+# ---------------------------------------------------------------------------------------------
+# Keywords: the contract fields of each record (checked against the field table by a test)
+# ---------------------------------------------------------------------------------------------
+class PersonFields(TypedDict, total=False):
+    """Keywords of :meth:`PortfolioBuilder.person` and :meth:`~PortfolioBuilder.edit_person`:
+    the fields of :class:`~allocator.domain.Person` but ``id`` and ``skills``. ``time_off``:
+    ``(start, end)`` pairs; ``reduced_capacity``: ``(start, end, percent)`` triples (or
+    mappings, or the domain records); ``placeholder``: a role not yet filled."""
+
+    name: str | None
+    hours_per_day: float | None
+    cost_per_hour: float | None
+    workdays: Sequence[str] | None
+    available_from: DateLike | None
+    available_until: DateLike | None
+    time_off: Iterable[Any] | None
+    reduced_capacity: Iterable[Any] | None
+    team: str | None
+    placeholder: bool | None
 
 
-_PERSON_KEYS = _keywords(Person)
-#: ``pinned`` and ``progress`` have keywords of their own (see :func:`_task_fields`)
-_TASK_KEYS = _keywords(Task, "pinned", "progress")
-_PROJECT_KEYS = _keywords(Project, "tasks")
-_POLICY_KEYS = _keywords(Policy)
+class ProjectFields(TypedDict, total=False):
+    """Keywords of :meth:`PortfolioBuilder.project` and :meth:`ProjectBuilder.set`: the fields
+    of :class:`~allocator.domain.Project` but ``id`` and ``tasks`` (``all_or_nothing``: its
+    tasks are planned all together or none of them)."""
+
+    name: str | None
+    priority: int | None
+    start_after: DateLike | None
+    deadline: DateLike | None
+    budget: float | None
+    all_or_nothing: bool | None
 
 
-def _task_fields(out: dict[str, Any], fields: Mapping[str, Any]) -> None:
-    """Apply task keyword fields; ``after`` is ``predecessors``; ``pinned_person`` /
-    ``pinned_start`` / ``pin`` make ``pinned``; ``progress`` is a mapping."""
+class TaskFields(TypedDict, total=False):
+    """Keywords of :meth:`ProjectBuilder.task` and :meth:`PortfolioBuilder.edit_task`: the
+    fields of :class:`~allocator.domain.Task` but ``id``, and the shorthands ``after``
+    (``predecessors``) and ``pinned_person`` / ``pinned_start`` (``pinned``, as the columns of
+    the tasks table). One-person: ``skill`` (+ ``min_level``) with ``effort_hours`` or
+    ``duration_days``; team: ``requirements`` (``[("data-eng", 3), {"skill": "qa", "count":
+    2}]``; ``[]`` needs nobody) with ``duration_days``; ``estimate``: the ``(low, high)``
+    range of the effort or duration (risk analysis)."""
+
+    name: str | None
+    skill: str | None
+    min_level: int | None
+    requirements: Iterable[Any] | None
+    effort_hours: float | None
+    duration_days: int | None
+    allocation: int | None
+    predecessors: Iterable[TaskRef | str] | TaskRef | str | None
+    after: Iterable[TaskRef | str] | TaskRef | str | None
+    earliest_start: DateLike | None
+    deadline: DateLike | None
+    priority: int | None
+    exclude: Iterable[PersonRef | str] | None
+    prefer: Iterable[PersonRef | str] | None
+    pinned: Pin | Mapping[str, Any] | None
+    pinned_person: PersonRef | str | None
+    pinned_start: DateLike | None
+    status: str | None
+    progress: Progress | Mapping[str, Any] | None
+    estimate: Estimate | Mapping[str, float] | tuple[float, float] | None
+
+
+class PolicyFields(TypedDict, total=False):
+    """Keywords of :meth:`PortfolioBuilder.set_policy` (and of the builder itself): the fields
+    of :class:`~allocator.domain.Policy`."""
+
+    objective: str | None
+    hard_deadlines: bool | None
+    freeze_days: int | None
+    churn_budget: int | None
+    stability: int | None
+
+
+#: the builder's shorthands for task fields: keyword -> contract key
+TASK_ALIASES: Mapping[str, str] = {"after": "predecessors"}
+#: the ``pinned`` keywords: the columns of the tasks table (``pinned_person``) -> pin key
+_PIN_KEYWORDS = {col: sub for sub, col in FLAT[Task]["pinned"].items()}
+
+
+def _set(cls: type, out: dict[str, Any], fields: Mapping[str, Any], *handled_apart: str) -> None:
+    """Apply keyword fields of a ``cls`` (its contract fields, but ``id`` and ``handled_apart``,
+    or the shorthands of a task); unknown keywords raise ``TypeError``."""
+    what = cls.__name__.lower()
+    known = {k for k, _ in contract_fields(cls)} - {"id", *handled_apart}
     for key, value in fields.items():
-        if key == "after":
-            key = "predecessors"
-        if key in _TASK_KEYS:
-            _put(out, key, value)
-        elif key in ("pinned_person", "pinned_start"):
+        key = TASK_ALIASES.get(key, key) if cls is Task else key
+        if key in known:
+            _put(cls, out, key, value)
+        elif cls is Task and key in _PIN_KEYWORDS:
             pin = dict(out.get("pinned", {}))
-            sub = key.removeprefix("pinned_")
-            if value is None:
-                pin.pop(sub, None)
-            else:
-                pin[sub] = _ids(value)[0] if sub == "person" else _day(value)
-            if pin:
-                out["pinned"] = pin
-            else:
-                out.pop("pinned", None)
-        elif key == "progress":
-            if value is None:
-                out.pop("progress", None)
-            else:
-                prog = {k: _scalar(v) for k, v in dict(value).items()}
-                if "people" in prog:
-                    prog["people"] = _ids(prog["people"])
-                out["progress"] = prog
+            _put(Pin, pin, _PIN_KEYWORDS[key], value)
+            _put(Task, out, "pinned", pin or None)
         else:
-            raise TypeError(f"unknown task field {key!r}")
+            raise TypeError(f"unknown {what} field {key!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,64 +322,15 @@ class ProjectBuilder:
     def __repr__(self) -> str:
         return f"ProjectBuilder({self.id!r}, tasks={[t['id'] for t in self._data['tasks']]})"
 
-    def set(self, **fields: Any) -> ProjectBuilder:
-        """Change project fields (``name``, ``priority``, ``start_after``, ``deadline``,
-        ``budget``, ``all_or_nothing``)."""
-        for key, value in fields.items():
-            if key not in _PROJECT_KEYS:
-                raise TypeError(f"unknown project field {key!r}")
-            _put(self._data, key, value)
+    def set(self, **fields: Unpack[ProjectFields]) -> ProjectBuilder:
+        """Change project fields (:class:`ProjectFields`; None removes one)."""
+        _set(Project, self._data, fields, "tasks")
         return self
 
-    def task(
-        self,
-        id: str,
-        *,
-        skill: str | None = None,
-        min_level: int | None = None,
-        requirements: Iterable[Any] | None = None,
-        effort_hours: float | None = None,
-        duration_days: int | None = None,
-        allocation: int | None = None,
-        after: Iterable[TaskRef | str] | TaskRef | str = (),
-        name: str | None = None,
-        earliest_start: DateLike | None = None,
-        deadline: DateLike | None = None,
-        priority: int | None = None,
-        exclude: Iterable[PersonRef | str] = (),
-        prefer: Iterable[PersonRef | str] = (),
-        pinned_person: PersonRef | str | None = None,
-        pinned_start: DateLike | None = None,
-        status: str | None = None,
-        progress: Mapping[str, Any] | None = None,
-        estimate: Estimate | Mapping[str, float] | tuple[float, float] | None = None,
-    ) -> TaskRef:
-        """Add (or replace) a task. One-person: ``skill`` (+ ``min_level``) with
-        ``effort_hours`` or ``duration_days``; team: ``requirements`` (``[("data-eng", 3),
-        {"skill": "qa", "count": 2}]``; ``[]`` needs nobody) with ``duration_days``.
-        ``estimate``: the ``(low, high)`` range of the effort or duration (risk analysis)."""
+    def task(self, id: str, **fields: Unpack[TaskFields]) -> TaskRef:
+        """Add (or replace) a task (:class:`TaskFields`)."""
         data: dict[str, Any] = {"id": id}
-        fields: dict[str, Any] = {
-            "name": name,
-            "skill": skill,
-            "min_level": min_level,
-            "requirements": requirements,
-            "effort_hours": effort_hours,
-            "duration_days": duration_days,
-            "allocation": allocation,
-            "after": after or None,
-            "earliest_start": earliest_start,
-            "deadline": deadline,
-            "priority": priority,
-            "exclude": exclude or None,
-            "prefer": prefer or None,
-            "pinned_person": pinned_person,
-            "pinned_start": pinned_start,
-            "status": status,
-            "progress": progress,
-            "estimate": estimate,
-        }
-        _task_fields(data, fields)
+        _set(Task, data, fields)
         self._owner._remove_task(id)
         self._data["tasks"].append(data)
         return TaskRef(id, self.id)
@@ -337,22 +347,15 @@ class PortfolioBuilder:
         end: DateLike,
         workdays: Sequence[str] | None = None,
         holidays: Iterable[DateLike] = (),
-        objective: str | None = None,
-        hard_deadlines: bool | None = None,
         as_of: DateLike | None = None,
+        **policy: Unpack[PolicyFields],
     ) -> None:
         self.name = name
         self._calendar: dict[str, Any] = {"start": _day(start), "end": _day(end)}
-        if workdays is not None:
-            self._calendar["workdays"] = list(workdays)
-        hol = [_day(d) for d in holidays]
-        if hol:
-            self._calendar["holidays"] = hol
+        _put(Calendar, self._calendar, "workdays", workdays)
+        _put(Calendar, self._calendar, "holidays", holidays)
         self._policy: dict[str, Any] = {}
-        if objective is not None:
-            self._policy["objective"] = objective
-        if hard_deadlines is not None:
-            self._policy["hard_deadlines"] = hard_deadlines
+        self.set_policy(**policy)
         self._as_of = None if as_of is None else _day(as_of)
         self._people: list[dict[str, Any]] = []
         self._projects: list[ProjectBuilder] = []
@@ -384,64 +387,34 @@ class PortfolioBuilder:
             m._projects.append(ProjectBuilder(m, pr))
         return m
 
-    def set_policy(self, **fields: Any) -> PortfolioBuilder:
-        """Change policy fields (``objective``, ``hard_deadlines``, ``freeze_days``,
-        ``churn_budget``, ``stability``; None removes one)."""
-        for key, value in fields.items():
-            if key not in _POLICY_KEYS:
-                raise TypeError(f"unknown policy field {key!r}")
-            _put(self._policy, key, value)
+    def set_policy(self, **fields: Unpack[PolicyFields]) -> PortfolioBuilder:
+        """Change policy fields (:class:`PolicyFields`; None removes one)."""
+        _set(Policy, self._policy, fields)
         return self
 
     # -- people --------------------------------------------------------------------------------
     def person(
-        self,
-        id: str,
-        *,
-        skills: Mapping[str, int],
-        name: str | None = None,
-        hours_per_day: float | None = None,
-        cost_per_hour: float | None = None,
-        workdays: Sequence[str] | None = None,
-        available_from: DateLike | None = None,
-        available_until: DateLike | None = None,
-        time_off: Iterable[Any] = (),
-        reduced_capacity: Iterable[Any] = (),
-        team: str | None = None,
-        placeholder: bool | None = None,
+        self, id: str, *, skills: Mapping[str, int], **fields: Unpack[PersonFields]
     ) -> PersonRef:
-        """Add (or replace) a person. ``time_off``: ``(start, end)`` pairs;
-        ``reduced_capacity``: ``(start, end, percent)`` triples (or mappings);
-        ``placeholder``: a role not yet filled (reported as hiring demand)."""
+        """Add (or replace) a person (:class:`PersonFields`)."""
         data: dict[str, Any] = {"id": id}
-        fields = {
-            "name": name,
-            "skills": skills,
-            "hours_per_day": hours_per_day,
-            "cost_per_hour": cost_per_hour,
-            "workdays": workdays,
-            "available_from": available_from,
-            "available_until": available_until,
-            "time_off": list(time_off) or None,
-            "reduced_capacity": list(reduced_capacity) or None,
-            "team": team,
-            "placeholder": placeholder,
-        }
-        for key, value in fields.items():
-            _put(data, key, value)
+        _set(Person, data, {"skills": skills, **fields})
         self._people = [p for p in self._people if p.get("id") != id]
         self._people.append(data)
         return PersonRef(id)
 
-    def edit_person(self, id: PersonRef | str, **fields: Any) -> PersonRef:
-        """Change some fields of a person (``None`` removes a field)."""
+    def edit_person(
+        self,
+        id: PersonRef | str,
+        *,
+        skills: Mapping[str, int] | None = None,
+        **fields: Unpack[PersonFields],
+    ) -> PersonRef:
+        """Change some fields of a person (``None`` removes a field; ``skills`` replaces them)."""
         pid = _ids(id)[0]
         for p in self._people:
             if p.get("id") == pid:
-                for key, value in fields.items():
-                    if key not in _PERSON_KEYS:
-                        raise TypeError(f"unknown person field {key!r}")
-                    _put(p, key, value)
+                _set(Person, p, fields if skills is None else {"skills": skills, **fields})
                 return PersonRef(pid)
         raise KeyError(f"no person {pid!r}")
 
@@ -450,46 +423,25 @@ class PortfolioBuilder:
         self._people = [p for p in self._people if p.get("id") != pid]
 
     # -- projects and tasks --------------------------------------------------------------------
-    def project(
-        self,
-        id: str,
-        *,
-        name: str | None = None,
-        priority: int | None = None,
-        start_after: DateLike | None = None,
-        deadline: DateLike | None = None,
-        budget: float | None = None,
-        all_or_nothing: bool | None = None,
-    ) -> ProjectBuilder:
-        """Add a project, or update the given fields of the project with this id
-        (``all_or_nothing``: its tasks are planned all together or none of them)."""
-        given = {
-            k: v
-            for k, v in (
-                ("name", name),
-                ("priority", priority),
-                ("start_after", start_after),
-                ("deadline", deadline),
-                ("budget", budget),
-                ("all_or_nothing", all_or_nothing),
-            )
-            if v is not None
-        }
+    def project(self, id: str, **fields: Unpack[ProjectFields]) -> ProjectBuilder:
+        """Add a project, or update the fields given (not None) of the project with this id."""
+        given = {k: v for k, v in fields.items() if v is not None}
         for pr in self._projects:
             if pr.id == id:
-                return pr.set(**given)
+                _set(Project, pr._data, given, "tasks")
+                return pr
         pr = ProjectBuilder(self, {"id": id, "tasks": []})
-        pr.set(**given)
+        _set(Project, pr._data, given, "tasks")
         self._projects.append(pr)
         return pr
 
-    def edit_task(self, id: TaskRef | str, **fields: Any) -> TaskRef:
+    def edit_task(self, id: TaskRef | str, **fields: Unpack[TaskFields]) -> TaskRef:
         """Change some fields of a task (``deadline=...``, ``after=[...]``; ``None`` removes)."""
         tid = _ids(id)[0]
         for pr in self._projects:
             for t in pr._data["tasks"]:
                 if t.get("id") == tid:
-                    _task_fields(t, fields)
+                    _set(Task, t, fields)
                     return TaskRef(tid, pr.id)
         raise KeyError(f"no task {tid!r}")
 

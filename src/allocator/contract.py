@@ -3,8 +3,10 @@
 
 *Why one file of over 800 lines*: the reader and the writer of each record sit side by side so
 that a field added to one is seen missing from the other (the round-trip property test checks
-them). The scalar fields of each record are read and written by one loop over the record's field
-table (:func:`allocator.domain.contract_fields`); nested structures keep their converters here.
+them). The fields of each record, nested records included (``time_off``, ``requirements``,
+``pinned``, ``progress``, ``estimate`` ...), are read and written by one loop over the record's
+field table (:func:`allocator.domain.contract_fields`); only a person's ``skills`` map and a
+project's ``tasks`` are read apart.
 
 Reading is *structural*: types, dates, finiteness, required keys and unknown keys. Every problem
 is collected with its JSON path (``projects[0].tasks[2].effort_hours``) before anything is
@@ -43,19 +45,15 @@ from allocator.domain import (
     Assignment,
     Calendar,
     Change,
-    DateRange,
-    Estimate,
     Person,
-    Pin,
     Plan,
     Policy,
     Portfolio,
-    Progress,
     Project,
-    ReducedCapacity,
-    Requirement,
+    Spec,
     Task,
     Unassigned,
+    contract_defaults,
     contract_fields,
     frozen_map,
 )
@@ -234,12 +232,6 @@ _CALENDAR_KEYS = _keys(Calendar)
 _PERSON_KEYS = _keys(Person)
 _PROJECT_KEYS = _keys(Project)
 _TASK_KEYS = _keys(Task)
-_REQ_KEYS = frozenset({"skill", "min_level", "count"})
-_RANGE_KEYS = frozenset({"start", "end"})
-_REDUCED_KEYS = frozenset({"start", "end", "percent"})
-_PIN_KEYS = frozenset({"person", "start"})
-_PROGRESS_KEYS = frozenset({"people", "remaining_hours", "remaining_days"})
-_ESTIMATE_KEYS = frozenset({"low", "high"})
 _POLICY_KEYS = _keys(Policy)
 _STATUSES = dict(contract_fields(Task))["status"].choices
 
@@ -249,45 +241,103 @@ def _id_of(data: Mapping[str, Any], fallback: str) -> str:
     return v if isinstance(v, str) else fallback
 
 
-#: a nested field's converter: the raw value (``_MISSING`` when absent) and its path
-_Nested = Callable[[Any, str], Any]
-
-
 def _read_fields(
-    r: _Reader,
-    cls: type,
-    data: Mapping[str, Any],
-    path: str,
-    nested: Mapping[str, _Nested] | None = None,
-    **given: Any,
+    r: _Reader, cls: type, data: Mapping[str, Any], path: str, who: str = "", **given: Any
 ) -> dict[str, Any]:
     """The keyword arguments of a ``cls`` read from ``data``, in the order of its field table:
-    ``given`` values as they are, nested fields by their converter, scalars by their kind."""
+    ``given`` values as they are (a ``nested`` field must be given), nested records by
+    :func:`_read_records` / :func:`_read_record` (``who`` names the owner in their messages),
+    scalars by their kind; a field not given (or unusable) gets its default."""
     out = dict(given)
+    defaults = contract_defaults(cls)
     for key, spec in contract_fields(cls):
         if key in out:
             continue
-        kind = spec.kind
-        if kind == "nested":
-            p = f"{path}.{key}" if path else key
-            out[key] = (nested or {})[key](data.get(key, _MISSING), p)
+        p = f"{path}.{key}" if path else key
+        if spec.kind == "records":
+            value = data.get(key, _MISSING)
+            out[key] = (
+                defaults[key] if value is _MISSING else _read_records(r, key, spec, value, p, who)
+            )
+            continue
+        if spec.kind == "record":
+            value = data.get(key, _MISSING)
+            out[key] = None if value is _MISSING else _read_record(r, key, spec, value, p, who)
             continue
         if key not in data:  # not given: the default, no issue
-            out[key] = () if kind in ("ids", "dates") else None
+            out[key] = defaults[key]
             continue
-        conv: Callable[[Any, str], Any] = (
-            _read_choice(r, spec.choices) if kind == "choice" else getattr(r, _READERS[kind])
-        )
-        value = r.field(data, key, path, conv)
-        if value is None and kind in ("ids", "dates"):
-            value = ()
-        out[key] = value
+        value = r.field(data, key, path, _converter(r, spec))
+        out[key] = defaults[key] if value is None else value
     return out
+
+
+def _converter(r: _Reader, spec: Spec) -> Callable[[Any, str], Any]:
+    """The reader of a scalar or list field's value (not null)."""
+    if spec.kind == "choice":
+        return _read_choice(r, spec.choices)
+    conv: Callable[[Any, str], Any] = getattr(r, _READERS[spec.kind])
+    return conv
+
+
+#: the empty value kept for a required field of these kinds when it is missing or unusable (the
+#: record stays, so the positions of the next ones stay right); a record missing a required
+#: value of another kind (a date, a number) is left out
+_EMPTY = {"str": "", "ids": ()}
+
+
+def _record_fields(
+    r: _Reader, cls: type, data: Mapping[str, Any], path: str, who: str
+) -> dict[str, Any] | None:
+    """The fields of one nested record read from ``data`` (already an object), or None when a
+    required one is unusable and has no empty value (every field is read, and reported)."""
+    out: dict[str, Any] = {}
+    keep = True
+    for key, spec in contract_fields(cls):
+        if spec.required:
+            value = r.field(data, key, path, _converter(r, spec), required=True, what=who)
+            if value is None:
+                keep = keep and spec.kind in _EMPTY
+                value = _EMPTY.get(spec.kind)
+        else:
+            value = r.field(data, key, path, _converter(r, spec))
+        out[key] = value
+    return out if keep else None
+
+
+def _read_records(
+    r: _Reader, key: str, spec: Spec, value: Any, path: str, who: str
+) -> tuple[Any, ...]:
+    """A list of nested records (``time_off``, ``requirements`` ...); an item that is not an
+    object is reported, then read as an empty one (its missing fields are reported too)."""
+    cls = spec.record
+    assert cls is not None  # a records field names its record (checked by Spec)
+    out = []
+    for i, item in enumerate(r.lst(value, path, f"{who}: {key}")):
+        p = f"{path}[{i}]"
+        data = r.obj(item, p, _keys(cls), f"{who}: {spec.item or key}")
+        got = _record_fields(r, cls, data, p, who)
+        if got is not None:
+            out.append(cls(**got))
+    return tuple(out)
+
+
+def _read_record(r: _Reader, key: str, spec: Spec, value: Any, path: str, who: str) -> Any:
+    """One nested record (``pinned``, ``progress``, ``estimate``); None when the value is not
+    an object (reported once) or a required field is unusable."""
+    cls = spec.record
+    assert cls is not None  # a record field names its record (checked by Spec)
+    data = r.obj(value, path, _keys(cls), f"{who}: {spec.item or key}")
+    if not isinstance(value, dict):
+        return None
+    got = _record_fields(r, cls, data, path, who)
+    return None if got is None else cls(**got)
 
 
 #: the :class:`_Reader` method converting each scalar kind
 _READERS = {
     "str": "string",
+    "id": "string",
     "int": "integer",
     "number": "number",
     "bool": "boolean",
@@ -308,31 +358,6 @@ def _read_calendar(r: _Reader, value: Any) -> Calendar:
             r, Calendar, data, "calendar", start=start or fallback, end=end or start or fallback
         )
     )
-
-
-def _read_ranges(r: _Reader, value: Any, path: str, who: str) -> tuple[DateRange, ...]:
-    out: list[DateRange] = []
-    for i, item in enumerate(r.lst(value, path, f"{who}: time_off")):
-        p = f"{path}[{i}]"
-        data = r.obj(item, p, _RANGE_KEYS, f"{who}: time_off range")
-        s = r.field(data, "start", p, r.day, required=True, what=who)
-        e = r.field(data, "end", p, r.day, required=True, what=who)
-        if s is not None and e is not None:
-            out.append(DateRange(s, e))
-    return tuple(out)
-
-
-def _read_reduced(r: _Reader, value: Any, path: str, who: str) -> tuple[ReducedCapacity, ...]:
-    out: list[ReducedCapacity] = []
-    for i, item in enumerate(r.lst(value, path, f"{who}: reduced_capacity")):
-        p = f"{path}[{i}]"
-        data = r.obj(item, p, _REDUCED_KEYS, f"{who}: reduced_capacity range")
-        s = r.field(data, "start", p, r.day, required=True, what=who)
-        e = r.field(data, "end", p, r.day, required=True, what=who)
-        pct = r.field(data, "percent", p, r.number, required=True, what=who)
-        if s is not None and e is not None and pct is not None:
-            out.append(ReducedCapacity(s, e, pct))
-    return tuple(out)
 
 
 def _read_skills(r: _Reader, value: Any, path: str, who: str) -> dict[str, int]:
@@ -358,56 +383,7 @@ def _read_person(r: _Reader, value: Any, path: str, n: int) -> Person:
         skills: dict[str, int] = {}
     else:
         skills = _read_skills(r, skills_raw, f"{path}.skills", pid)
-    nested: dict[str, _Nested] = {
-        "time_off": lambda v, p: _read_ranges(r, [] if v is _MISSING else v, p, who),
-        "reduced_capacity": lambda v, p: _read_reduced(r, [] if v is _MISSING else v, p, who),
-    }
-    return Person(**_read_fields(r, Person, data, path, nested, id=pid, skills=frozen_map(skills)))
-
-
-def _read_requirements(r: _Reader, value: Any, path: str, who: str) -> tuple[Requirement, ...]:
-    out: list[Requirement] = []
-    for i, item in enumerate(r.lst(value, path, f"{who}: requirements")):
-        p = f"{path}[{i}]"
-        data = r.obj(item, p, _REQ_KEYS, f"{who}: requirement")
-        skill = r.field(data, "skill", p, r.string, required=True, what=who)
-        out.append(
-            Requirement(
-                skill=skill if skill is not None else "",
-                min_level=r.field(data, "min_level", p, r.integer),
-                count=r.field(data, "count", p, r.integer),
-            )
-        )
-    return tuple(out)
-
-
-def _read_pin(r: _Reader, value: Any, path: str, who: str) -> Pin:
-    data = r.obj(value, path, _PIN_KEYS, f"{who}: pinned")
-    return Pin(
-        person=r.field(data, "person", path, r.string), start=r.field(data, "start", path, r.day)
-    )
-
-
-def _read_progress(r: _Reader, value: Any, path: str, who: str) -> Progress:
-    data = r.obj(value, path, _PROGRESS_KEYS, f"{who}: progress")
-    people = r.field(data, "people", path, r.strings, required=True, what=who) or ()
-    return Progress(
-        people=people,
-        remaining_hours=r.field(data, "remaining_hours", path, r.number),
-        remaining_days=r.field(data, "remaining_days", path, r.integer),
-    )
-
-
-def _read_estimate(r: _Reader, value: Any, path: str, who: str) -> Estimate | None:
-    """``{low, high}``, both required (None when either is unusable: reported)."""
-    data = r.obj(value, path, _ESTIMATE_KEYS, f"{who}: estimate")
-    if not isinstance(value, dict):
-        return None  # reported by obj
-    low = r.field(data, "low", path, r.number, required=True, what=who)
-    high = r.field(data, "high", path, r.number, required=True, what=who)
-    if low is None or high is None:
-        return None
-    return Estimate(low=low, high=high)
+    return Person(**_read_fields(r, Person, data, path, who, id=pid, skills=frozen_map(skills)))
 
 
 def _read_choice(r: _Reader, choices: tuple[str, ...]) -> Callable[[Any, str], str | None]:
@@ -423,16 +399,11 @@ def _read_choice(r: _Reader, choices: tuple[str, ...]) -> Callable[[Any, str], s
 def _read_task(r: _Reader, value: Any, path: str, project: str, n: int) -> Task:
     data = r.obj(value, path, _TASK_KEYS, "task")
     tid = r.field(data, "id", path, r.string, required=True, what="task") or f"<task #{n}>"
-    who = f"task {tid}"
-    nested: dict[str, _Nested] = {
-        "requirements": lambda v, p: None if v is _MISSING else _read_requirements(r, v, p, who),
-        "pinned": lambda v, p: None if v is _MISSING else _read_pin(r, v, p, who),
-        "progress": lambda v, p: None if v is _MISSING else _read_progress(r, v, p, who),
-        "estimate": lambda v, p: None if v is _MISSING else _read_estimate(r, v, p, who),
-    }
     # status first: its issue has always been reported before the other fields'
     status = r.field(data, "status", path, _read_choice(r, _STATUSES))
-    return Task(**_read_fields(r, Task, data, path, nested, id=tid, project=project, status=status))
+    return Task(
+        **_read_fields(r, Task, data, path, f"task {tid}", id=tid, project=project, status=status)
+    )
 
 
 def _read_project(r: _Reader, value: Any, path: str, n: int) -> Project:
@@ -562,15 +533,27 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
 
 
 #: how :func:`_write_fields` writes each field kind
-_SCALAR, _WEEKDAYS, _LIST, _NESTED = range(4)
-_HOW = {"nested": _NESTED, "weekdays": _WEEKDAYS, "ids": _LIST, "dates": _LIST}
-_WRITE_PLANS: dict[type, tuple[tuple[str, int], ...]] = {}
+_SCALAR, _LIST, _RECORD, _RECORDS, _NESTED = range(5)
+_HOW = {
+    "nested": _NESTED,
+    "weekdays": _LIST,
+    "ids": _LIST,
+    "dates": _LIST,
+    "record": _RECORD,
+    "records": _RECORDS,
+}
+#: per record: (key, how, written even when empty)
+_WRITE_PLANS: dict[type, tuple[tuple[str, int, bool], ...]] = {}
 
 
-def _write_plan(cls: type) -> tuple[tuple[str, int], ...]:
+def _write_plan(cls: type) -> tuple[tuple[str, int, bool], ...]:
     plan = _WRITE_PLANS.get(cls)
     if plan is None:
-        plan = tuple((key, _HOW.get(spec.kind, _SCALAR)) for key, spec in contract_fields(cls))
+        defaults = contract_defaults(cls)
+        plan = tuple(
+            (key, _HOW.get(spec.kind, _SCALAR), defaults.get(key) is None)
+            for key, spec in contract_fields(cls)
+        )
         _WRITE_PLANS[cls] = plan
     return plan
 
@@ -582,26 +565,35 @@ def _write_fields(
     skip: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Add to ``out`` the given fields of ``obj`` not in it yet (nor in ``skip``), in the order
-    of its field table: a nested field by its converter (None: not written), a scalar when
-    not None, a list when given (``workdays``, even empty) or not empty (ids, dates)."""
-    for key, how in _write_plan(type(obj)):
-        value = getattr(obj, key)
-        if how == _SCALAR:
-            if value is None or key in out or key in skip:
-                continue
-            out[key] = value.isoformat() if isinstance(value, date) else value
-        elif key in out or key in skip:
+    of its field table: a scalar or a nested record when not None, a list when not None and
+    either not empty or one whose default is None (``workdays``, ``requirements``: an empty
+    list is a value) or required (``progress.people``); a ``nested`` field by its converter."""
+    for key, how, even_empty in _write_plan(type(obj)):
+        if key in out or key in skip:
             continue
-        elif how == _NESTED:
+        value = getattr(obj, key)
+        if how == _NESTED:
             value = (nested or {})[key](value)
             if value is not None:
                 out[key] = value
-        elif how == _WEEKDAYS:
-            if value is not None:
-                out[key] = list(value)
-        elif value:
+        elif value is None or (how in (_LIST, _RECORDS) and not value and not even_empty):
+            continue
+        elif how == _SCALAR:
+            out[key] = value.isoformat() if isinstance(value, date) else value
+        elif how == _LIST:
             out[key] = [d.isoformat() if isinstance(d, date) else d for d in value]
+        elif how == _RECORD:
+            out[key] = _write_fields(value, {})
+        else:
+            out[key] = [_write_fields(item, {}) for item in value]
     return out
+
+
+def record_to_dict(record: Any) -> dict[str, Any]:
+    """The contract JSON of one record of :mod:`allocator.domain` (a ``Calendar``, a
+    ``Policy``, a ``Requirement`` ...): only the keys that were given. A person's ``skills`` and
+    a project's ``tasks`` are written by :func:`portfolio_to_dict` only."""
+    return _write_fields(record, {}, skip=("skills", "tasks"))
 
 
 def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
@@ -618,23 +610,7 @@ def portfolio_to_dict(p: Portfolio) -> dict[str, Any]:
     return out
 
 
-def _ranges_to_list(ranges: tuple[DateRange, ...]) -> list[dict[str, Any]] | None:
-    return [{"start": r.start.isoformat(), "end": r.end.isoformat()} for r in ranges] or None
-
-
-def _reduced_to_list(ranges: tuple[ReducedCapacity, ...]) -> list[dict[str, Any]] | None:
-    out = [
-        {"start": r.start.isoformat(), "end": r.end.isoformat(), "percent": r.percent}
-        for r in ranges
-    ]
-    return out or None
-
-
-_PERSON_NESTED: Mapping[str, Callable[[Any], Any]] = {
-    "skills": dict,
-    "time_off": _ranges_to_list,
-    "reduced_capacity": _reduced_to_list,
-}
+_PERSON_NESTED: Mapping[str, Callable[[Any], Any]] = {"skills": dict}
 
 
 def _person_to_dict(x: Person) -> dict[str, Any]:
@@ -649,37 +625,8 @@ def _project_to_dict(x: Project) -> dict[str, Any]:
     return out
 
 
-def _requirement_to_dict(q: Requirement) -> dict[str, Any]:
-    d: dict[str, Any] = {"skill": q.skill}
-    _put(d, "min_level", q.min_level)
-    _put(d, "count", q.count)
-    return d
-
-
-def _pin_to_dict(pin: Pin) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    _put(out, "person", pin.person)
-    _put(out, "start", pin.start)
-    return out
-
-
-def _progress_to_dict(prog: Progress) -> dict[str, Any]:
-    out: dict[str, Any] = {"people": list(prog.people)}
-    _put(out, "remaining_hours", prog.remaining_hours)
-    _put(out, "remaining_days", prog.remaining_days)
-    return out
-
-
-_TASK_NESTED: Mapping[str, Callable[[Any], Any]] = {
-    "requirements": lambda v: None if v is None else [_requirement_to_dict(q) for q in v],
-    "pinned": lambda v: None if v is None else _pin_to_dict(v),
-    "progress": lambda v: None if v is None else _progress_to_dict(v),
-    "estimate": lambda v: None if v is None else {"low": v.low, "high": v.high},
-}
-
-
 def _task_to_dict(t: Task) -> dict[str, Any]:
-    return _write_fields(t, {}, _TASK_NESTED)
+    return _write_fields(t, {})
 
 
 def dump_portfolio(p: Portfolio, path: str | Path | None = None) -> str:

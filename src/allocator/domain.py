@@ -11,14 +11,16 @@ contract's defaults are applied by the small accessor methods and by :class:`Por
 its explicit-versus-default distinction.
 
 Each record's contract fields are declared once, in its dataclass fields' metadata (the *field
-table*, :func:`contract_fields`: JSON kind, required, range rule); the JSON reader and writer,
-the frame columns, the builder's keywords and the range rules of validation loop over it.
+table*, :func:`contract_fields`: JSON kind, required, range rule), nested records (a person's
+``time_off`` and ``reduced_capacity``, a task's ``requirements``, ``pinned``, ``progress`` and
+``estimate``) included: the JSON reader and writer, the frame columns, the builder's keywords
+and the range rules of validation loop over it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import date
 from functools import cached_property
 from types import MappingProxyType
@@ -50,13 +52,30 @@ def frozen_map(m: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
 # ---------------------------------------------------------------------------------------------
 # The field table: one declaration per contract field
 # ---------------------------------------------------------------------------------------------
-#: How a contract field is written in JSON. Scalars: ``str``, ``int``, ``number``, ``bool``,
-#: ``date`` (``YYYY-MM-DD``), ``choice`` (one of :attr:`Spec.choices`); lists: ``weekdays``,
-#: ``ids`` (list of ids), ``dates``; ``nested``: a structure with its own converter in
-#: :mod:`allocator.contract` (skills, time_off, requirements, pinned, progress, estimate ...).
+#: How a contract field is written in JSON. Scalars: ``str``, ``id`` (a string naming another
+#: record: a pin's person), ``int``, ``number``, ``bool``, ``date`` (``YYYY-MM-DD``), ``choice``
+#: (one of :attr:`Spec.choices`); lists: ``weekdays``, ``ids`` (list of ids), ``dates``;
+#: ``record``: an object, the record :attr:`Spec.record`
+#: (``pinned``, ``progress``, ``estimate``); ``records``: a list of them (``time_off``,
+#: ``reduced_capacity``, ``requirements``); ``nested``: a structure read and written apart
+#: (a person's ``skills`` map, a project's ``tasks``).
 FieldKind = Literal[
-    "str", "int", "number", "bool", "date", "choice", "weekdays", "ids", "dates", "nested"
+    "str",
+    "id",
+    "int",
+    "number",
+    "bool",
+    "date",
+    "choice",
+    "weekdays",
+    "ids",
+    "dates",
+    "record",
+    "records",
+    "nested",
 ]
+#: the kinds whose value is one or more nested records
+RECORD_KINDS: tuple[FieldKind, ...] = ("record", "records")
 
 #: the key of a dataclass field's metadata holding its :class:`Spec`
 CONTRACT = "contract"
@@ -69,6 +88,8 @@ class Spec:
 
     ``minimum`` / ``maximum`` bound the value (``minimum`` exclusive when ``above``); ``rule``
     is the wording of the bound in messages (``must be >= 0``, ``must be in (0, 24]``).
+    ``record``: the record class of a ``record`` / ``records`` field; ``item``: what one of
+    its items is called in messages (``time_off range``; the key when not given).
     """
 
     kind: FieldKind
@@ -77,6 +98,14 @@ class Spec:
     maximum: float | None = None
     above: bool = False
     choices: tuple[str, ...] = ()
+    record: type | None = None
+    item: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.record is not None) != (self.kind in RECORD_KINDS):
+            raise TypeError(
+                f"a {self.kind!r} field {'needs' if self.record is None else 'takes no'} record"
+            )
 
     @property
     def rule(self) -> str | None:
@@ -123,12 +152,29 @@ def contract_fields(cls: type) -> tuple[tuple[str, Spec], ...]:
     return out
 
 
+_DEFAULTS: dict[type, Mapping[str, Any]] = {}
+
+
+def contract_defaults(cls: type) -> Mapping[str, Any]:
+    """The value of each optional contract field of a record when it is not given (``None``,
+    or ``()`` for a list that is empty when not given); required fields are not listed."""
+    out = _DEFAULTS.get(cls)
+    if out is None:
+        out = {}
+        for f in fields(cls):
+            if CONTRACT not in f.metadata or f.metadata[CONTRACT].required:
+                continue
+            out[f.name] = f.default if f.default_factory is MISSING else f.default_factory()
+        out = _DEFAULTS[cls] = MappingProxyType(out)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class DateRange:
     """An inclusive range of dates."""
 
-    start: date
-    end: date
+    start: date = field(metadata=spec("date", required=True))
+    end: date = field(metadata=spec("date", required=True))
 
     def __contains__(self, d: object) -> bool:
         return isinstance(d, date) and self.start <= d <= self.end
@@ -138,9 +184,9 @@ class DateRange:
 class ReducedCapacity:
     """Inclusive range in which at most ``percent`` of the person's day can be planned."""
 
-    start: date
-    end: date
-    percent: float
+    start: date = field(metadata=spec("date", required=True))
+    end: date = field(metadata=spec("date", required=True))
+    percent: float = field(metadata=spec("number", required=True, minimum=0, maximum=100))
 
     def __contains__(self, d: object) -> bool:
         return isinstance(d, date) and self.start <= d <= self.end
@@ -174,8 +220,13 @@ class Person:
     workdays: tuple[str, ...] | None = field(default=None, metadata=spec("weekdays"))
     available_from: date | None = field(default=None, metadata=spec("date"))
     available_until: date | None = field(default=None, metadata=spec("date"))
-    time_off: tuple[DateRange, ...] = field(default=(), metadata=spec("nested"))
-    reduced_capacity: tuple[ReducedCapacity, ...] = field(default=(), metadata=spec("nested"))
+    time_off: tuple[DateRange, ...] = field(
+        default=(), metadata=spec("records", record=DateRange, item="time_off range")
+    )
+    reduced_capacity: tuple[ReducedCapacity, ...] = field(
+        default=(),
+        metadata=spec("records", record=ReducedCapacity, item="reduced_capacity range"),
+    )
     team: str | None = field(default=None, metadata=spec("str"))
     placeholder: bool | None = field(default=None, metadata=spec("bool"))
 
@@ -204,9 +255,9 @@ class Person:
 class Requirement:
     """``count`` places on a team task, each needing ``skill`` at ``min_level`` or above."""
 
-    skill: str
-    min_level: int | None = None
-    count: int | None = None
+    skill: str = field(metadata=spec("str", required=True))
+    min_level: int | None = field(default=None, metadata=spec("int", minimum=1, maximum=5))
+    count: int | None = field(default=None, metadata=spec("int", minimum=1))
 
     @property
     def level(self) -> int:
@@ -230,17 +281,19 @@ class Place:
 class Pin:
     """A commitment: if assigned, ``person`` is among the assignees / it starts on ``start``."""
 
-    person: str | None = None
-    start: date | None = None
+    person: str | None = field(default=None, metadata=spec("id"))
+    start: date | None = field(default=None, metadata=spec("date"))
 
 
 @dataclass(frozen=True, slots=True)
 class Progress:
     """Who is doing an ``in_progress`` task and what is left (exactly one of the two amounts)."""
 
-    people: tuple[str, ...]
-    remaining_hours: float | None = None
-    remaining_days: int | None = None
+    people: tuple[str, ...] = field(metadata=spec("ids", required=True))
+    remaining_hours: float | None = field(
+        default=None, metadata=spec("number", minimum=0, above=True)
+    )
+    remaining_days: int | None = field(default=None, metadata=spec("int", minimum=1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,8 +301,8 @@ class Estimate:
     """The range of a task's nominal ``effort_hours`` (or ``duration_days``), same unit:
     ``0 < low <= nominal <= high``. For risk analysis only: plans use the nominal value."""
 
-    low: float
-    high: float
+    low: float = field(metadata=spec("number", required=True, minimum=0, above=True))
+    high: float = field(metadata=spec("number", required=True, minimum=0, above=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +313,9 @@ class Task:
     name: str | None = field(default=None, metadata=spec("str"))
     skill: str | None = field(default=None, metadata=spec("str"))
     min_level: int | None = field(default=None, metadata=spec("int", minimum=1, maximum=5))
-    requirements: tuple[Requirement, ...] | None = field(default=None, metadata=spec("nested"))
+    requirements: tuple[Requirement, ...] | None = field(
+        default=None, metadata=spec("records", record=Requirement, item="requirement")
+    )
     effort_hours: float | None = field(default=None, metadata=spec("number", minimum=0, above=True))
     duration_days: int | None = field(default=None, metadata=spec("int", minimum=1))
     allocation: int | None = field(default=None, metadata=spec("int", minimum=1, maximum=100))
@@ -270,12 +325,12 @@ class Task:
     priority: int | None = field(default=None, metadata=spec("int", minimum=1))
     exclude: tuple[str, ...] = field(default=(), metadata=spec("ids"))
     prefer: tuple[str, ...] = field(default=(), metadata=spec("ids"))
-    pinned: Pin | None = field(default=None, metadata=spec("nested"))
+    pinned: Pin | None = field(default=None, metadata=spec("record", record=Pin))
     status: TaskStatus | None = field(
         default=None, metadata=spec("choice", choices=("todo", "in_progress", "done", "cancelled"))
     )
-    progress: Progress | None = field(default=None, metadata=spec("nested"))
-    estimate: Estimate | None = field(default=None, metadata=spec("nested"))
+    progress: Progress | None = field(default=None, metadata=spec("record", record=Progress))
+    estimate: Estimate | None = field(default=None, metadata=spec("record", record=Estimate))
 
     @property
     def is_team(self) -> bool:

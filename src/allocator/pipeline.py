@@ -144,25 +144,27 @@ class SolveProgress:
 
 
 @dataclass
-class SolveParams:
-    """Parameters of :func:`allocator.engine.solve` (all optional)."""
+class SolveParams(CpSatParams):
+    """Parameters of :func:`allocator.engine.solve` (all optional).
 
-    #: seconds for the whole solve. Compile and the greedy baseline (every rule of it) are not
-    #: cut by it: when they alone take longer, the solve returns the best greedy plan as soon
-    #: as they are done (no search, no bound beyond the analytic one). Otherwise the solve
-    #: returns within the limit plus a fraction of a second (``REPAIR_GRACE``, ``LP_GRACE``)
-    #: and the time to turn the plan into a :class:`Plan` with reasons (at least
-    #: ``REASONS_MIN_SECONDS`` for the full reasons; the rest get cheap ones).
-    time_limit: float = 20.0
-    workers: int = 2
-    seed: int = 0
-    #: cap on CP-SAT deterministic time per stage, for machine-independent results
-    deterministic_time: float | None = None
+    The search's parameters (``time_limit``, ``workers``, ``seed``, ``deterministic_time``,
+    ``log_search``) are :class:`~solver_models.cpsat.CpSatParams`' own, declared there once; each
+    CP-SAT search gets a plain copy with its share of the time (:meth:`cpsat`).
+
+    ``time_limit``: seconds for the whole solve. Compile and the greedy baseline (every rule of
+    it) are not cut by it: when they alone take longer, the solve returns the best greedy plan
+    as soon as they are done (no search, no bound beyond the analytic one). Otherwise the solve
+    returns within the limit plus a fraction of a second (``REPAIR_GRACE``, ``LP_GRACE``) and
+    the time to turn the plan into a :class:`Plan` with reasons (at least
+    ``REASONS_MIN_SECONDS`` for the full reasons; the rest get cheap ones).
+    ``deterministic_time``: cap on CP-SAT deterministic time per stage, for
+    machine-independent results.
+    """
+
     #: skip CP-SAT and return the greedy plan (the baseline)
     greedy_only: bool = False
     #: "auto" (one CP-SAT model for small portfolios, LNS above ``LNS_ABOVE``), "cp-sat", "lns"
     strategy: str = "auto"
-    log_search: bool = False
     on_progress: Callable[[SolveProgress], None] | None = None
     #: set to stop early and keep the best plan found so far (set during the first greedy
     #: run, it keeps the tasks that run placed so far: a valid plan, the rest unassigned)
@@ -176,13 +178,7 @@ class SolveParams:
 
     def cpsat(self, seconds: float) -> CpSatParams:
         """CP-SAT's parameters for a search of ``seconds`` under these solve parameters."""
-        return CpSatParams(
-            time_limit=seconds,
-            workers=self.workers,
-            seed=self.seed,
-            deterministic_time=self.deterministic_time,
-            log_search=self.log_search,
-        )
+        return self.for_search(seconds)
 
     def stop_requested(self) -> Callable[[], bool] | None:
         """The stop test handed to the searches (None when no stop event is given)."""

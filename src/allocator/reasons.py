@@ -355,12 +355,13 @@ class Explainer:
         if lo > hi:
             return [empty_window_reason(p, tl, task, lo, hi)]
         late, hint = start_notes(p, tl, task, lo)
-        pinned_start = task.pinned is not None and task.pinned.start is not None
-        if task.pinned is not None and task.pinned.start is not None:
+        pin_day = task.pinned.start if task.pinned is not None else None
+        pinned_start = pin_day is not None
+        if pin_day is not None:
             why = pin_start_reason(p, tl, task, lo, hi)
             if why is not None:
                 return [why]
-            lo = tl.first_on_or_after(task.pinned.start)  # a working day in the window here
+            lo = tl.first_on_or_after(pin_day)  # a working day in the window here
             late, hint = "", ", or move the pin"
         span = f"{self._day(lo).isoformat()}..{self._day(hi).isoformat()}"
         end = end_clause(p, tl, task)

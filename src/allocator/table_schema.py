@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from allocator.domain import (
+    RECORD_KINDS,
     Calendar,
     FieldKind,
     Person,
@@ -19,8 +20,11 @@ from allocator.domain import (
 from allocator.errors import Issue, PortfolioError
 
 __all__ = [
+    "CALENDAR_COLUMNS",
     "COLUMNS",
     "DTYPES",
+    "FLAT",
+    "RECORD_TABLES",
     "REQUIRED_TABLES",
     "SCHEMA",
     "TABLES",
@@ -28,6 +32,7 @@ __all__ = [
     "FrameError",
     "FrameProblem",
     "Kind",
+    "RecordTable",
 ]
 
 Kind = Literal["id", "str", "int", "num", "date", "bool", "list"]
@@ -47,6 +52,7 @@ def _cols(*spec: tuple[str, Kind] | tuple[str, Kind, bool]) -> tuple[Column, ...
 #: the column kind of each scalar field kind of the field table (:mod:`allocator.domain`)
 _KIND_OF: Mapping[FieldKind, Kind] = {
     "str": "str",
+    "id": "id",
     "choice": "str",
     "int": "int",
     "number": "num",
@@ -63,18 +69,20 @@ def _fields(
     *,
     skip: tuple[str, ...] = (),
     keys: tuple[Column, ...] = (),
-    nested: Mapping[str, tuple[Column, ...]] | None = None,
 ) -> tuple[Column, ...]:
-    """The columns of a record's contract fields, in field-table order: a scalar field is one
-    column of its name (``id`` the required key column, followed by ``keys``); a nested field
-    is the columns given for it in ``nested`` (none when not listed: it has a table of its
-    own)."""
+    """The columns of a record's contract fields, in field-table order: a scalar or list field
+    is one column of its name (``id`` the required key column, followed by ``keys``); a nested
+    record flattened into the table (:data:`FLAT`) is its columns; other nested fields have a
+    table of their own (:data:`RECORD_TABLES`, skills, tasks)."""
     out: list[Column] = []
     for key, spec in contract_fields(cls):
         if key in skip:
             continue
-        if spec.kind == "nested":
-            out.extend((nested or {}).get(key, ()))
+        if spec.kind in RECORD_KINDS or spec.kind == "nested":
+            flat = FLAT.get(cls, {}).get(key)
+            if flat is not None and spec.record is not None:
+                kinds = dict(contract_fields(spec.record))
+                out.extend(Column(col, _KIND_OF[kinds[sub].kind]) for sub, col in flat.items())
         elif key == "id":
             out.extend((Column("id", "id", True), *keys))
         else:
@@ -82,10 +90,63 @@ def _fields(
     return tuple(out)
 
 
+def _flat(cls: type, key: str, bare: tuple[str, ...] = ()) -> Mapping[str, str]:
+    """The columns of the nested record ``key`` flattened into the table of ``cls``: JSON key
+    -> column, ``{key}_{field}`` (``pinned_person``), or the field's own name when ``bare``."""
+    record = dict(contract_fields(cls))[key].record
+    assert record is not None  # a record field names its record (checked by Spec)
+    return {sub: sub if sub in bare else f"{key}_{sub}" for sub, _ in contract_fields(record)}
+
+
+#: the nested records written as columns of their owner's table: record -> field -> (JSON key
+#: of the nested record -> column)
+FLAT: Mapping[type, Mapping[str, Mapping[str, str]]] = {
+    Task: {
+        "pinned": _flat(Task, "pinned"),
+        "progress": _flat(Task, "progress", bare=("remaining_hours", "remaining_days")),
+        "estimate": _flat(Task, "estimate"),
+    }
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordTable:
+    """A table of nested records, one row each: ``field`` of the ``owner`` records, whose id
+    is in the column ``key`` (``time_off``: the person's ranges, ``person`` their id)."""
+
+    owner: type
+    field: str
+    key: str
+    #: required fields of the record that a row may leave empty
+    optional: tuple[str, ...] = ()
+
+    @property
+    def record(self) -> type:
+        record = dict(contract_fields(self.owner))[self.field].record
+        assert record is not None  # a records field names its record (checked by Spec)
+        return record
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        own = tuple(
+            Column(k, _KIND_OF[s.kind], s.required and k not in self.optional)
+            for k, s in contract_fields(self.record)
+        )
+        return (Column(self.key, "id", True), *own)
+
+
+#: the tables of nested records, by name (an empty ``skill`` in ``requirements`` marks a team
+#: task that needs nobody)
+RECORD_TABLES: Mapping[str, RecordTable] = {
+    "time_off": RecordTable(Person, "time_off", "person"),
+    "reduced_capacity": RecordTable(Person, "reduced_capacity", "person"),
+    "requirements": RecordTable(Task, "requirements", "task", optional=("skill",)),
+}
+
 _CALENDAR = {c.name: c for c in _fields(Calendar, skip=("holidays",))}
 
-#: The tables and their columns, in output order. Columns of scalar fields come from the
-#: records' field table; those of nested structures are spelled out here.
+#: The tables and their columns, in output order, from the records' field table (the
+#: ``skills`` map and the calendar's ``holidays`` have tables of their own, spelled out here).
 SCHEMA: Mapping[str, tuple[Column, ...]] = {
     "settings": (
         Column("name", "str"),
@@ -96,29 +157,14 @@ SCHEMA: Mapping[str, tuple[Column, ...]] = {
     "holidays": _cols(("date", "date", True), ("name", "str")),
     "people": _fields(Person),
     "skills": _cols(("person", "id", True), ("skill", "str", True), ("level", "int", True)),
-    "time_off": _cols(("person", "id", True), ("start", "date", True), ("end", "date", True)),
-    "reduced_capacity": _cols(
-        ("person", "id", True),
-        ("start", "date", True),
-        ("end", "date", True),
-        ("percent", "num", True),
-    ),
+    "time_off": RECORD_TABLES["time_off"].columns,
+    "reduced_capacity": RECORD_TABLES["reduced_capacity"].columns,
     "projects": _fields(Project),
-    "tasks": _fields(
-        Task,
-        keys=(Column("project", "id", True),),
-        nested={
-            "pinned": _cols(("pinned_person", "id"), ("pinned_start", "date")),
-            "progress": _cols(
-                ("progress_people", "list"), ("remaining_hours", "num"), ("remaining_days", "int")
-            ),
-            "estimate": _cols(("estimate_low", "num"), ("estimate_high", "num")),
-        },
-    ),
-    "requirements": _cols(
-        ("task", "id", True), ("skill", "str"), ("min_level", "int"), ("count", "int")
-    ),
+    "tasks": _fields(Task, keys=(Column("project", "id", True),)),
+    "requirements": RECORD_TABLES["requirements"].columns,
 }
+#: the settings columns of the calendar's fields (but ``holidays``, a table of its own)
+CALENDAR_COLUMNS: tuple[str, ...] = tuple(_CALENDAR)
 TABLES: tuple[str, ...] = tuple(SCHEMA)
 COLUMNS: Mapping[str, tuple[str, ...]] = {t: tuple(c.name for c in cs) for t, cs in SCHEMA.items()}
 REQUIRED_TABLES = ("people", "skills", "projects", "tasks")

@@ -15,11 +15,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocator.contract import read_portfolio
-from allocator.domain import PORTFOLIO_FORMAT, Calendar, Policy, Portfolio, contract_fields
+from allocator.contract import read_portfolio, record_to_dict
+from allocator.domain import (
+    PORTFOLIO_FORMAT,
+    RECORD_KINDS,
+    Calendar,
+    Person,
+    Policy,
+    Portfolio,
+    Project,
+    Task,
+    contract_fields,
+)
 from allocator.errors import Issue
 from allocator.table_schema import (
+    CALENDAR_COLUMNS,
     COLUMNS,
+    FLAT,
+    RECORD_TABLES,
     REQUIRED_TABLES,
     SCHEMA,
     TABLES,
@@ -301,11 +314,23 @@ def _copy(cells: Mapping[str, Any], keys: Iterable[str], into: dict[str, Any]) -
             into[k] = cells[k]
 
 
-#: the cell kind of each policy key given as an argument
-_POLICY_KINDS: dict[str, Kind] = {
-    key: "bool" if spec.kind == "bool" else "int" if spec.kind == "int" else "str"
-    for key, spec in contract_fields(Policy)
-}
+def _columns(cls: type) -> tuple[str, ...]:
+    """The record's fields that are one column each (scalars and lists: not nested)."""
+    return tuple(
+        key
+        for key, spec in contract_fields(cls)
+        if spec.kind not in RECORD_KINDS and spec.kind != "nested"
+    )
+
+
+_PERSON_COLUMNS = _columns(Person)
+_PROJECT_COLUMNS = _columns(Project)
+_TASK_COLUMNS = _columns(Task)
+_POLICY_COLUMNS = _columns(Policy)
+#: the cell kind of the calendar's and the policy's keys (given as arguments too)
+_SETTINGS_KINDS: dict[str, Kind] = {c.name: c.kind for c in SCHEMA["settings"]}
+_CALENDAR_KINDS = {key: _SETTINGS_KINDS[key] for key in CALENDAR_COLUMNS}
+_POLICY_KINDS = {key: _SETTINGS_KINDS[key] for key in _POLICY_COLUMNS}
 
 
 def _settings(
@@ -331,11 +356,11 @@ def _settings(
             if key in cells:
                 top[key] = cells[key]
                 where.at(key, loc)
-        for key in ("start", "end", "workdays"):
+        for key in CALENDAR_COLUMNS:
             if key in cells:
                 cal[key] = cells[key]
                 where.at(f"calendar.{key}", loc)
-        for key in _POLICY_KINDS:
+        for key in _POLICY_COLUMNS:
             if key in cells:
                 pol[key] = cells[key]
                 where.at(f"policy.{key}", _Loc("settings", label, column=key))
@@ -358,15 +383,7 @@ def _settings(
         top["as_of"] = _cell(as_of, "date")
         where.locs["as_of"] = _Loc("argument as_of", None)
     if calendar is not None:
-        if isinstance(calendar, Calendar):
-            given: dict[str, Any] = {"start": calendar.start, "end": calendar.end}
-            if calendar.workdays is not None:
-                given["workdays"] = list(calendar.workdays)
-            if calendar.holidays:
-                given["holidays"] = list(calendar.holidays)
-        else:
-            given = dict(calendar)
-        kinds: dict[str, Kind] = {"start": "date", "end": "date", "workdays": "list"}
+        given = record_to_dict(calendar) if isinstance(calendar, Calendar) else dict(calendar)
         for key, v in given.items():
             if key == "holidays":
                 days = [_cell(d, "date") for d in v]
@@ -374,20 +391,13 @@ def _settings(
                 for path in [k for k in where.locs if k.startswith("calendar.holidays[")]:
                     del where.locs[path]  # the table's rows no longer apply
             else:
-                x = _cell(v, kinds.get(key, "str"))
+                x = _cell(v, _CALENDAR_KINDS.get(key, "str"))
                 if x is not _MISSING:
                     cal[key] = x
             where.locs[f"calendar.{key}"] = arg("calendar", key)
         where.locs.setdefault("calendar", _Loc("argument calendar", None))
     if policy is not None:
-        if isinstance(policy, Policy):
-            pgiven: dict[str, Any] = {
-                key: getattr(policy, key)
-                for key, _ in contract_fields(Policy)
-                if getattr(policy, key) is not None
-            }
-        else:
-            pgiven = dict(policy)
+        pgiven = record_to_dict(policy) if isinstance(policy, Policy) else dict(policy)
         for key, v in pgiven.items():
             x = _cell(v, _POLICY_KINDS.get(key, "str"))
             if x is not _MISSING:
@@ -418,10 +428,8 @@ def _people(
     index: dict[str, int] = {}
     for i, (label, cells) in enumerate(rows):
         d: dict[str, Any] = {}
-        _copy(cells, ("id", "name"), d)
+        _copy(cells, _PERSON_COLUMNS, d)
         d["skills"] = {}
-        _copy(cells, ("hours_per_day", "cost_per_hour", "workdays"), d)
-        _copy(cells, ("available_from", "available_until"), d)
         out.append(d)
         pid = cells.get("id")
         ident = _ident(cells, "id")
@@ -467,10 +475,8 @@ def _people(
         where.at(f"people[{i}].skills.{skill}", loc)
         bracket = f'people[{i}].skills["{skill}"]'
         where.at(bracket, loc)
-    for table, keys, src in (
-        ("time_off", ("start", "end"), time_off),
-        ("reduced_capacity", ("start", "end", "percent"), reduced_capacity),
-    ):
+    for table, src in (("time_off", time_off), ("reduced_capacity", reduced_capacity)):
+        keys = _keys(RECORD_TABLES[table].record)
         for label, cells in _rows(table, src, where):
             owner_i = owner(table, label, cells)
             if owner_i is None:
@@ -484,19 +490,17 @@ def _people(
                 _Loc(table, label, f"person {cells['person']}"),
             )
             ranges.append(item)
-    for i, (_, cells) in enumerate(rows):
-        _copy(cells, ("team", "placeholder"), out[i])
     return out
 
 
-_TASK_RENAME = {
-    "pinned": "pinned_person",
-    "progress": "progress_people",
-    "estimate": "estimate_low",
-}
-_PIN_RENAME = {"person": "pinned_person", "start": "pinned_start"}
-_PROGRESS_RENAME = {"people": "progress_people"}
-_ESTIMATE_RENAME = {"low": "estimate_low", "high": "estimate_high"}
+def _keys(cls: type) -> tuple[str, ...]:
+    return tuple(key for key, _ in contract_fields(cls))
+
+
+#: the nested records of a task flattened into columns of the tasks table (JSON key -> column)
+_TASK_FLAT = FLAT[Task]
+#: a problem at a flattened record is shown at its first column
+_TASK_RENAME = {key: next(iter(cols.values())) for key, cols in _TASK_FLAT.items()}
 
 
 def _projects(
@@ -507,8 +511,7 @@ def _projects(
     index: dict[str, int] = {}
     for j, (label, cells) in enumerate(prow):
         d: dict[str, Any] = {}
-        _copy(cells, ("id", "name", "priority", "start_after", "deadline"), d)
-        _copy(cells, ("budget", "all_or_nothing"), d)
+        _copy(cells, _PROJECT_COLUMNS, d)
         d["tasks"] = []
         out.append(d)
         where.at(f"projects[{j}]", _Loc("projects", label, _ident(cells, "id")))
@@ -542,33 +545,13 @@ def _projects(
         k = len(out[j]["tasks"])
         path = f"projects[{j}].tasks[{k}]"
         where.at(path, _Loc("tasks", label, ident, _TASK_RENAME))
-        where.at(f"{path}.pinned", _Loc("tasks", label, ident, _PIN_RENAME, "pinned_person"))
-        where.at(
-            f"{path}.progress", _Loc("tasks", label, ident, _PROGRESS_RENAME, "progress_people")
-        )
-        where.at(f"{path}.estimate", _Loc("tasks", label, ident, _ESTIMATE_RENAME, "estimate_low"))
         t: dict[str, Any] = {}
-        _copy(cells, ("id", "name", "skill", "min_level", "effort_hours", "duration_days"), t)
-        _copy(cells, ("allocation", "predecessors", "earliest_start", "deadline", "priority"), t)
-        _copy(cells, ("exclude", "prefer"), t)
-        if "pinned_person" in cells or "pinned_start" in cells:
-            pin: dict[str, Any] = {}
-            if "pinned_person" in cells:
-                pin["person"] = cells["pinned_person"]
-            if "pinned_start" in cells:
-                pin["start"] = cells["pinned_start"]
-            t["pinned"] = pin
-        _copy(cells, ("status",), t)
-        if any(k_ in cells for k_ in ("progress_people", "remaining_hours", "remaining_days")):
-            prog: dict[str, Any] = {}
-            if "progress_people" in cells:
-                prog["people"] = cells["progress_people"]
-            _copy(cells, ("remaining_hours", "remaining_days"), prog)
-            t["progress"] = prog
-        if "estimate_low" in cells or "estimate_high" in cells:
-            t["estimate"] = {
-                k: cells[f"estimate_{k}"] for k in ("low", "high") if f"estimate_{k}" in cells
-            }
+        _copy(cells, _TASK_COLUMNS, t)
+        for key, cols in _TASK_FLAT.items():
+            where.at(f"{path}.{key}", _Loc("tasks", label, ident, cols, _TASK_RENAME[key]))
+            nested = {sub: cells[col] for sub, col in cols.items() if col in cells}
+            if nested:  # a record is given when one of its columns is
+                t[key] = nested
         tid = cells.get("id")
         if "id" not in cells:
             where.error("tasks", label, "id", "missing id")
@@ -581,6 +564,9 @@ def _projects(
             for label, _ in rows:
                 where.error("requirements", label, "task", f"unknown task {tid!r}", f"task {tid}")
     return out
+
+
+_REQUIREMENT_KEYS = _keys(RECORD_TABLES["requirements"].record)
 
 
 def _requirements(where: _Located, rows: list[Row], path: str) -> list[dict[str, Any]]:
@@ -605,7 +591,7 @@ def _requirements(where: _Located, rows: list[Row], path: str) -> list[dict[str,
             continue
         where.at(f"{path}.requirements[{len(out)}]", _Loc("requirements", label, ident))
         r: dict[str, Any] = {}
-        _copy(cells, ("skill", "min_level", "count"), r)
+        _copy(cells, _REQUIREMENT_KEYS, r)
         out.append(r)
     return out
 

@@ -1,6 +1,6 @@
 """Tables out: a :class:`~allocator.domain.Portfolio` as the typed tables of
 :mod:`allocator.frames` (:func:`portfolio_to_frames`; ``portfolio_from_tables`` of the result
-equals the portfolio)."""
+equals the portfolio). The cells of each row come from the records' field table."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocator.domain import Policy, Portfolio, Task, contract_fields
-from allocator.table_schema import DTYPES, SCHEMA
+from allocator.domain import RECORD_KINDS, Portfolio, Spec, contract_fields
+from allocator.table_schema import DTYPES, FLAT, RECORD_TABLES, SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,38 @@ def _join(items: Sequence[str] | None, *, empty_is_none: bool = True) -> str | N
     return ",".join(items)
 
 
+def _cell(value: Any, spec: Spec) -> Any:
+    """A field's value as its cell: a list joined by commas (empty ``workdays`` is ``""``, any
+    other empty list no cell)."""
+    if spec.kind == "weekdays":
+        return _join(value, empty_is_none=False)
+    if spec.kind == "ids":
+        return _join(value)
+    return value
+
+
+def _row(record: Any, **first: Any) -> dict[str, Any]:
+    """The cells of a record's fields that are one column each (``first``: the key columns),
+    and of its nested records flattened into the table (:data:`FLAT`)."""
+    out = dict(first)
+    flat = FLAT.get(type(record), {})
+    for key, spec in contract_fields(type(record)):
+        if spec.kind not in RECORD_KINDS and spec.kind != "nested":
+            out[key] = _cell(getattr(record, key), spec)
+        elif key in flat and spec.record is not None:
+            nested = getattr(record, key)
+            subs = dict(contract_fields(spec.record))
+            for sub, col in flat[key].items():
+                out[col] = None if nested is None else _cell(getattr(nested, sub), subs[sub])
+    return out
+
+
+def _rows(table: str, owner: Any) -> list[dict[str, Any]]:
+    """The rows of a table of nested records (:data:`RECORD_TABLES`) for one owner."""
+    spec = RECORD_TABLES[table]
+    return [_row(item, **{spec.key: owner.id}) for item in getattr(owner, spec.field) or ()]
+
+
 def portfolio_to_frames(portfolio: Portfolio) -> dict[str, pd.DataFrame]:
     """The portfolio as the tables of :func:`portfolio_from_frames`, every table present
     (possibly empty), typed; ``portfolio_from_tables`` of the result equals the portfolio."""
@@ -51,11 +83,9 @@ def portfolio_to_frames(portfolio: Portfolio) -> dict[str, pd.DataFrame]:
     settings = [
         {
             "name": p.name,
-            "start": p.calendar.start,
-            "end": p.calendar.end,
-            "workdays": _join(p.calendar.workdays, empty_is_none=False),
+            **_row(p.calendar),
             "as_of": p.as_of,
-            **{key: getattr(p.policy, key) for key, _ in contract_fields(Policy)},
+            **_row(p.policy),
         }
     ]
     people: list[dict[str, Any]] = []
@@ -63,49 +93,20 @@ def portfolio_to_frames(portfolio: Portfolio) -> dict[str, pd.DataFrame]:
     time_off: list[dict[str, Any]] = []
     reduced: list[dict[str, Any]] = []
     for x in p.people:
-        people.append(
-            {
-                "id": x.id,
-                "name": x.name,
-                "hours_per_day": x.hours_per_day,
-                "cost_per_hour": x.cost_per_hour,
-                "workdays": _join(x.workdays, empty_is_none=False),
-                "available_from": x.available_from,
-                "available_until": x.available_until,
-                "team": x.team,
-                "placeholder": x.placeholder,
-            }
-        )
+        people.append(_row(x))
         skills += [{"person": x.id, "skill": s, "level": lv} for s, lv in x.skills.items()]
-        time_off += [{"person": x.id, "start": r.start, "end": r.end} for r in x.time_off]
-        reduced += [
-            {"person": x.id, "start": r.start, "end": r.end, "percent": r.percent}
-            for r in x.reduced_capacity
-        ]
+        time_off += _rows("time_off", x)
+        reduced += _rows("reduced_capacity", x)
     projects: list[dict[str, Any]] = []
     tasks: list[dict[str, Any]] = []
     reqs: list[dict[str, Any]] = []
     for pr in p.projects:
-        projects.append(
-            {
-                "id": pr.id,
-                "name": pr.name,
-                "priority": pr.priority,
-                "start_after": pr.start_after,
-                "deadline": pr.deadline,
-                "budget": pr.budget,
-                "all_or_nothing": pr.all_or_nothing,
-            }
-        )
+        projects.append(_row(pr))
         for t in pr.tasks:
-            tasks.append(_task_row(t))
-            if t.requirements is not None:
-                if not t.requirements:
-                    reqs.append({"task": t.id})
-                for q in t.requirements:
-                    reqs.append(
-                        {"task": t.id, "skill": q.skill, "min_level": q.min_level, "count": q.count}
-                    )
+            tasks.append(_row(t, id=t.id, project=t.project))
+            if t.requirements is not None and not t.requirements:
+                reqs.append({"task": t.id})  # a team task that needs nobody
+            reqs += _rows("requirements", t)
     return {
         "settings": _frame("settings", settings),
         "holidays": _frame("holidays", [{"date": d} for d in p.calendar.holidays]),
@@ -116,31 +117,4 @@ def portfolio_to_frames(portfolio: Portfolio) -> dict[str, pd.DataFrame]:
         "projects": _frame("projects", projects),
         "tasks": _frame("tasks", tasks),
         "requirements": _frame("requirements", reqs),
-    }
-
-
-def _task_row(t: Task) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "project": t.project,
-        "name": t.name,
-        "skill": t.skill,
-        "min_level": t.min_level,
-        "effort_hours": t.effort_hours,
-        "duration_days": t.duration_days,
-        "allocation": t.allocation,
-        "predecessors": _join(t.predecessors),
-        "earliest_start": t.earliest_start,
-        "deadline": t.deadline,
-        "priority": t.priority,
-        "exclude": _join(t.exclude),
-        "prefer": _join(t.prefer),
-        "pinned_person": None if t.pinned is None else t.pinned.person,
-        "pinned_start": None if t.pinned is None else t.pinned.start,
-        "status": t.status,
-        "progress_people": None if t.progress is None else _join(t.progress.people),
-        "remaining_hours": None if t.progress is None else t.progress.remaining_hours,
-        "remaining_days": None if t.progress is None else t.progress.remaining_days,
-        "estimate_low": None if t.estimate is None else t.estimate.low,
-        "estimate_high": None if t.estimate is None else t.estimate.high,
     }

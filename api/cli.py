@@ -60,6 +60,26 @@ def add_service_commands(sub: SubParsers) -> None:
     sv.add_argument(
         "--db", metavar="URL", help="database URL (default: sqlite:///allocator.sqlite)"
     )
+    sv.add_argument(
+        "--workers",
+        type=positive(int),
+        default=1,
+        help="server processes (each also runs solve_slots solves; README: REST service)",
+    )
+    sv.add_argument(
+        "--limit-concurrency",
+        type=positive(int),
+        default=200,
+        metavar="N",
+        help="open connections per process past which new requests get 503 at once",
+    )
+    sv.add_argument(
+        "--timeout-keep-alive",
+        type=positive(int),
+        default=5,
+        metavar="S",
+        help="close a connection idle (or silent since it opened) this many seconds",
+    )
     sv.set_defaults(run=cmd_service)
     k = sub.add_parser("keys", help="make, list or revoke API keys of the REST service")
     k.set_defaults(run=cmd_service)
@@ -70,13 +90,7 @@ def add_service_commands(sub: SubParsers) -> None:
     else:
         add_keys_arguments(k, type(k))
 
-    n = sub.add_parser("nightly", help="rebalance every portfolio of the service's database")
-    n.add_argument("--db", metavar="URL", help="database URL (default: the service's)")
-    n.add_argument("--as-of", type=iso_date, metavar="DATE", help="the night's date")
-    n.add_argument("--updates", metavar="FILE_OR_DIR", help="progress file(s) to apply first")
-    n.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (tcp://host:port)")
-    n.add_argument("--time-limit", type=positive(float), default=10.0, metavar="S")
-    n.set_defaults(run=cmd_nightly)
+    add_nightly_arguments(sub.add_parser("nightly", help=NIGHTLY_HELP))
 
 
 def cmd_service(args: argparse.Namespace) -> int:
@@ -88,8 +102,72 @@ def cmd_service(args: argparse.Namespace) -> int:
         print(f"error: the REST service needs the 'api' extra ({exc})", file=sys.stderr)
         return EXIT_FAIL
     if args.cmd == "serve":
-        return commands.serve(args.host, args.port, args.db)
+        return commands.serve(
+            args.host,
+            args.port,
+            args.db,
+            workers=args.workers,
+            limit_concurrency=args.limit_concurrency,
+            timeout_keep_alive=args.timeout_keep_alive,
+        )
     return commands.keys(args)
+
+
+NIGHTLY_HELP = "rebalance every portfolio of the service's database (see README: Nightly)"
+#: exit code of ``nightly`` when another run of it holds the database's lock
+EXIT_LOCKED = 3
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def add_nightly_arguments(n: argparse.ArgumentParser) -> None:
+    n.add_argument("--db", metavar="URL", help="database URL (default: the service's)")
+    n.add_argument(
+        "--as-of",
+        type=iso_date,
+        metavar="DATE",
+        help="the night's date (default: the progress file's; else today, with a warning)",
+    )
+    n.add_argument("--updates", metavar="FILE_OR_DIR", help="progress file(s) to apply first")
+    n.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (tcp://host:port)")
+    n.add_argument("--time-limit", type=positive(float), default=10.0, metavar="S")
+    policy = "over each portfolio's policy key"
+    n.add_argument("--budget", type=count, metavar="N", help=f"churn budget, {policy}")
+    n.add_argument("--freeze-days", type=count, metavar="N", help=f"frozen days, {policy}")
+    n.add_argument(
+        "--stability",
+        type=count,
+        metavar="S",
+        help=f"price of a change in weighted late days, {policy} (default 5; 0: free re-plan)",
+    )
+    n.add_argument("--workers", type=positive(int), default=2, help="LocalCluster processes")
+    n.add_argument(
+        "--batch", type=positive(int), metavar="N", help="portfolios in flight (2 per worker)"
+    )
+    n.add_argument(
+        "--dashboard",
+        nargs="?",
+        const=":8787",
+        metavar="ADDRESS",
+        help="serve the Dask dashboard (default off; ADDRESS default :8787)",
+    )
+    n.add_argument("--json", action="store_true", help="print the summary as JSON")
+    n.add_argument(
+        "--log-format",
+        choices=("auto", "json", "text"),
+        default="auto",
+        help="log lines on stderr: JSON, or key=value text (auto: text on a terminal)",
+    )
+    n.set_defaults(run=cmd_nightly)
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
@@ -97,25 +175,41 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         import distributed  # noqa: F401  (the nightly extra)
 
         import allocator_api.db  # noqa: F401  (the api extra's database stack)
-        from allocator_api.nightly import load_updates, run_nightly
+        from allocator_api.logs import configure_cli_logging
+        from allocator_api.nightly import NightSettings, load_updates, run_nightly
+        from allocator_api.nightly_store import NightLocked
         from allocator_api.settings import get_settings
     except ImportError as exc:
         print(f"error: nightly needs the 'api' and 'nightly' extras ({exc})", file=sys.stderr)
         return EXIT_FAIL
+    fmt = args.log_format
+    if fmt == "auto":
+        fmt = "text" if sys.stderr.isatty() else "json"
+    configure_cli_logging(args.verbose, fmt, own=("allocator_api.nightly",))
     url = args.db or get_settings().database_url
     try:
         updates = load_updates(args.updates)
     except (OSError, ValueError) as exc:  # unreadable file, bad JSON, wrong shape
         print(f"error: --updates: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    summary = run_nightly(
-        url,
-        as_of=args.as_of,
-        updates=updates,
-        scheduler=args.scheduler,
+    settings = NightSettings(
         time_limit=args.time_limit,
+        freeze_days=args.freeze_days,
+        churn_budget=args.budget,
+        stability=args.stability,
+        workers=args.workers,
+        batch=args.batch,
+        dashboard=args.dashboard,
+        verbose=bool(args.verbose),
     )
-    print(summary.text())
+    try:
+        summary = run_nightly(
+            url, as_of=args.as_of, updates=updates, scheduler=args.scheduler, settings=settings
+        )
+    except NightLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.text())
     return summary.exit_code
 
 

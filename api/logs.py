@@ -71,3 +71,43 @@ def configure_logging(level: str = "INFO") -> None:
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
     root.setLevel(level.upper())
+
+
+class KeyValueFormatter(logging.Formatter):
+    """``HH:MM:SS level message key=value ...`` (the extras of the record): the structured
+    fields of :class:`JsonFormatter`, for a person reading a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
+        parts = [ts, record.levelname.lower(), record.getMessage()]
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                text = str(value)
+                parts.append(f"{key}={json.dumps(text) if ' ' in text else text}")
+        out = " ".join(parts)
+        if record.exc_info:
+            out += "\n" + self.formatException(record.exc_info)
+        return out
+
+
+#: loggers that are chatter for an operator (migrations, the Dask cluster): errors only unless -v
+CHATTY = ("alembic", "distributed", "tornado", "bokeh", "asyncio")
+
+
+def configure_cli_logging(verbose: int, fmt: str, own: tuple[str, ...] = ()) -> None:
+    """Logging of a long-running command (``allocator nightly``): one handler on stderr, JSON
+    lines (``fmt`` ``json``) or ``key=value`` lines (``text``); the loggers named in ``own`` at
+    INFO, everything else at WARNING and :data:`CHATTY` at ERROR; ``-v`` shows INFO of every
+    logger and DEBUG of those in ``own``, ``-vv`` DEBUG of every logger. Replaces the
+    handlers set before (the library's plain one)."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler = _JsonHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    for name in own:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.ERROR)

@@ -4,7 +4,9 @@ failure inside one portfolio's transaction leaves its previous plan in force."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -18,10 +20,12 @@ from allocator import load_portfolio
 from allocator.checker import check
 from allocator.contract import load_plan
 from allocator.engine import SolveParams, solve
-from allocator_api.cli import main
+from allocator_api.cli import EXIT_LOCKED, main
 from allocator_api.db import Database
+from allocator_api.logs import CHATTY
 from allocator_api.models import NightlyRunRow, PlanRow, PortfolioRow
 from allocator_api.nightly import UpdateError, apply_updates, run_nightly
+from allocator_api.nightly_store import NightLocked, night_lock
 from allocator_api.repository import NightlyStore, PortfolioDoc, Portfolios
 from allocator_api.service import checked_plan, read_valid_portfolio
 from tests.conftest import portfolio_dict
@@ -231,10 +235,8 @@ def test_plan_failing_the_checker_is_never_stored(
         real = nightly.rebalance_body
         bad = json.dumps(_portfolio(1)["name"])  # portfolio-1's plan names it
 
-        def corrupt(
-            body: dict[str, Any], plan_body: Any, time_limit: float, workers: int = 1
-        ) -> dict[str, Any]:
-            out = real(body, plan_body, time_limit, workers)
+        def corrupt(body: dict[str, Any], plan_body: Any, *more: Any) -> dict[str, Any]:
+            out = real(body, plan_body, *more)
             if json.dumps(out["plan"]["portfolio"]) == bad:
                 out["plan"]["assignments"].append(dict(out["plan"]["assignments"][0]))
             return out
@@ -266,10 +268,12 @@ def test_plan_failing_the_checker_is_never_stored(
                     False,
                 )
         db.dispose()
-        assert "objective=undelivered_work_hours=" in summary.text()
+        assert "objective undelivered " in summary.text()
 
 
-def test_bad_update_fails_only_its_portfolio_and_cli(tmp_path: Path, client: Client) -> None:
+def test_bad_update_fails_only_its_portfolio_and_cli(
+    tmp_path: Path, client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = f"sqlite:///{tmp_path}/n.sqlite"
     ids = _seed(url)
     updates = _updates(ids)
@@ -279,12 +283,143 @@ def test_bad_update_fails_only_its_portfolio_and_cli(tmp_path: Path, client: Cli
     upd.mkdir()
     (upd / "day.json").write_text(json.dumps(updates))
     addr = client.scheduler.address  # type: ignore[union-attr]
-    code = main(
-        ["nightly", "--db", url, "--updates", str(upd), "--scheduler", addr, "--time-limit", "1"]
-    )
+    args = ["nightly", "--db", url, "--updates", str(upd), "--scheduler", addr]
+    args += ["--time-limit", "1", "--as-of", NIGHT.isoformat(), "--log-format", "json"]
+    with _logging_restored():
+        code = main([*args, "--json"])
+        out, err = capsys.readouterr()
     assert code == 1
     assert _state(url, ids[2]) == (1, 1, 1)
     assert _state(url, ids[0]) == (2, 2, 2)
+    # the summary names every portfolio, the failed one with its tenant and why
+    summary = json.loads(out)
+    assert {(o["portfolio_id"], o["status"]) for o in summary["outcomes"]} == {
+        (ids[0], "done"),
+        (ids[1], "done"),
+        (ids[2], "failed"),
+    }
+    (failed,) = [o for o in summary["outcomes"] if o["status"] == "failed"]
+    assert failed["portfolio_id"] == ids[2] and failed["tenant"] == "tenant-0"
+    assert "unknown task 'nope'" in failed["error"]
+    assert summary["rebalanced"] == 2 and summary["failed"] == 1
+    # in-progress and done tasks are counted apart from the moves of work not started
+    moves = {o["portfolio_id"]: o["moves"] for o in summary["outcomes"]}
+    assert moves[ids[0]]["tasks_done"] == 1 and moves[ids[0]]["tasks_in_progress"] == 1
+    # quiet: every stderr line is a structured log line of the nightly job (no migration or
+    # cluster chatter), and each portfolio has its line with its id and tenant
+    logs = [json.loads(line) for line in err.splitlines()]
+    assert {r["logger"] for r in logs} == {"allocator_api.nightly"}
+    named = {(r["portfolio_id"], r["tenant"]) for r in logs if "portfolio_id" in r}
+    assert {pid for pid, _ in named} == set(ids)
+    # the same night again, as text: the others are already done, the failure named on its line
+    with _logging_restored():
+        assert main(args) == 1
+        out = capsys.readouterr().out
+    assert f"FAILED {ids[2]} (tenant-0) as_of={NIGHT}: updates rejected" in out
+    assert out.count("already done this night") == 2
+    assert out.splitlines()[-1].startswith("total: 3 portfolios, 0 rebalanced, 2 already done")
+
+
+@contextlib.contextmanager
+def _logging_restored() -> Iterator[None]:
+    """The CLI installs its own log handler on the root logger: put pytest's back after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {n: logging.getLogger(n).level for n in ("allocator_api.nightly", *CHATTY)}
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, lvl in levels.items():
+            logging.getLogger(name).setLevel(lvl)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_runs_of_a_night_cannot_overlap(tmp_path: Path, backend: str) -> None:
+    from tests.api.conftest import database_url
+
+    with database_url(backend, tmp_path) as url:
+        db = Database(url)
+        db.migrate()
+        with night_lock(db.engine):
+            with pytest.raises(NightLocked):
+                run_nightly(url, as_of=NIGHT)
+            with _logging_restored():
+                assert main(["nightly", "--db", url, "--as-of", NIGHT.isoformat()]) == EXIT_LOCKED
+        with night_lock(db.engine):  # released at the end of the block
+            pass
+        db.dispose()
+
+
+def _pinned_portfolio() -> dict[str, Any]:
+    people = [
+        {"id": "ann", "skills": {"py": 3}},
+        {"id": "bob", "skills": {"py": 3}},
+        {"id": "cat", "skills": {"py": 3}},
+    ]
+    tasks = [
+        {
+            "id": "p",
+            "skill": "py",
+            "effort_hours": 24,
+            "pinned": {"person": "bob", "start": "2027-01-05"},
+        },
+        {
+            "id": "q",
+            "skill": "py",
+            "effort_hours": 16,
+            "pinned": {"person": "ann", "start": "2027-01-06"},
+        },
+        {"id": "r", "skill": "py", "effort_hours": 16, "earliest_start": "2027-01-18"},
+    ]
+    data = portfolio_dict(people, tasks, as_of="2027-01-04")
+    data["name"] = "pinned"
+    return data
+
+
+def test_a_night_past_pinned_dates_rebalances_with_the_history_as_changes(
+    tmp_path: Path, client: Client
+) -> None:
+    # p began on its pinned 5 Jan with bob and is under way on the 11th; q, pinned to ann on
+    # the 6th, never started: the night goes through, bob goes on with p from the 11th, q is
+    # planned from the 11th with ann, a forced change saying its pinned date passed, and r
+    # (untouched, planned for the 18th) does not move
+    url = f"sqlite:///{tmp_path}/pins.sqlite"
+    db = Database(url)
+    db.migrate()
+    with db.sessions() as s:
+        valid = read_valid_portfolio(_pinned_portfolio())
+        pid = Portfolios(s, "acme").create(PortfolioDoc(valid.doc.name, valid.doc.body, 3, 3)).id
+    store = NightlyStore(db.sessions)
+    (inp,) = store.inputs()
+    first = solve(load_portfolio(inp.body), SolveParams(time_limit=1, workers=1)).plan
+    assert {a.task: str(a.start) for a in first.assignments}["q"] == "2027-01-06"
+    store.save(inp, date(2027, 1, 4), None, checked_plan(load_portfolio(inp.body), first), [])
+    db.dispose()
+    progress = {"people": ["bob"], "remaining_hours": 8}
+    updates = {
+        "portfolios": {pid: {"tasks": {"p": {"status": "in_progress", "progress": progress}}}}
+    }
+    summary = run_nightly(url, as_of=NIGHT, updates=updates, time_limit=1, client=client)
+    assert summary.exit_code == 0, summary.text()
+    (out,) = summary.outcomes
+    assert out.status == "done" and out.moves.passed_pins == 1 and out.moves.forced >= 1
+    body, plan = _latest(url, pid)
+    # the stored pair holds by the contract: the stored portfolio is the settled one (q's passed
+    # pinned date gone, its person kept), so the independent checker finds the plan valid
+    verdict = check(load_portfolio(body), load_plan(plan))
+    assert verdict.valid, verdict.violations
+    q_task = next(t for pr in body["projects"] for t in pr["tasks"] if t["id"] == "q")
+    assert q_task["pinned"] == {"person": "ann"}
+    new = {a["task"]: a for a in plan["assignments"]}
+    assert (new["p"]["people"], new["p"]["start"]) == (["bob"], "2027-01-11")
+    assert new["q"]["people"] == ["ann"] and new["q"]["start"] >= "2027-01-11"
+    old_r = next(a for a in first.assignments if a.task == "r")
+    assert (new["r"]["start"], new["r"]["people"]) == (str(old_r.start), list(old_r.people))
+    (run,) = [r for r in NightlyStore(Database(url).sessions).runs(pid) if r.as_of == NIGHT]
+    q = next(c for c in run.diff if c["task"] == "q")
+    assert q["forced"] and q["reasons"][0].startswith("its pinned start 2027-01-06 has passed")
 
 
 # -- the service: progress reports, rebalance jobs, plan diffs ---------------------------------
@@ -329,7 +464,7 @@ def test_service_progress_rebalance_and_diff(tmp_path: Path) -> None:
         assert r.status_code == 404
 
 
-def _dies_once(body: dict[str, Any], plan_body: Any, time_limit: float, workers: int = 1) -> Any:
+def _dies_once(body: dict[str, Any], plan_body: Any, *more: Any) -> Any:
     """Kills its worker process the first time it sees a portfolio named ``kill-once:<path>``."""
     import os
 
@@ -341,7 +476,7 @@ def _dies_once(body: dict[str, Any], plan_body: Any, time_limit: float, workers:
         if not marker.exists():
             marker.write_text("killed")
             os._exit(1)
-    return rebalance_body(body, plan_body, time_limit, workers)
+    return rebalance_body(body, plan_body, *more)
 
 
 def test_killed_worker_is_retried(
@@ -445,3 +580,46 @@ def test_killed_nightly_process_leaves_whole_plans_and_rerun_completes(
         == 0
     )
     assert [_state(url, pid) for pid in ids] == [(2, 2, 2)] * 3
+
+
+def test_portfolios_are_read_a_batch_at_a_time(
+    tmp_path: Path, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # with --batch 1, a portfolio is read only once the one before it is stored: the driver
+    # never holds two portfolios' bodies (its memory does not grow with their number)
+    from allocator_api.nightly import NightSettings
+    from allocator_api.nightly_store import StreamingNightlyStore
+
+    url = f"sqlite:///{tmp_path}/n.sqlite"
+    ids = _seed(url)
+    held: list[int] = [0]
+    most: list[int] = [0]
+    real_input, real_save = StreamingNightlyStore.input, StreamingNightlyStore.save
+
+    def counted_input(self: StreamingNightlyStore, pid: str) -> Any:
+        held[0] += 1
+        most[0] = max(most[0], held[0])
+        return real_input(self, pid)
+
+    def counted_save(self: StreamingNightlyStore, *args: Any) -> Any:
+        held[0] -= 1
+        return real_save(self, *args)
+
+    monkeypatch.setattr(StreamingNightlyStore, "input", counted_input)
+    monkeypatch.setattr(StreamingNightlyStore, "save", counted_save)
+    settings = NightSettings(time_limit=1, batch=1)
+    summary = run_nightly(url, updates=_updates(ids), client=client, settings=settings)
+    assert summary.count("done") == 3, summary.text()
+    assert most[0] == 1
+
+
+def test_as_of_defaulted_to_today_is_logged_loudly(caplog: pytest.LogCaptureFixture) -> None:
+    from allocator_api.nightly import night_as_of
+
+    with caplog.at_level(logging.WARNING, logger="allocator_api.nightly"):
+        assert night_as_of(None, {"as_of": "2027-01-11"}) == (NIGHT, "progress file")
+        assert night_as_of(NIGHT, {"as_of": "2027-02-01"}) == (NIGHT, "given")
+        assert caplog.records == []
+        assert night_as_of(None, {}) == (date.today(), "today")
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING and "AS_OF DEFAULTED TO TODAY" in record.getMessage()

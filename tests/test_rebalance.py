@@ -17,6 +17,7 @@ from allocator.diff import BETTER_USE, changed_tasks
 from allocator.domain import Assignment, Plan, Portfolio
 from allocator.engine import SolveParams, solve
 from allocator.generator import generate
+from allocator.history import PASSED_PIN, settle_history
 from allocator.objective import evaluate
 from allocator.rebalance import (
     DEFAULT_STABILITY,
@@ -346,3 +347,62 @@ def test_settle_puts_back_a_move_made_for_nothing_only() -> None:
     # a key that prefers the move keeps it
     out2, back2 = settle(inst, kept, sched, lambda s: (-len(moved_tasks(kept, s)),))
     assert back2 == 0 and moved_tasks(kept, out2) == {t["t3"]}
+
+
+# -- history: pinned starts that as_of has passed (allocator.history) --------------------------
+def _pinned_one(as_of: str, **task: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    people = [{"id": "ann", "skills": {"py": 3}}, {"id": "bob", "skills": {"py": 3}}]
+    t = {
+        "id": "t",
+        "skill": "py",
+        "effort_hours": 24,
+        "pinned": {"person": "bob", "start": "2027-01-05"},
+    }
+    return people, {**t, **task}
+
+
+def _on_bob_from_the_5th() -> Plan:
+    return Plan(
+        portfolio="tiny",
+        status="feasible",
+        objective=None,
+        lower_bound=None,
+        solve_seconds=0.0,
+        assignments=(Assignment("t", ("bob",), D("2027-01-05"), D("2027-01-07")),),
+    )
+
+
+def test_in_progress_work_keeps_its_people_from_as_of_past_its_pinned_start() -> None:
+    # t began on its pinned 5 Jan with bob; on the 6th, 16 h are left: bob goes on from the 6th
+    # (the 6th and 7th). Before: "pinned to start on 2027-01-05" dropped bob's progress and the
+    # passed pin left the task unplannable.
+    people, task = _pinned_one(
+        "2027-01-06",
+        status="in_progress",
+        progress={"people": ["bob"], "remaining_hours": 16},
+    )
+    p = load_portfolio(portfolio_dict(people, [task], as_of="2027-01-06"))
+    res = rebalance(p, _on_bob_from_the_5th(), FAST)
+    valid(settle_history(p).portfolio, res.plan)
+    a = res.plan.assignments[0]
+    assert (a.people, a.start, a.finish) == (("bob",), D("2027-01-06"), D("2027-01-07"))
+    assert not any(PASSED_PIN in r for c in res.plan.changes or () for r in c.reasons)
+
+
+@pytest.mark.parametrize("bob_leaves", [False, True])
+def test_passed_pin_of_work_not_started_becomes_a_forced_change(bob_leaves: bool) -> None:
+    # t, pinned to bob on 5 Jan, never started; on the 11th it is planned from the 11th, with
+    # bob when he is still there (the pin's person kept), else with ann (the pin goes too)
+    people, task = _pinned_one("2027-01-11")
+    if bob_leaves:
+        people[1]["available_until"] = "2027-01-08"
+    p = load_portfolio(portfolio_dict(people, [task], as_of="2027-01-11"))
+    res = rebalance(p, _on_bob_from_the_5th(), FAST)
+    valid(settle_history(p).portfolio, res.plan)
+    a = res.plan.assignments[0]
+    assert a.start == D("2027-01-11")
+    assert a.people == (("ann",) if bob_leaves else ("bob",))
+    (change,) = res.plan.changes or ()
+    assert change.task == "t" and change.forced
+    assert change.reasons[0].startswith(f"{PASSED_PIN} 2027-01-05 has passed (as_of 2027-01-11)")
+    assert ("no longer available" in change.reasons[0]) == bob_leaves

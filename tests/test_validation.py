@@ -484,13 +484,6 @@ ERROR_CASES = [
         "earliest start 2027-01-25",
         id="pin-start-before-earliest-start",
     ),
-    pytest.param(
-        {"as_of": "2027-01-20"},
-        f"{T_AUDIT}.pinned.start",
-        "ops-audit",
-        "earliest start 2027-01-20",
-        id="pin-start-before-as-of",
-    ),
     # progress
     pytest.param(
         {**IN_PROGRESS, f"{T_SCOPE}.progress": DELETE},
@@ -1016,3 +1009,40 @@ def test_all_bad_edits_at_once() -> None:
         load_portfolio(edited(edits))
     for _, path, name in MUTATIONS:
         assert_issue(info.value.issues, path, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# History: a pinned start that as_of has passed is not an input error (allocator.history)
+# ---------------------------------------------------------------------------------------------
+T_AUDIT_PIN = "projects[2].tasks[1].pinned.start"  # ops-audit, pinned eli 2027-01-18
+
+
+def test_passed_pin_of_work_in_progress_is_history() -> None:
+    # ops-audit began on its pinned 2027-01-18 and is under way a week later: no issue at all
+    report = check(
+        edited(
+            {
+                "as_of": "2027-01-25",
+                "projects[2].tasks[1].status": "in_progress",
+                "projects[2].tasks[1].progress": {"people": ["eli"], "remaining_hours": 8},
+            }
+        )
+    )
+    assert report.errors == (), "\n".join(map(str, report.errors))
+    assert at(report.warnings, T_AUDIT_PIN) == []
+
+
+def test_passed_pin_of_work_not_started_is_a_warning() -> None:
+    # ops-audit never started; a week after its pinned date it is planned from as_of
+    report = check(edited({"as_of": "2027-01-25"}))
+    assert report.errors == (), "\n".join(map(str, report.errors))
+    issue = assert_issue(report.warnings, T_AUDIT_PIN, "ops-audit", "has passed")
+    assert "2027-01-18" in issue.message and "2027-01-25" in issue.message
+
+
+def test_pin_before_its_own_earliest_start_stays_an_error_whatever_as_of() -> None:
+    # a real conflict: pinned on the 18th, may not start before the 20th (as_of is later still)
+    report = check(
+        edited({"as_of": "2027-01-25", "projects[2].tasks[1].earliest_start": "2027-01-20"})
+    )
+    assert_issue(report.errors, T_AUDIT_PIN, "ops-audit", "before its earliest start 2027-01-20")

@@ -46,6 +46,12 @@ previous plan then serving only as the warm start). S = 0 churns freely: on a ge
 40-person portfolio two weeks on, most kept tasks moved for nothing but a slightly earlier or
 cheaper plan; see ``benchmarks/rebalance_stability.py`` for the measurement behind the default.
 
+**History** (:mod:`allocator.history`): a pinned start that ``as_of`` has passed is not a
+constraint any more: on in-progress work the progress goes on with its people from ``as_of``; a
+task not started is planned from ``as_of`` (its pinned person kept where possible), a forced
+change whose reason says so. The plan is then that of the settled portfolio
+(:func:`~allocator.history.settle_history`), which is the one to check it against.
+
 **Forced or chosen.** Each entry of ``changes`` carries ``forced``. The rule is the mapping's,
 exact: a change is *forced* when the task's previous assignment cannot stay on the new portfolio
 (step 1 drops it: a person gone or away, done or in-progress work, a changed estimate or window,
@@ -70,6 +76,7 @@ import numpy as np
 
 from allocator.diff import BETTER_USE, diff_plans
 from allocator.domain import Change, Plan, Portfolio
+from allocator.history import settle_history
 from allocator.pipeline import Base, Context, Result, SolveParams, compile_for, run
 from solver_models.cpsat import Stability
 from solver_models.greedy import book, initial_free
@@ -337,6 +344,8 @@ def rebalance(
         portfolio, freeze_days=freeze_days, churn_budget=churn_budget, stability=stability
     )
     t0 = time.monotonic()
+    history = settle_history(portfolio)  # passed pinned starts are history, not constraints
+    portfolio = history.portfolio
     inst = compile_for(portfolio)  # rule 10 marked where it is known before any search
     goal = portfolio.policy.goal
     mapped = map_previous(inst, previous)
@@ -381,7 +390,7 @@ def rebalance(
     result, best = run(ctx)
     assert best is not None  # the base plan is always a candidate
     chosen = moved_tasks(kept, best.schedule)
-    plan = _with_changes(portfolio, previous, result.plan, mapped)
+    plan = _with_changes(portfolio, previous, result.plan, mapped, history.changes)
     ctx.stats.update(
         moved=len(chosen),
         changed=len(plan.changes or ()),
@@ -400,7 +409,13 @@ def rebalance(
     return replace(result, plan=plan)
 
 
-def _with_changes(portfolio: Portfolio, previous: Plan, plan: Plan, mapped: Mapped) -> Plan:
+def _with_changes(
+    portfolio: Portfolio,
+    previous: Plan,
+    plan: Plan,
+    mapped: Mapped,
+    history: Sequence[Change] = (),
+) -> Plan:
     """The plan's ``changes``: in-progress reassignments and every task moved against the
     previous plan (people or dates), with the diff's reasons, each marked ``forced`` by the
     mapping's rule (module docstring): forced when its previous assignment was dropped, for an
@@ -409,9 +424,13 @@ def _with_changes(portfolio: Portfolio, previous: Plan, plan: Plan, mapped: Mapp
 
     A forced change whose diff finds no cause in the portfolio alone (an estimate changed: the
     diff has no old portfolio here) gets the mapping's reason in place of "better use of
-    capacity", so no forced change claims to be the optimizer's choice."""
-    out = {c.task: list(c.reasons) for c in plan.changes or ()}
-    forced = {c.task for c in plan.changes or () if c.forced}
+    capacity", so no forced change claims to be the optimizer's choice. ``history``: the
+    changes :func:`allocator.history.settle_history` made (passed pinned starts), forced and
+    listed first."""
+    out = {c.task: list(c.reasons) for c in history}
+    for c in plan.changes or ():
+        out.setdefault(c.task, []).extend(r for r in c.reasons if r not in out[c.task])
+    forced = {c.task for c in (*history, *(plan.changes or ())) if c.forced}
     forced |= set(mapped.dropped) | mapped.continued
     for ch in diff_plans(portfolio, previous, plan):
         if ch.kind in ("moved", "unassigned") and ch.task in portfolio.task_by_id:

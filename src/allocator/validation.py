@@ -36,8 +36,11 @@ Rules (errors unless marked *warning*), one small function each:
 * **pins**: ``pinned`` names a person or a start (or both). For a task to plan: the pinned person
   can fill at least one of its places and is not excluded from it; the pinned start is a working
   day of the calendar (not checked when the calendar itself ends before it starts), not before
-  the task's earliest start. Pins of ``done`` / ``cancelled`` tasks are not planned, so only their
-  form and person id are checked.
+  the task's own earliest start (calendar start, ``start_after``, ``earliest_start``: a real
+  conflict). A pinned start that only ``as_of`` has passed is history, not an error
+  (:mod:`allocator.history`): none on in-progress work (its progress goes on), a *warning* on work
+  not started (planned from ``as_of``). Pins of ``done`` / ``cancelled`` tasks are not planned, so
+  only their form and person id are checked.
 * **progress**: an ``in_progress`` task has ``progress`` and only such a task has it; exactly one
   of ``remaining_hours`` (> 0, and only on a one-person effort task) and ``remaining_days``
   (>= 1); ``progress.people`` distinct, as many as the task's places (so non-empty, except on a
@@ -45,6 +48,8 @@ Rules (errors unless marked *warning*), one small function each:
 * **empty window** (*warning*): a task to plan with no working day between its earliest start
   and the calendar's end.
 
+* **size limits** (:mod:`allocator.limits`) run first; a portfolio over a size (people, tasks,
+  places, calendar) gets only those errors (the other rules could take unbounded work on it).
 * **policy**: ``freeze_days``, ``churn_budget`` and ``stability`` >= 0 (their types, whole
   numbers, are checked on reading; ``objective`` and ``hard_deadlines`` are all meaningful).
 
@@ -69,6 +74,8 @@ from typing import Literal
 
 from allocator.domain import Person, Portfolio, Task, contract_fields
 from allocator.errors import Issue
+from allocator.history import own_earliest_start, passed_pin
+from allocator.limits import portfolio_limits
 from allocator.timeline import Timeline
 
 logger = logging.getLogger(__name__)
@@ -560,11 +567,17 @@ def _check_pins(ctx: _Context) -> None:
                     f"{at.path}.pinned.start",
                     f"{who}: pinned start {pin.start} is not a working day of the calendar",
                 )
-            earliest = p.task_earliest_start(t)
+            earliest = own_earliest_start(p, t)
             if pin.start < earliest:
                 ctx.error(
                     f"{at.path}.pinned.start",
                     f"{who}: pinned start {pin.start} is before its earliest start {earliest}",
+                )
+            elif passed_pin(p, t) and t.state != "in_progress":
+                ctx.warn(
+                    f"{at.path}.pinned.start",
+                    f"{who}: pinned start {pin.start} has passed (as_of {p.as_of}): it is "
+                    "history, the task is planned from as_of (its pinned person kept if able)",
                 )
 
 
@@ -679,7 +692,10 @@ def validate(portfolio: Portfolio, structural: Sequence[Issue] = ()) -> Validati
     followed by every rule's issues, errors and warnings apart.
     """
     ctx = _Context(portfolio)
-    for rule in RULES:
+    # size limits first; over them, the other rules could take unbounded work (allocator.limits)
+    over = portfolio_limits(portfolio)
+    ctx.issues.extend(over.issues)
+    for rule in () if over.blocking else RULES:
         rule(ctx)
     blocked = {i.path for i in structural if i.severity == "error"}
     issues = [*structural, *(i for i in ctx.issues if not _under(i.path, blocked))]

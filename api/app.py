@@ -12,29 +12,52 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import allocator
-from allocator_api.db import Database
+from allocator_api.db import Database, storage_fault
 from allocator_api.errors import (
     ApiError,
     api_error_handler,
+    error_response,
     http_error_handler,
     validation_error_handler,
 )
+from allocator_api.idempotency import Replay, replay_handler
 from allocator_api.logs import configure_logging
 from allocator_api.metrics import Metrics
 from allocator_api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from allocator_api.ratelimit import RateLimitMiddleware
 from allocator_api.repository import JobStore
-from allocator_api.routers import jobs, keys, ops, plans, portfolios, rebalance, solve
+from allocator_api.routers import (
+    dashboard,
+    jobs,
+    keys,
+    ops,
+    plans,
+    portfolios,
+    rebalance,
+    solve,
+)
 from allocator_api.settings import Settings, get_settings
 from allocator_api.worker import JobRunner
 
 log = logging.getLogger(__name__)
+
+#: request threads of a server process (anyio's default limiter: FastAPI runs each sync route
+#: and dependency on it); the connection pool is sized to these plus the solve workers', so a
+#: request never waits for a connection behind solves
+REQUEST_THREADS = 40
+#: ``Retry-After`` of a 503 for a storage fault (the database is locked, full, read-only or
+#: its connection was lost), seconds
+STORAGE_RETRY_AFTER = 2
 
 DESCRIPTION = """\
 The REST service of the allocator: store portfolios (contract JSON, `allocator.portfolio/v1`),
@@ -42,10 +65,11 @@ solve them as jobs, follow the jobs, fetch and check plans (`allocator.plan/v2`:
 planner units, every number exact in a 64-bit float; `allocator.plan/v1` is still read). Every
 stored plan version passed the independent checker first; its verdict is kept with it.
 
-Every route but `/healthz` and `/readyz` needs `Authorization: Bearer <key>`. Roles: `viewer`
-reads, `planner` also writes and solves, `admin` also manages keys. Another tenant's resources
-answer 404. Every error has the body `{"error": {"code", "message", "details": [{"path",
-"message"}], "request_id"}}`.
+Every route under `/v1` and `/metrics` needs `Authorization: Bearer <key>` (`/healthz`,
+`/readyz`, this schema, `/docs` and the dashboard page `/ui/` do not: they hold no data).
+Roles: `viewer` reads, `planner` also writes and solves, `admin` also manages keys. Another
+tenant's resources answer 404. Every error has the body `{"error": {"code", "message",
+"details": [{"path", "message"}], "request_id"}}`.
 """
 
 TAGS = [
@@ -63,7 +87,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     if settings.json_logs:
         configure_logging(settings.log_level)
-    db = Database(settings.database_url)
+    db = Database(
+        settings.database_url,
+        pool_size=10,
+        max_overflow=REQUEST_THREADS + 2 * settings.solve_slots + 4 - 10,
+    )
     metrics = Metrics(JobStore(db.sessions))
     runner = JobRunner(db, settings, metrics)
 
@@ -86,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=TAGS,
         lifespan=lifespan,
         openapi_url="/openapi.json" if settings.public_docs else None,
-        docs_url="/docs" if settings.public_docs else None,
+        docs_url=None,  # /docs: routers.dashboard, with Swagger UI's assets served from here
         redoc_url=None,
     )
     app.state.settings = settings
@@ -99,8 +127,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(DBAPIError, storage_fault_handler)
+    app.add_exception_handler(PoolTimeout, storage_fault_handler)
+    app.add_exception_handler(Replay, replay_handler)
 
-    for module in (portfolios, jobs, plans, solve, keys, ops, rebalance):
+    for module in (portfolios, jobs, plans, solve, keys, ops, rebalance, dashboard):
         app.include_router(module.router)
     if not settings.public_docs:
         app.include_router(ops.docs_router)
@@ -115,5 +146,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Location", "Retry-After"],
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RateLimitMiddleware,
+        per_second=settings.rate_limit_per_second,
+        burst=settings.rate_limit_burst,
+        auth_failures_per_minute=settings.auth_failures_per_minute,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
+
+
+async def storage_fault_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """503 + ``Retry-After`` for a fault of the storage (nothing was committed: each write
+    is one transaction); any other database error stays an unexpected 500."""
+    if not storage_fault(exc):
+        raise exc
+    log.warning("storage fault: %s", type(exc.__cause__ or exc).__name__, exc_info=exc)
+    return error_response(
+        503,
+        "storage_unavailable",
+        "the database cannot take this request now; nothing was changed, retry later",
+        headers={"Retry-After": str(STORAGE_RETRY_AFTER)},
+    )

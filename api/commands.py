@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from allocator_api.security import ROLES, valid_tenant
@@ -25,23 +26,21 @@ def _err(text: str) -> None:
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
 
-def serve(host: str, port: int, db: str | None) -> int:
-    """Run the service with uvicorn (JSON logs on stderr) until interrupted."""
+def serve(host: str, port: int, db: str | None, **options: int) -> int:
+    """Run the service with uvicorn (JSON logs on stderr) until interrupted; ``options``:
+    ``workers``, ``limit_concurrency``, ``timeout_keep_alive`` (:func:`allocator_api.serving.serve`)."""
     from allocator_api.logs import configure_logging
+    from allocator_api.serving import serve as run_server
     from allocator_api.settings import Settings
 
-    settings = Settings.from_env(database_url=db)
+    if db:  # the worker processes read their settings from the environment
+        os.environ["ALLOCATOR_DATABASE_URL"] = db
+    settings = Settings.from_env()
     root = logging.getLogger()
     for handler in list(root.handlers):  # the CLI's plain handler: the service logs JSON
         root.removeHandler(handler)
     configure_logging(settings.log_level)
-
-    import uvicorn
-
-    from allocator_api.app import create_app
-
-    app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    run_server(host, port, **options)
     return EXIT_OK
 
 

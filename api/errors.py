@@ -79,6 +79,7 @@ _DESCRIPTIONS = {
     404: "No such resource for this key's tenant",
     409: "Conflict with the resource's state",
     413: "Request body too large",
+    415: "The body is not JSON (`Content-Type: application/json`)",
     422: "Invalid input: every problem is listed in `details` with its JSON path",
     429: "Too many jobs or solves: try again after `Retry-After` seconds",
     500: "Unexpected failure (logged with the request id)",
@@ -87,9 +88,12 @@ _DESCRIPTIONS = {
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: the error model under each status code (and 500 always)."""
+    """``responses=`` for a route: the error model under each status code, and always 422 (a
+    NUL or a lone surrogate in the URL is refused on every route) and 500; 415 with 413 (a
+    route that takes a body takes JSON only)."""
     out: dict[int | str, dict[str, Any]] = {}
-    for code in (*codes, 500):
+    extra = (415,) if 413 in codes else ()
+    for code in sorted({*codes, *extra, 422, 500}):
         entry: dict[str, Any] = {"model": ErrorOut, "description": _DESCRIPTIONS[code]}
         if code == 429:
             entry["headers"] = {
@@ -118,8 +122,24 @@ def error_response(
 
 
 # -- handlers ---------------------------------------------------------------------------------
+def _log_5xx(status: int, code: str, message: str) -> None:
+    """A 5xx answer is logged with its error id (the answer's ``request_id``), so an operator
+    finds the line a client quotes."""
+    if status >= 500:
+        error_id = current_request_id()
+        log.error(
+            "answered %d %s (error id %s): %s",
+            status,
+            code,
+            error_id,
+            message,
+            extra={"error_id": error_id, "status": status, "code": code},
+        )
+
+
 async def api_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
+    _log_5xx(exc.status, exc.code, exc.message)
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
@@ -176,4 +196,5 @@ async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
     if status == 404:
         message = "no such route"
+    _log_5xx(status, code, message)
     return error_response(status, code, message, headers=exc.headers)

@@ -6,16 +6,58 @@ input from ``job``, stores its plans with ``ctx.save_plan`` (the best so far, th
 one), reports progress with ``ctx.report`` / ``ctx.record`` and returns when it is done or when
 ``ctx.stop`` is set (cancel, shutdown, the job removed). It raises to fail the job; the runner
 (``allocator_api.worker``) turns the outcome into the job's final status.
+
+The context writes plans through a :class:`PlanStore`: the database's
+:class:`~allocator_api.repository.JobStore` when the handler runs on the worker thread, a
+:class:`PipeStore` over the pipe to the supervisor when it runs in a child process (the
+supervisor, in the server process, writes them).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
 
 from allocator.engine import SolveProgress
-from allocator_api.repository import ClaimedJob, JobStore, PlanDoc, ProgressValues, terms_or_none
+from allocator_api.repository import ClaimedJob, PlanDoc, ProgressValues, terms_or_none
+
+
+class PlanStore(Protocol):
+    """Where a job's plans go (and other stored plans come from)."""
+
+    def save_plan(self, job: ClaimedJob, plan: PlanDoc, *, final: bool) -> str | None: ...
+
+    def plan_body(self, tenant: str, plan_id: str) -> dict[str, Any] | None: ...
+
+
+class PipeStore:
+    """A child process's :class:`PlanStore`: each call is a message to the supervisor, which
+    answers it from the database (``("plan", doc, final)`` → a token when stored, else None;
+    ``("plan_body", tenant, plan_id)`` → the body or None). Progress is ``("progress", values)``
+    with no answer. Calls may come from several threads (the engine's progress callback)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+
+    def _ask(self, message: tuple[Any, ...]) -> Any:
+        with self.lock:
+            self.conn.send(message)
+            return self.conn.recv()
+
+    def save_plan(self, job: ClaimedJob, plan: PlanDoc, *, final: bool) -> str | None:
+        answer = self._ask(("plan", plan, final))
+        return None if answer is None else str(answer)
+
+    def plan_body(self, tenant: str, plan_id: str) -> dict[str, Any] | None:
+        answer = self._ask(("plan_body", tenant, plan_id))
+        return None if answer is None else dict(answer)
+
+    def send_progress(self, values: ProgressValues) -> None:
+        with self.lock:
+            self.conn.send(("progress", values))
 
 
 class JobContext:
@@ -25,11 +67,20 @@ class JobContext:
     monitor thread writes the latest progress with a heartbeat and sets ``stop`` on a cancel.
     """
 
-    def __init__(self, job: ClaimedJob, store: JobStore) -> None:
+    def __init__(
+        self,
+        job: ClaimedJob,
+        store: PlanStore,
+        *,
+        stop: threading.Event | None = None,
+        on_record: Callable[[ProgressValues], None] | None = None,
+    ) -> None:
         self.job = job
         self.store = store
         #: set to stop the job early (cancel, shutdown, job removed): keep the best plan
-        self.stop = threading.Event()
+        self.stop = stop if stop is not None else threading.Event()
+        #: called with each recorded progress (a child process sends it to its supervisor)
+        self.on_record = on_record
         self.cancelled = False
         #: the job or its portfolio is gone: nothing more can be stored
         self.lost = False
@@ -52,6 +103,8 @@ class JobContext:
         with self._lock:
             self._latest = values
             self._dirty = True
+        if self.on_record is not None:
+            self.on_record(values)
 
     def take(self) -> ProgressValues | None:
         """The progress recorded since the last take (None: nothing new). For the monitor."""

@@ -23,6 +23,7 @@ from allocator_api.models import (
     JOB_KINDS,
     ApiKeyRow,
     AssignmentRow,
+    IdempotencyRow,
     JobRow,
     NightlyRunRow,
     PlanRow,
@@ -492,6 +493,10 @@ class ClaimedJob:
     workers: int
     kind: str = "solve"
     input: dict[str, Any] = field(default_factory=dict)
+    #: this run's number (1 the first time; more after interruptions, see ``JobStore.claim``)
+    attempt: int = 1
+    #: contract JSON of the best plan an interrupted earlier attempt stored (a warm start)
+    resume_plan: dict[str, Any] | None = None
 
 
 def _progress_columns(progress: ProgressValues | None) -> dict[str, Any]:
@@ -514,16 +519,35 @@ class JobStore:
         self.sessions = sessions
 
     def claim(self, worker: str) -> ClaimedJob | None:
-        """Take the oldest queued job (``FOR UPDATE SKIP LOCKED`` where the database has it,
-        and a compare-and-set on the status everywhere), mark it running; None if none."""
+        """Take the next queued job fairly between tenants, mark it running; None if none.
+
+        Fairness: the job of the tenant with the fewest running jobs goes first, then the job
+        of the tenant served longest ago (the latest start of any of its jobs, never served
+        first), then the oldest: one tenant's queued batch cannot starve another's job. The
+        row is taken with ``FOR UPDATE SKIP LOCKED`` where the database has it and a
+        compare-and-set on the status everywhere. Each claim counts one more ``attempts``;
+        ``resume_plan`` is the job's best plan of an interrupted earlier attempt, if any.
+        """
+        other = JobRow.__table__.alias("other")
+        running = (
+            select(func.count())
+            .select_from(other)
+            .where(other.c.tenant == JobRow.tenant, other.c.status == "running")
+            .scalar_subquery()
+        )
+        served = (
+            select(func.max(other.c.started_at))
+            .where(other.c.tenant == JobRow.tenant)
+            .scalar_subquery()
+        )
         for _ in range(5):
             with self.sessions() as s:
                 stmt = (
                     select(JobRow.id)
                     .where(JobRow.status == "queued")
-                    .order_by(JobRow.created_at, JobRow.id)
+                    .order_by(running, served.asc().nulls_first(), JobRow.created_at, JobRow.id)
                     .limit(1)
-                    .with_for_update(skip_locked=True)
+                    .with_for_update(skip_locked=True, of=JobRow)
                 )
                 job_id = s.scalar(stmt)
                 if job_id is None:
@@ -533,7 +557,13 @@ class JobStore:
                 result = s.execute(
                     update(JobRow)
                     .where(JobRow.id == job_id, JobRow.status == "queued")
-                    .values(status="running", worker=worker, started_at=now, heartbeat_at=now)
+                    .values(
+                        status="running",
+                        worker=worker,
+                        started_at=now,
+                        heartbeat_at=now,
+                        attempts=JobRow.attempts + 1,
+                    )
                 )
                 if not result.rowcount:  # type: ignore[attr-defined]
                     s.rollback()
@@ -541,6 +571,7 @@ class JobStore:
                 job = s.get_one(JobRow, job_id)
                 portfolio = s.get_one(PortfolioRow, job.portfolio_id)
                 job.portfolio_revision = portfolio.revision
+                previous = s.scalar(select(PlanRow).where(PlanRow.job_id == job.id))
                 claimed = ClaimedJob(
                     id=job.id,
                     tenant=job.tenant,
@@ -551,6 +582,8 @@ class JobStore:
                     workers=job.workers,
                     kind=job.kind,
                     input=dict(job.input or {}),
+                    attempt=job.attempts,
+                    resume_plan=plan_body_of(previous) if previous is not None else None,
                 )
                 s.commit()
                 return claimed
@@ -637,26 +670,56 @@ class JobStore:
             s.commit()
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def fail_stale(self, older_than: datetime) -> list[str]:
-        """Mark failed the running jobs whose heartbeat is older than ``older_than`` (their
-        process died: crash, kill, restart). Returns their ids."""
+    def requeue(self, job_id: str, worker: str, note: str) -> bool:
+        """Put a running job of ``worker`` back in the queue (its process was killed): its best
+        plan so far stays and is the next attempt's warm start. False when it was not (any
+        more) this worker's running job."""
         with self.sessions() as s:
-            stale = (JobRow.status == "running", JobRow.heartbeat_at < older_than)
-            ids = list(s.scalars(select(JobRow.id).where(*stale)))
-            if not ids:
-                return []
-            s.execute(
+            result = s.execute(
                 update(JobRow)
-                .where(JobRow.id.in_(ids), JobRow.status == "running")
-                .values(
-                    status="failed",
-                    finished_at=utcnow(),
-                    error="interrupted: the server stopped during the solve (the best plan "
-                    "found until then, if any, is kept)",
-                )
+                .where(JobRow.id == job_id, JobRow.status == "running", JobRow.worker == worker)
+                .values(status="queued", worker=None, heartbeat_at=None, error=note)
             )
             s.commit()
-            return ids
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def recover_stale(self, older_than: datetime, max_attempts: int) -> tuple[list[str], list[str]]:
+        """The running jobs whose heartbeat is older than ``older_than`` (their process died:
+        crash, kill, restart): queued again from their best plan while they have used fewer
+        than ``max_attempts`` claims, else failed for good. Returns (requeued, failed) ids."""
+        with self.sessions() as s:
+            stale = (JobRow.status == "running", JobRow.heartbeat_at < older_than)
+            rows = list(s.execute(select(JobRow.id, JobRow.attempts).where(*stale)))
+            if not rows:
+                return [], []
+            again = [r.id for r in rows if r.attempts < max_attempts]
+            spent = [r.id for r in rows if r.attempts >= max_attempts]
+            if again:
+                s.execute(
+                    update(JobRow)
+                    .where(JobRow.id.in_(again), *stale)
+                    .values(
+                        status="queued",
+                        worker=None,
+                        heartbeat_at=None,
+                        error="interrupted: its server stopped during the run; queued again "
+                        "from its best plan so far",
+                    )
+                )
+            if spent:
+                s.execute(
+                    update(JobRow)
+                    .where(JobRow.id.in_(spent), *stale)
+                    .values(
+                        status="failed",
+                        finished_at=utcnow(),
+                        error=f"interrupted {max_attempts} times (its server or process stopped "
+                        f"during each run); gave up after job_max_attempts = {max_attempts} "
+                        "(the best plan found until then, if any, is kept)",
+                    )
+                )
+            s.commit()
+            return again, spent
 
     def counts_by_status(self) -> dict[str, int]:
         with self.sessions() as s:
@@ -800,3 +863,108 @@ def latest_final_plan(session: Session, tenant: str, portfolio_id: str) -> PlanR
         .limit(1)
     )
     return session.scalar(stmt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Idempotent creation: the ``Idempotency-Key`` of a POST that creates (``api.idempotency``)
+# ---------------------------------------------------------------------------------------------
+class IdempotencyConflict(Exception):
+    """The key was first used for another request (``in_progress`` False), or its first
+    request is still being answered (``in_progress`` True)."""
+
+    def __init__(self, in_progress: bool) -> None:
+        super().__init__("in progress" if in_progress else "another request")
+        self.in_progress = in_progress
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The answer first given under an idempotency key: status and ``{"body", "location"}``."""
+
+    status_code: int
+    response: dict[str, Any]
+
+
+class IdempotencyKeys:
+    """The idempotency keys of one tenant. A key is claimed (a row without an answer) before
+    the request runs, given its answer after, or released when the request failed, so that a
+    retry runs it again. A claim older than ``stale_after`` seconds that never got its answer
+    (the process died in between) may be taken over by a retry."""
+
+    def __init__(self, session: Session, tenant: str) -> None:
+        self.session = session
+        self.tenant = tenant
+
+    def claim(
+        self, key: str, method: str, path: str, fingerprint: str, stale_after: float
+    ) -> StoredAnswer | None:
+        """None: the key is this request's now (answer it, then :meth:`finish`); else the
+        answer first given to the same request. Raises :class:`IdempotencyConflict`."""
+        s = self.session
+        s.add(
+            IdempotencyRow(
+                tenant=self.tenant,
+                key=key,
+                method=method,
+                path=path,
+                fingerprint=fingerprint,
+                created_at=utcnow(),
+            )
+        )
+        try:
+            s.commit()
+            return None
+        except IntegrityError:
+            s.rollback()
+        old = s.get(IdempotencyRow, (self.tenant, key), populate_existing=True)
+        if old is None:  # released between our insert and this read: the caller may retry
+            raise IdempotencyConflict(in_progress=True)
+        if old.fingerprint != fingerprint:
+            raise IdempotencyConflict(in_progress=False)
+        if old.status_code is not None and old.response is not None:
+            return StoredAnswer(old.status_code, dict(old.response))
+        if (utcnow() - old.created_at).total_seconds() < stale_after:
+            raise IdempotencyConflict(in_progress=True)
+        taken = s.execute(  # compare-and-set: one retry takes a stale claim over
+            update(IdempotencyRow)
+            .where(
+                IdempotencyRow.tenant == self.tenant,
+                IdempotencyRow.key == key,
+                IdempotencyRow.status_code.is_(None),
+                IdempotencyRow.created_at == old.created_at,
+            )
+            .values(created_at=utcnow())
+        )
+        s.commit()
+        if not taken.rowcount:  # type: ignore[attr-defined]
+            raise IdempotencyConflict(in_progress=True)
+        return None
+
+    def finish(self, key: str, status_code: int, response: dict[str, Any]) -> None:
+        """Keep the answer of the request that claimed ``key``."""
+        self.session.execute(
+            update(IdempotencyRow)
+            .where(IdempotencyRow.tenant == self.tenant, IdempotencyRow.key == key)
+            .values(status_code=status_code, response=response)
+        )
+        self.session.commit()
+
+    def release(self, key: str) -> None:
+        """Forget an unanswered claim (its request failed; nothing was created)."""
+        self.session.rollback()
+        self.session.execute(
+            delete(IdempotencyRow).where(
+                IdempotencyRow.tenant == self.tenant,
+                IdempotencyRow.key == key,
+                IdempotencyRow.status_code.is_(None),
+            )
+        )
+        self.session.commit()
+
+
+def job_counts(session: Session, tenant: str | None) -> dict[str, int]:
+    """Jobs by state: of one tenant, or of every tenant (``None``: the operator's view)."""
+    stmt = select(JobRow.status, func.count()).group_by(JobRow.status)
+    if tenant is not None:
+        stmt = stmt.where(JobRow.tenant == tenant)
+    return {status: int(n) for status, n in session.execute(stmt).all()}

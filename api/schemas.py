@@ -9,12 +9,14 @@ exact in a 64-bit float.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import fields
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import Body
 from pydantic import BaseModel, ConfigDict, Field
 
+from allocator.limits import LIMITS, SizeLimits
 from allocator_api.errors import ErrorDetail
 from allocator_api.models import ApiKeyRow, JobRow, PlanRow, PortfolioRow
 from allocator_api.repository import plan_body_of, terms_or_none
@@ -28,12 +30,31 @@ _EXAMPLE_PORTFOLIO: dict[str, Any] = {
     "projects": [{"id": "P", "tasks": [{"id": "a", "skill": "py", "effort_hours": 16}]}],
 }
 
+#: the library's size limits (allocator.limits), shown in the schema as ``x-size-limits``
+SIZE_LIMITS: dict[str, Any] = {
+    f.name: str(v) if isinstance(v := getattr(LIMITS, f.name), date) else v
+    for f in fields(SizeLimits)
+}
+_LIMITS_TEXT = (
+    f"Size limits (422 beyond them, each problem with its path): at most "
+    f"{LIMITS.max_calendar_days:,} calendar days (20 years) ending by {LIMITS.last_date}, "
+    f"{LIMITS.max_person_days:,} people x calendar days, {LIMITS.max_places:,} places (team "
+    "counts summed), a team count no larger than the people with its skill and level, "
+    f"hours_per_day {LIMITS.min_hours_per_day}..{LIMITS.max_hours_per_day:g}, cost_per_hour <= "
+    f"{LIMITS.max_cost_per_hour:,.0f}, budget <= {LIMITS.max_budget:,.0f}, effort_hours "
+    f"(and estimate, remaining_hours) <= {LIMITS.max_effort_hours:,.0f}, duration_days <= "
+    f"{LIMITS.max_calendar_days:,}, priority <= {LIMITS.max_priority:,}; people and tasks up to "
+    "the server's max_people and max_tasks. No string may hold a NUL character or a lone "
+    "surrogate; no number may be NaN or Infinity."
+)
 #: a portfolio in contract JSON (``allocator.portfolio/v1``)
 PortfolioIn = Annotated[
     dict[str, Any],
     Body(
-        description="a portfolio in the contract's JSON format (allocator.portfolio/v1)",
+        description="a portfolio in the contract's JSON format (allocator.portfolio/v1). "
+        + _LIMITS_TEXT,
         examples=[_EXAMPLE_PORTFOLIO],
+        json_schema_extra={"x-size-limits": SIZE_LIMITS},
     ),
 ]
 #: a plan in contract JSON (``allocator.plan/v2``; v1 is read), e.g. a solved plan edited by hand
@@ -41,7 +62,9 @@ PlanIn = Annotated[
     dict[str, Any],
     Body(
         description="a plan in the contract's JSON format (allocator.plan/v2; "
-        "allocator.plan/v1 is still read)"
+        "allocator.plan/v1 is still read). Checked against a portfolio, it lists at most twice "
+        "as many tasks as the portfolio has (and assignees as its places), every assignment "
+        "dated within the calendar (422 limit_exceeded otherwise)."
     ),
 ]
 
@@ -105,7 +128,11 @@ class SolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     time_limit: float | None = Field(
-        default=None, gt=0, le=86_400, description="seconds (capped by the server)"
+        default=None,
+        gt=0,
+        le=86_400,
+        allow_inf_nan=False,
+        description="seconds (capped by the server)",
     )
     workers: int | None = Field(
         default=None, ge=1, le=256, description="CP-SAT workers (capped by the server)"
@@ -281,9 +308,10 @@ class SyncSolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     portfolio: dict[str, Any] = Field(
-        description="a small portfolio in contract JSON", examples=[_EXAMPLE_PORTFOLIO]
+        description="a small portfolio in contract JSON. " + _LIMITS_TEXT,
+        examples=[_EXAMPLE_PORTFOLIO],
     )
-    time_limit: float | None = Field(default=None, gt=0, le=86_400)
+    time_limit: float | None = Field(default=None, gt=0, le=86_400, allow_inf_nan=False)
     workers: int | None = Field(default=None, ge=1, le=256)
 
 

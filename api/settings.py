@@ -54,6 +54,18 @@ class Settings(BaseModel):
     poll_interval: float = Field(default=0.5, gt=0)
     #: a running job whose heartbeat is older than this is taken as interrupted (failed)
     job_stale_seconds: float = Field(default=15.0, gt=0)
+    #: where a job runs: "process" (a supervised child process per job, under the memory
+    #: ceiling, killed when it overruns; the production default) or "thread" (on the worker
+    #: thread, the library's own time limit only: for tests that replace handlers)
+    job_isolation: str = Field(default="process", pattern="^(thread|process)$")
+    #: address-space ceiling of a job's (and a synchronous solve's) child process, bytes
+    #: (RLIMIT_AS; 0: none)
+    job_memory_bytes: int = Field(default=4 * 1024**3, ge=0)
+    #: seconds a child may run past its time limit, or past a cancel or shutdown, before it
+    #: is killed (its best plan so far is kept)
+    job_grace_seconds: float = Field(default=5.0, gt=0)
+    #: runs of a job (the first and those after an interruption) before it fails for good
+    job_max_attempts: int = Field(default=3, gt=0)
 
     # -- the synchronous solve (POST /v1/solve) ---------------------------------------------
     sync_max_tasks: int = Field(default=50, gt=0)
@@ -62,11 +74,21 @@ class Settings(BaseModel):
     #: synchronous solves at once; more get 429
     sync_slots: int = Field(default=2, gt=0)
 
+    # -- rate limits (per server process; see allocator_api.ratelimit) -----------------------
+    #: sustained requests per second of one API key (0: no limit) and its burst
+    rate_limit_per_second: float = Field(default=20.0, ge=0)
+    rate_limit_burst: int = Field(default=60, gt=0)
+    #: requests with a wrong or revoked key one client address may make per minute
+    auth_failures_per_minute: int = Field(default=30, gt=0)
+    #: the tenant whose admin keys see every tenant's job counts in /metrics (others: their own)
+    operator_tenant: str | None = None
+
     # -- operations -------------------------------------------------------------------------
     #: allowed CORS origins (comma-separated in the environment); empty: CORS off
     cors_origins: tuple[str, ...] = ()
-    #: serve /openapi.json and /docs without a key (off: /openapi.json needs a key, no /docs)
-    public_docs: bool = False
+    #: serve /openapi.json and /docs without a key: the schema holds no data (off: /openapi.json
+    #: needs a key, no /docs)
+    public_docs: bool = True
     #: install the JSON log handler on the service's loggers
     json_logs: bool = True
     log_level: str = "INFO"

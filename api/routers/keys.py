@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from allocator_api.deps import Admin, KeysDep
 from allocator_api.errors import error_responses, not_found
+from allocator_api.idempotency import IdempotencyDep
 from allocator_api.schemas import KeyCreatedOut, KeyIn, KeyOut
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
@@ -16,12 +17,13 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"])
     operation_id="create_key",
     status_code=status.HTTP_201_CREATED,
     response_model=KeyCreatedOut,
-    responses=error_responses(401, 403, 413, 422),
+    responses=error_responses(401, 403, 409, 413, 422),
     summary="Make a key for this tenant (the secret is in this answer only)",
 )
-def create_key(body: KeyIn, admin: Admin, keys: KeysDep) -> KeyCreatedOut:
+def create_key(body: KeyIn, admin: Admin, keys: KeysDep, idem: IdempotencyDep) -> KeyCreatedOut:
     row, token = keys.create(admin.tenant, body.role, body.name)
-    return KeyCreatedOut(**KeyOut.of(row).model_dump(), key=token)
+    made = KeyCreatedOut(**KeyOut.of(row).model_dump(), key=token)
+    return idem.answer(made, status.HTTP_201_CREATED, secret="key")  # the secret is not kept
 
 
 @router.get(

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from allocator_api.deps import Admin, DatabaseDep, Viewer
+from allocator_api.deps import Admin, DatabaseDep, SettingsDep, Viewer
 from allocator_api.errors import ApiError, error_responses
 from allocator_api.metrics import Metrics
 from allocator_api.schemas import HealthOut
@@ -33,10 +33,10 @@ async def healthz() -> HealthOut:
     operation_id="readyz",
     response_model=HealthOut,
     responses=error_responses(503),
-    summary="Readiness: the database answers (no key needed)",
+    summary="Readiness: the database answers, and takes writes again after a fault (no key)",
 )
 async def readyz(db: DatabaseDep) -> HealthOut:
-    if not await run_in_threadpool(db.ping):
+    if not await run_in_threadpool(db.ready):
         raise ApiError(503, "not_ready", "the database is not reachable")
     return HealthOut(status="ready")
 
@@ -49,11 +49,13 @@ async def readyz(db: DatabaseDep) -> HealthOut:
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
         **error_responses(401, 403),
     },
-    summary="Prometheus metrics (an admin key)",
+    summary="Prometheus metrics (an admin key: its tenant's jobs; the operator's: every tenant's)",
 )
-def metrics(_: Admin, request: Request) -> Response:
+def metrics(admin: Admin, request: Request, settings: SettingsDep) -> Response:
     registry: Metrics = request.app.state.metrics
-    return Response(registry.render(), media_type=Metrics.CONTENT_TYPE)
+    operator = settings.operator_tenant is not None and admin.tenant == settings.operator_tenant
+    body = registry.render(None if operator else admin.tenant)
+    return Response(body, media_type=Metrics.CONTENT_TYPE)
 
 
 @docs_router.get("/openapi.json", include_in_schema=False)

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
+from allocator.limits import plan_issues, plan_size_issue
 from allocator_api.deps import (
     JobsDep,
     PageDep,
@@ -17,6 +18,7 @@ from allocator_api.deps import (
     Viewer,
 )
 from allocator_api.errors import ApiError, error_responses, issues_as_details, not_found
+from allocator_api.idempotency import IdempotencyDep
 from allocator_api.repository import Portfolios, QueueFull
 from allocator_api.schemas import (
     CheckOut,
@@ -52,7 +54,7 @@ def _limits(settings: Settings) -> Limits:
     operation_id="create_portfolio",
     status_code=status.HTTP_201_CREATED,
     response_model=PortfolioSavedOut,
-    responses=error_responses(401, 403, 413, 422),
+    responses=error_responses(401, 403, 409, 413, 422),
     summary="Store a portfolio (validated by the library; every error is listed)",
 )
 def create_portfolio(
@@ -61,13 +63,15 @@ def create_portfolio(
     portfolios: PortfoliosDep,
     settings: SettingsDep,
     response: Response,
+    idem: IdempotencyDep,
 ) -> PortfolioSavedOut:
     valid = read_valid_portfolio(body, _limits(settings))
     row = portfolios.create(valid.doc)
-    response.headers["Location"] = f"/v1/portfolios/{row.id}"
-    return PortfolioSavedOut(
+    response.headers["Location"] = location = f"/v1/portfolios/{row.id}"
+    saved = PortfolioSavedOut(
         id=row.id, revision=row.revision, warnings=issues_as_details(valid.warnings)
     )
+    return idem.answer(saved, status.HTTP_201_CREATED, location)
 
 
 @router.get(
@@ -155,7 +159,7 @@ def delete_portfolio(portfolio_id: str, _: Planner, portfolios: PortfoliosDep) -
     operation_id="solve_portfolio",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobCreatedOut,
-    responses=error_responses(401, 403, 404, 413, 422, 429),
+    responses=error_responses(401, 403, 404, 409, 413, 422, 429),
     summary="Queue a solve job; follow it at /v1/jobs/{job_id}",
 )
 def solve_portfolio(
@@ -166,6 +170,7 @@ def solve_portfolio(
     runner: RunnerDep,
     settings: SettingsDep,
     response: Response,
+    idem: IdempotencyDep,
     params: SolveIn | None = None,
 ) -> JobCreatedOut:
     if not portfolios.exists(portfolio_id):
@@ -189,8 +194,11 @@ def solve_portfolio(
             headers={"Retry-After": str(settings.retry_after_seconds)},
         ) from None
     runner.notify()
-    response.headers["Location"] = f"/v1/jobs/{job.id}"
-    return JobCreatedOut(job_id=job.id, status=job.status, time_limit=time_limit, workers=workers)
+    response.headers["Location"] = location = f"/v1/jobs/{job.id}"
+    created = JobCreatedOut(
+        job_id=job.id, status=job.status, time_limit=time_limit, workers=workers
+    )
+    return idem.answer(created, status.HTTP_202_ACCEPTED, location)
 
 
 @router.get(
@@ -227,5 +235,18 @@ def check_plan_route(
     row = portfolios.get(portfolio_id)
     if row is None:
         raise not_found("portfolio")
-    plan = read_plan_body(body)
-    return CheckOut.model_validate(check_plan(stored_portfolio(row.body), plan))
+    # bounded work: the raw lists' size before reading, then sizes and dates before checking
+    lists = (body.get(key) for key in ("assignments", "unassigned"))
+    listed = sum(len(x) for x in lists if isinstance(x, list))
+    too_many = plan_size_issue(listed, row.tasks)
+    if too_many is not None:
+        raise ApiError(
+            422, "limit_exceeded", "the plan exceeds a size limit", issues_as_details([too_many])
+        )
+    portfolio, plan = stored_portfolio(row.body), read_plan_body(body)
+    over = plan_issues(portfolio, plan)
+    if over:
+        raise ApiError(
+            422, "limit_exceeded", "the plan exceeds a size limit", issues_as_details(over)
+        )
+    return CheckOut.model_validate(check_plan(portfolio, plan))

@@ -29,6 +29,7 @@ from allocator_api.deps import (
     Viewer,
 )
 from allocator_api.errors import ApiError, ErrorDetail, error_responses, not_found
+from allocator_api.idempotency import IdempotencyDep
 from allocator_api.nightly import UpdateError, apply_updates
 from allocator_api.repository import QueueFull, latest_final_plan, plan_body_of
 from allocator_api.routers.portfolios import save_replacement
@@ -132,7 +133,7 @@ def report_progress(
     operation_id="rebalance_portfolio",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobCreatedOut,
-    responses=error_responses(401, 403, 404, 413, 422, 429),
+    responses=error_responses(401, 403, 404, 409, 413, 422, 429),
     summary="Queue a rebalance job from the latest plan; follow it at /v1/jobs/{job_id}",
 )
 def rebalance_portfolio(
@@ -144,6 +145,7 @@ def rebalance_portfolio(
     runner: RunnerDep,
     settings: SettingsDep,
     response: Response,
+    idem: IdempotencyDep,
     params: RebalanceIn | None = None,
 ) -> JobCreatedOut:
     if not portfolios.exists(portfolio_id):
@@ -176,8 +178,11 @@ def rebalance_portfolio(
             headers={"Retry-After": str(settings.retry_after_seconds)},
         ) from None
     runner.notify()
-    response.headers["Location"] = f"/v1/jobs/{job.id}"
-    return JobCreatedOut(job_id=job.id, status=job.status, time_limit=time_limit, workers=workers)
+    response.headers["Location"] = location = f"/v1/jobs/{job.id}"
+    created = JobCreatedOut(
+        job_id=job.id, status=job.status, time_limit=time_limit, workers=workers
+    )
+    return idem.answer(created, status.HTTP_202_ACCEPTED, location)
 
 
 @router.get(

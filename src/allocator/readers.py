@@ -17,13 +17,15 @@ tasks.
   ``Q<s>`` at level ``l + 1``, since the contract's levels start at 1), ``Salary`` their cost per
   hour; tasks become one-person tasks with a fixed ``duration_days``.
 
-Parsing is strict: a malformed file raises :class:`BenchmarkFormatError` naming the file and line.
+Parsing is strict: a malformed file raises :class:`BenchmarkFormatError` naming the file (and the
+line where the parser knows it), never another exception; a file that would make more people
+than :data:`allocator.limits.LIMITS` allows is refused before they are made.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -38,6 +40,7 @@ from allocator.domain import (
     Task,
     frozen_map,
 )
+from allocator.limits import LIMITS
 
 EPOCH = date(2027, 1, 4)
 
@@ -88,9 +91,35 @@ def _portfolio(
 # ---------------------------------------------------------------------------------------------
 # PSPLIB
 # ---------------------------------------------------------------------------------------------
+def _malformed(path: Path, what: str, parse: Callable[[Path], Portfolio]) -> Portfolio:
+    """``parse(path)``, any parsing failure raised as :class:`BenchmarkFormatError` naming the
+    file (a truncated or edited file fails with ``ValueError`` / ``IndexError`` / ``KeyError``
+    deep in a parser; a huge number with ``OverflowError``; a very deep dummy chain with
+    ``RecursionError``)."""
+    try:
+        return parse(path)
+    except BenchmarkFormatError:
+        raise
+    except (ValueError, IndexError, KeyError, OverflowError, RecursionError) as exc:
+        raise BenchmarkFormatError(
+            f"{path}: not a readable {what} file ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _check_people(path: Path, n: int) -> None:
+    """A file may not make more people than a portfolio may have (its pools are expanded)."""
+    if n > LIMITS.max_people:
+        raise BenchmarkFormatError(
+            f"{path}: {n:,} people; at most {LIMITS.max_people:,} are accepted"
+        )
+
+
 def read_psplib(path: str | Path) -> Portfolio:
     """A PSPLIB single-mode ``.sm`` file as a makespan portfolio (see module docstring)."""
-    path = Path(path)
+    return _malformed(Path(path), "PSPLIB .sm", _psplib)
+
+
+def _psplib(path: Path) -> Portfolio:
     lines = path.read_text().splitlines()
 
     def find(prefix: str) -> int:
@@ -119,6 +148,7 @@ def read_psplib(path: str | Path) -> Portfolio:
         i += 1
     i = find("RESOURCEAVAILABILITIES") + 2
     caps = [int(x) for x in lines[i].split()]
+    _check_people(path, sum(max(0, c) for c in caps))
     if not dur or len(dur) != len(succ):
         raise BenchmarkFormatError(f"{path}: job sections do not match")
     preds: dict[int, list[int]] = {j: [] for j in dur}
@@ -167,7 +197,10 @@ def _bools(text: str) -> list[bool]:
 
 def read_mspsp(path: str | Path) -> Portfolio:
     """A Young et al. MSPSP ``.dzn`` file as a makespan portfolio (see module docstring)."""
-    path = Path(path)
+    return _malformed(Path(path), "MSPSP .dzn", _mspsp)
+
+
+def _mspsp(path: Path) -> Portfolio:
     v = _dzn_values(path.read_text())
     try:
         n_acts = int(v["nActs"])
@@ -182,6 +215,7 @@ def read_mspsp(path: str | Path) -> Portfolio:
         raise BenchmarkFormatError(f"{path}: missing {exc.args[0]}") from None
     if len(dur) != n_acts or len(sreq) != n_acts * n_skills or len(mastery) != n_res * n_skills:
         raise BenchmarkFormatError(f"{path}: array sizes do not match nActs/nSkills/nResources")
+    _check_people(path, n_res)
     durations = {i + 1: d for i, d in enumerate(dur)}
     preds: dict[int, list[int]] = {j: [] for j in durations}
     for a, b in zip(pred, succ, strict=True):
@@ -221,7 +255,10 @@ _Q = re.compile(r"Q(\d+):\s*(\d+)")
 
 def read_imopse(path: str | Path) -> Portfolio:
     """An iMOPSE MS-RCPSP ``.def`` file as a makespan portfolio (see module docstring)."""
-    path = Path(path)
+    return _malformed(Path(path), "iMOPSE .def", _imopse)
+
+
+def _imopse(path: Path) -> Portfolio:
     lines = path.read_text(errors="replace").splitlines()
     people: list[Person] = []
     tasks: list[Task] = []

@@ -91,6 +91,13 @@ def settings_for(db_url: str, **overrides: Any) -> Settings:
         "max_time_limit": 2.0,
         "default_workers": 1,
         "max_workers": 1,
+        # jobs on the worker thread, so tests may replace handlers; tests/api/test_supervisor.py
+        # runs them in supervised child processes (the production default)
+        "job_isolation": "thread",
+        # rate limits off unless a test is about them (tests/api/test_ratelimit.py): one
+        # module-scoped client makes hundreds of requests, many with revoked keys
+        "rate_limit_per_second": 0,
+        "auth_failures_per_minute": 10**6,
     }
     values.update(overrides)
     return Settings(**values)

@@ -20,8 +20,17 @@ from allocator.domain import Portfolio
 from allocator.engine import Result, SolveParams, solve
 from allocator.generator import generate
 from allocator_api import job_kinds
-from allocator_api.models import AssignmentRow, JobRow, utcnow
+from allocator_api.models import AssignmentRow, JobRow, PlanRow, utcnow
 from tests.api.conftest import AppFactory, key_headers, new_tenant, wait_job
+
+
+def planner_with(client: TestClient, body: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """The job tests' set-up: a new tenant's planner key (as headers) and its stored
+    ``body``'s portfolio id."""
+    h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
+    r = client.post("/v1/portfolios", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    return h, str(r.json()["id"])
 
 
 def slow_portfolio() -> dict[str, Any]:
@@ -32,8 +41,7 @@ def slow_portfolio() -> dict[str, Any]:
 def test_solve_follow_plan_versions_rows_and_check(
     client: TestClient, ok_small: dict[str, Any]
 ) -> None:
-    h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
-    pid = client.post("/v1/portfolios", json=ok_small, headers=h).json()["id"]
+    h, pid = planner_with(client, ok_small)
     r = client.post(f"/v1/portfolios/{pid}/solve", json={"time_limit": 1, "workers": 1}, headers=h)
     assert r.status_code == 202, r.text
     assert r.headers["Location"] == f"/v1/jobs/{r.json()['job_id']}"
@@ -110,8 +118,7 @@ def test_cancel_running_job_keeps_best_plan(
         return solve(portfolio, params)
 
     monkeypatch.setattr(job_kinds, "solve", held_solve)
-    h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
-    pid = client.post("/v1/portfolios", json=slow_portfolio(), headers=h).json()["id"]
+    h, pid = planner_with(client, slow_portfolio())
     job_id = client.post(f"/v1/portfolios/{pid}/solve", json={"time_limit": 2}, headers=h).json()[
         "job_id"
     ]
@@ -171,8 +178,7 @@ def test_solve_parameters_are_capped_and_checked(
     make_client: AppFactory, ok_small: dict[str, Any]
 ) -> None:
     client = make_client(run_workers=False, max_time_limit=1.5, max_workers=2)
-    h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
-    pid = client.post("/v1/portfolios", json=ok_small, headers=h).json()["id"]
+    h, pid = planner_with(client, ok_small)
     r = client.post(
         f"/v1/portfolios/{pid}/solve", json={"time_limit": 600, "workers": 64}, headers=h
     )
@@ -186,34 +192,85 @@ def test_solve_parameters_are_capped_and_checked(
         assert r.json()["error"]["details"][0]["path"] in ("time_limit", "workers", "seed")
 
 
-def test_interrupted_jobs_are_failed_not_left_running(
+def _beat(client: TestClient, job_id: str, age: float, **values: Any) -> None:
+    """Make ``job_id`` a running job of a dead worker whose last heartbeat is ``age`` s old."""
+    beat = utcnow() - timedelta(seconds=age)
+    with client.app.state.db.sessions() as s:  # type: ignore[attr-defined]
+        s.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id)
+            .values(status="running", worker="dead:1:x", started_at=beat, heartbeat_at=beat)
+            .values(**values)
+        )
+        s.commit()
+
+
+def test_interrupted_jobs_are_queued_again_until_the_max_attempts(
     make_client: AppFactory, ok_small: dict[str, Any]
 ) -> None:
-    client = make_client(run_workers=False, job_stale_seconds=5)
-    app = client.app
-    h = key_headers(app, new_tenant(), "planner")  # type: ignore[arg-type]
-    pid = client.post("/v1/portfolios", json=ok_small, headers=h).json()["id"]
+    client = make_client(run_workers=False, job_stale_seconds=5, job_max_attempts=2)
+    runner = client.app.state.runner  # type: ignore[attr-defined]
+    h, pid = planner_with(client, ok_small)
     stale, fresh = (
         client.post(f"/v1/portfolios/{pid}/solve", headers=h).json()["job_id"] for _ in range(2)
     )
-    with app.state.db.sessions() as s:  # type: ignore[attr-defined]
-        for job_id, age in ((stale, 60), (fresh, 1)):
-            beat = utcnow() - timedelta(seconds=age)
-            s.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id)
-                .values(status="running", worker="dead:1:x", started_at=beat, heartbeat_at=beat)
-            )
-        s.commit()
-    assert app.state.runner.fail_interrupted() == [stale]  # type: ignore[attr-defined]
+    _beat(client, stale, 60, attempts=1)
+    _beat(client, fresh, 1, attempts=1)
+    assert runner.recover_interrupted() == ([stale], [])
     job = client.get(f"/v1/jobs/{stale}", headers=h).json()
-    assert job["status"] == "failed" and job["error"].startswith("interrupted")
+    assert job["status"] == "queued" and job["error"].startswith("interrupted"), job
     assert client.get(f"/v1/jobs/{fresh}", headers=h).json()["status"] == "running"
+    # its next claim is its second attempt, with no plan to resume from (it stored none)
+    claimed = runner.store.claim("w")
+    assert claimed is not None and (claimed.id, claimed.attempt) == (stale, 2)
+    assert claimed.resume_plan is None
+    _beat(client, stale, 60)  # interrupted again, on its last attempt: failed for good
+    assert runner.recover_interrupted() == ([], [stale])
+    job = client.get(f"/v1/jobs/{stale}", headers=h).json()
+    assert job["status"] == "failed" and "job_max_attempts = 2" in job["error"], job
+    assert runner.recover_interrupted() == ([], [])
+
+
+def test_interrupted_job_resumes_from_its_best_plan_and_ends_done(
+    make_client: AppFactory,
+) -> None:
+    client = make_client(job_stale_seconds=1, solve_slots=1)
+    h, pid = planner_with(client, slow_portfolio())
+    first = client.post(f"/v1/portfolios/{pid}/solve", json={"time_limit": 1}, headers=h)
+    base = wait_job(client, first.json()["job_id"], h)
+    assert base["status"] == "done", base
+    job_id = client.post(f"/v1/portfolios/{pid}/solve", json={"time_limit": 1}, headers=h).json()[
+        "job_id"
+    ]
+    job = wait_job(client, job_id, h)
+    assert job["status"] == "done", job
+    # as if its server had died after storing a plan: stale, not final
+    with client.app.state.db.sessions() as s:  # type: ignore[attr-defined]
+        s.execute(update(PlanRow).where(PlanRow.job_id == job_id).values(final=False))
+        s.commit()
+    claimed = []
+    runner = client.app.state.runner  # type: ignore[attr-defined]
+    original = runner.store.claim
+
+    def spy(worker: str) -> Any:
+        got = original(worker)
+        if got is not None:
+            claimed.append(got)
+        return got
+
+    runner.store.claim = spy
+    _beat(client, job_id, 60, attempts=1, finished_at=None)
+    job = wait_job(client, job_id, h, until=lambda j: j["status"] == "done" and bool(claimed))
+    assert claimed[0].attempt == 2 and claimed[0].resume_plan is not None
+    assert job["error"] is None
+    plan = client.get(f"/v1/jobs/{job_id}/plan", headers=h)
+    assert plan.status_code == 200 and plan.headers["X-Plan-Final"] == "true"
+    assert check(read_portfolio(slow_portfolio())[0], read_plan(plan.json())[0]).valid
+    assert "changes" not in plan.json() or not plan.json()["changes"]
 
 
 def test_deleting_the_portfolio_stops_its_job(client: TestClient) -> None:
-    h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
-    pid = client.post("/v1/portfolios", json=slow_portfolio(), headers=h).json()["id"]
+    h, pid = planner_with(client, slow_portfolio())
     job_id = client.post(f"/v1/portfolios/{pid}/solve", json={"time_limit": 2}, headers=h).json()[
         "job_id"
     ]
@@ -256,8 +313,7 @@ def test_synchronous_solve(make_client: AppFactory, ok_small: dict[str, Any]) ->
 
 def test_plan_round_trip_through_contract(client: TestClient, ok_small: dict[str, Any]) -> None:
     """GET /v1/jobs/{id}/plan is exactly the library's contract JSON of the stored plan."""
-    h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
-    pid = client.post("/v1/portfolios", json=ok_small, headers=h).json()["id"]
+    h, pid = planner_with(client, ok_small)
     job_id = client.post(f"/v1/portfolios/{pid}/solve", headers=h).json()["job_id"]
     wait_job(client, job_id, h)
     body = client.get(f"/v1/jobs/{job_id}/plan", headers=h).json()
@@ -266,8 +322,7 @@ def test_plan_round_trip_through_contract(client: TestClient, ok_small: dict[str
 
 def test_solves_run_at_most_slots_at_once(make_client: AppFactory) -> None:
     client = make_client(solve_slots=1)
-    h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
-    pid = client.post("/v1/portfolios", json=slow_portfolio(), headers=h).json()["id"]
+    h, pid = planner_with(client, slow_portfolio())
     jobs = [
         client.post(f"/v1/portfolios/{pid}/solve", json={"time_limit": 0.5}, headers=h).json()[
             "job_id"

@@ -22,16 +22,18 @@ from allocator.rebalance import rebalance
 from allocator_api import job_kinds
 from allocator_api.db import Database, alembic_config
 from allocator_api.models import JOB_KINDS, JobRow, new_id, utcnow
-from allocator_api.repository import Jobs, UnknownJobKind
+from allocator_api.repository import Jobs, JobStore, UnknownJobKind
 from tests.api.conftest import AppFactory, key_headers, new_tenant, wait_job
+from tests.api.test_jobs import planner_with
 
 
-def _solved(client: TestClient, h: dict[str, str], portfolio: dict[str, Any]) -> str:
-    """A stored portfolio with a final plan (the base of a rebalance); its id."""
-    pid: str = client.post("/v1/portfolios", json=portfolio, headers=h).json()["id"]
+def _solved(client: TestClient, portfolio: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """A new tenant's planner key and its stored portfolio with a final plan (the base of a
+    rebalance)."""
+    h, pid = planner_with(client, portfolio)
     job = client.post(f"/v1/portfolios/{pid}/solve", headers=h).json()["job_id"]
     assert wait_job(client, job, h)["status"] == "done"
-    return pid
+    return h, pid
 
 
 def test_every_kind_has_a_handler() -> None:
@@ -42,8 +44,7 @@ def test_rebalance_job_waits_for_a_solve_slot(
     make_client: AppFactory, ok_small: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = make_client(solve_slots=1)
-    h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
-    pid = _solved(client, h, ok_small)
+    h, pid = _solved(client, ok_small)
     entered, release = threading.Event(), threading.Event()
 
     def held_solve(portfolio: Portfolio, params: SolveParams) -> Result:
@@ -92,8 +93,7 @@ def test_cancel_running_rebalance_job_keeps_its_plan(
         reached.set()
         return rebalance(portfolio, previous, params, **kw)
 
-    h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
-    pid = _solved(client, h, ok_small)
+    h, pid = _solved(client, ok_small)
     monkeypatch.setattr(job_kinds, "rebalance", held)
     job_id = client.post(f"/v1/portfolios/{pid}/rebalance", headers=h).json()["job_id"]
     wait_job(client, job_id, h, until=lambda j: j["status"] == "running", timeout=15)
@@ -111,8 +111,7 @@ def test_rebalance_jobs_count_in_the_queue_limits_and_cancel_at_once(
     make_client: AppFactory, ok_small: dict[str, Any]
 ) -> None:
     client = make_client(run_workers=False, max_queued_jobs=1, max_jobs_per_tenant=5)
-    h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
-    pid = client.post("/v1/portfolios", json=ok_small, headers=h).json()["id"]
+    h, pid = planner_with(client, ok_small)
     solving = client.post(f"/v1/portfolios/{pid}/solve", headers=h).json()["job_id"]
     r = client.post(f"/v1/portfolios/{pid}/rebalance", headers=h)
     assert r.status_code == 429 and "max_queued_jobs" in r.json()["error"]["message"]
@@ -207,3 +206,60 @@ def test_migration_0004_adds_kind_and_input(db_url: str) -> None:
         assert "kind" not in columns and "input" not in columns and "worker" in columns
     finally:
         db.dispose()
+
+
+def test_claim_is_fair_between_tenants(make_client: AppFactory, ok_small: dict[str, Any]) -> None:
+    """The claim order: fewest running jobs of the tenant, then the tenant served longest ago,
+    then the oldest job (FIFO alone would give A's five jobs before B's one)."""
+    client = make_client(run_workers=False, max_jobs_per_tenant=10)
+    store = JobStore(client.app.state.db.sessions)  # type: ignore[attr-defined]
+    (ha, pa), (hb, pb) = planner_with(client, ok_small), planner_with(client, ok_small)
+    a_jobs = [
+        client.post(f"/v1/portfolios/{pa}/solve", headers=ha).json()["job_id"] for _ in range(5)
+    ]
+    b_job = client.post(f"/v1/portfolios/{pb}/solve", headers=hb).json()["job_id"]
+
+    def claim() -> str:
+        job = store.claim("w")
+        assert job is not None
+        return job.id
+
+    first = claim()
+    assert first == a_jobs[0]  # nobody served yet: the oldest
+    assert claim() == b_job  # A has one running, B none
+    assert claim() == a_jobs[1]  # only A's jobs are left
+    for job_id in (first, b_job, a_jobs[1]):
+        assert store.finish(job_id, "w", "done")
+    # nobody running: A was served last, but B has nothing queued
+    assert claim() == a_jobs[2]
+    # every claim counts an attempt
+    with client.app.state.db.sessions() as s:  # type: ignore[attr-defined]
+        attempts = {r.id: r.attempts for r in s.scalars(sa.select(JobRow))}
+    assert attempts == {a_jobs[0]: 1, b_job: 1, a_jobs[1]: 1, a_jobs[2]: 1, a_jobs[3]: 0} | {
+        a_jobs[4]: 0
+    }
+
+
+def test_one_tenants_batch_does_not_starve_another(
+    make_client: AppFactory, ok_small: dict[str, Any]
+) -> None:
+    """One solve slot, tenant A's five jobs queued before tenant B's one: B's job starts
+    second, before A's third (FIFO would start it sixth)."""
+    client = make_client(run_workers=False, solve_slots=1, max_jobs_per_tenant=10)
+    (ha, pa), (hb, pb) = planner_with(client, ok_small), planner_with(client, ok_small)
+    body = {"time_limit": 0.2}
+    a_jobs = [
+        client.post(f"/v1/portfolios/{pa}/solve", json=body, headers=ha).json()["job_id"]
+        for _ in range(5)
+    ]
+    b_job = client.post(f"/v1/portfolios/{pb}/solve", json=body, headers=hb).json()["job_id"]
+    runner = client.app.state.runner  # type: ignore[attr-defined]
+    runner.start()
+    try:
+        done = {j: wait_job(client, j, ha, timeout=60) for j in a_jobs}
+        b = wait_job(client, b_job, hb, timeout=60)
+    finally:
+        runner.stop()
+    assert all(j["status"] == "done" for j in done.values()) and b["status"] == "done"
+    starts = sorted([(j["started_at"], "A") for j in done.values()] + [(b["started_at"], "B")])
+    assert [who for _, who in starts] == ["A", "B", "A", "A", "A", "A"], starts

@@ -236,14 +236,14 @@ def test_killed_during_solve_then_restarted(tmp_path: Path, backend: str) -> Non
         ):
             job = poll(
                 lambda: http.get(f"/v1/jobs/{job_id}").json(),
-                lambda j: j["status"] != "running",
-                timeout=20,
+                lambda j: j["status"] in ("done", "failed", "cancelled"),
+                timeout=40,
             )
-            assert job["status"] == "failed", job
-            assert job["error"].startswith("interrupted")
-            # the best plan found before the kill is still there, and valid
+            # queued again from the best plan found before the kill (up to job_max_attempts
+            # runs), and run to the end by the restarted server
+            assert job["status"] == "done" and job["error"] is None, job
             r = http.get(f"/v1/jobs/{job_id}/plan")
-            assert r.status_code == 200 and r.headers["X-Plan-Final"] == "false"
+            assert r.status_code == 200 and r.headers["X-Plan-Final"] == "true"
             assert check(read_portfolio(slow)[0], read_plan(r.json())[0]).valid
             # and the restarted server solves again
             tiny = portfolio_dict(

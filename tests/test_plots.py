@@ -43,7 +43,8 @@ def late() -> tuple[Portfolio, Plan, ProgressRecorder]:
 
 
 def bars(fig: go.Figure) -> list[go.Bar]:
-    return [t for t in fig.data if t.type == "bar"]
+    """The work's bars (not the ``away`` shading)."""
+    return [t for t in fig.data if t.type == "bar" and t.name != "away"]
 
 
 def test_gantt_by_person(late: tuple[Portfolio, Plan, ProgressRecorder]) -> None:
@@ -72,9 +73,8 @@ def test_gantt_by_person(late: tuple[Portfolio, Plan, ProgressRecorder]) -> None
     assert trace.y[i] == crm_scope["person"]
     assert fig.layout.xaxis.title.text == "date" and fig.layout.xaxis.type == "date"
     assert fig.layout.yaxis.title.text == "person"
-    assert list(fig.layout.yaxis.categoryarray) == [
-        p.id for p in portfolio.people if p.id in set(asg["person"])
-    ]
+    # everyone has a row, idle or not, in portfolio order
+    assert list(fig.layout.yaxis.categoryarray) == [p.id for p in portfolio.people]
 
 
 def test_gantt_by_project(late: tuple[Portfolio, Plan, ProgressRecorder]) -> None:
@@ -118,7 +118,10 @@ def test_utilization_heatmap(late: tuple[Portfolio, Plan, ProgressRecorder]) -> 
     weeks = kpi_frames(portfolio, plan)["week"]
     assert z.shape == (len(portfolio.people), len(weeks)) == (6, 12)
     assert list(hm.y) == [p.id for p in portfolio.people]
-    assert list(hm.x) == [d.strftime("%Y-%m-%d") for d in weeks["period"]]
+    # x holds the cells' edges: each week's Monday, then the Monday after the last week
+    edges = [d.strftime("%Y-%m-%d") for d in weeks["period"]]
+    edges.append((weeks["period"].iloc[-1] + pd.Timedelta(days=7)).strftime("%Y-%m-%d"))
+    assert list(hm.x) == edges
     # eli joins on 2027-01-18: no capacity in the first two weeks, blank cells
     eli = [p.id for p in portfolio.people].index("eli")
     assert np.isnan(z[eli, :2]).all() and not np.isnan(z[eli, 2:]).any()
@@ -146,7 +149,8 @@ def test_demand_capacity(late: tuple[Portfolio, Plan, ProgressRecorder]) -> None
         )
         assert np.allclose(np.asarray(t.y, dtype=float), s[column].to_numpy())
     assert fig.layout.barmode == "stack"
-    assert sum(bool(t.showlegend) for t in fig.data) == 3  # one legend entry per kind
+    # one legend entry per kind drawn (nothing is unplanned here: no "unplanned" entry)
+    assert sorted(t.name for t in fig.data if t.showlegend) == ["capacity", "planned"]
     # without a plan: all demand is unplanned, two traces per skill
     fig2 = plots.demand_capacity(portfolio, skills=["qa", "python"])
     assert [(t.meta, t.name) for t in fig2.data] == [
@@ -238,3 +242,143 @@ def test_figures_are_restylable(late: tuple[Portfolio, Plan, ProgressRecorder]) 
     fig.update_traces(selector=dict(name="late"), marker_color="black")
     assert next(t for t in fig.data if t.name == "late").marker.color == "black"
     assert isinstance(pd.DataFrame(fig.data[0].customdata), pd.DataFrame)
+
+
+# ---------------------------------------------------------------------------------------------
+# The fixes of issue #14 item 4, each checked by content
+# ---------------------------------------------------------------------------------------------
+def _with(portfolio: Portfolio, *, people: tuple = (), tasks: tuple = ()) -> Portfolio:
+    """The portfolio with more people and more tasks (in project ``ops``)."""
+    projects = tuple(
+        dataclasses.replace(p, tasks=p.tasks + tasks) if p.id == "ops" else p
+        for p in portfolio.projects
+    )
+    return dataclasses.replace(portfolio, people=portfolio.people + people, projects=projects)
+
+
+@pytest.fixture(scope="module")
+def idle_and_short() -> tuple[Portfolio, Plan]:
+    """The example with an idle senior (zoe: only COBOL, which nothing needs) and a 20-hour
+    task needing ``quantum``, a skill nobody has (so it is unassigned)."""
+    from allocator.domain import Person, Task
+
+    example = load_portfolio(EXAMPLE)
+    portfolio = _with(
+        example,
+        people=(Person(id="zoe", skills={"cobol": 5}, cost_per_hour=120),),
+        tasks=(Task(id="ops-qc", project="ops", skill="quantum", effort_hours=20),),
+    )
+    plan = solve(portfolio, SolveParams(time_limit=2, workers=1, seed=0, greedy_only=True)).plan
+    assert [u.task for u in plan.unassigned] == ["ops-qc"]
+    return portfolio, plan
+
+
+def test_gantt_shows_everyone_with_task_names_gaps_and_time_off(
+    idle_and_short: tuple[Portfolio, Plan],
+) -> None:
+    portfolio, plan = idle_and_short
+    fig = plots.gantt(portfolio, plan)
+    # the idle senior keeps a row, and it says idle
+    assert "zoe" in fig.layout.yaxis.categoryarray
+    (idle,) = [t for t in fig.data if t.name == "idle"]
+    assert list(idle.y) == ["zoe"] and "idle" in idle.text[0]
+    # every bar is labelled with its task, and has a white edge (touching tasks stay apart)
+    for t in bars(fig):
+        assert list(t.text) == [row[0] for row in t.customdata]
+        assert t.marker.line.width >= 1 and t.marker.line.color == "white"
+    # time off shaded: ben away 2027-02-01..05 (5 calendar days), eli before joining on
+    # 2027-01-18 (2027-01-04..15: 12 calendar days); chen's Fridays are his week, not time off
+    (away,) = [t for t in fig.data if t.name == "away"]
+    spans = {(y, b, w / 86_400_000) for y, b, w in zip(away.y, away.base, away.x, strict=True)}
+    assert ("ben", "2027-02-01", 5.0) in spans
+    assert ("eli", "2027-01-04", 12.0) in spans
+    assert "chen" not in set(away.y)
+    # away is drawn first, behind the work
+    assert fig.data[0].name == "away"
+
+
+def test_gantt_today_line(late: tuple[Portfolio, Plan, ProgressRecorder]) -> None:
+    portfolio, plan, _ = late
+    fig = plots.gantt(portfolio, plan, today=date(2027, 2, 10))
+    ms = pd.Timestamp("2027-02-10").value // 1_000_000
+    assert [s.x0 for s in fig.layout.shapes] == [ms]
+    assert any(a.text == "today 2027-02-10" for a in fig.layout.annotations)
+    # the portfolio's as_of is today by default
+    fig2 = plots.gantt(dataclasses.replace(portfolio, as_of=date(2027, 1, 20)), plan)
+    assert any(a.text == "today 2027-01-20" for a in fig2.layout.annotations)
+
+
+def test_monthly_heatmap_cells_are_calendar_months(
+    late: tuple[Portfolio, Plan, ProgressRecorder],
+) -> None:
+    """Cells span a month from its 1st to the next 1st ("Feb 2027" is February, not mid-Jan to
+    mid-Feb), with a tick per month."""
+    portfolio, plan, _ = late
+    fig = plots.utilization_heatmap(portfolio, plan, freq="M")
+    (hm,) = fig.data
+    assert list(hm.x) == ["2027-01-01", "2027-02-01", "2027-03-01", "2027-04-01"]
+    assert np.asarray(hm.z).shape == (len(portfolio.people), 3)
+    assert list(hm.text[0]) == ["Jan 2027", "Feb 2027", "Mar 2027"]
+    assert fig.layout.xaxis.dtick == "M1" and fig.layout.xaxis.tickformat == "%b %Y"
+    assert fig.layout.xaxis.title.text == "month"
+
+
+def test_demand_capacity_puts_the_shortage_first(idle_and_short: tuple[Portfolio, Plan]) -> None:
+    """A skill nobody has is the one real shortage: first, though 9th by demand."""
+    portfolio, plan = idle_and_short
+    frame = demand_capacity_frame(portfolio, plan)
+    by_demand = frame.groupby("skill")["demand_hours"].sum().sort_values(ascending=False)
+    assert list(by_demand.index).index("quantum") >= 8  # the old default (top 8) missed it
+    fig = plots.demand_capacity(portfolio, plan)
+    panels = list(dict.fromkeys(t.meta for t in fig.data))
+    assert panels[0] == "quantum" and len(panels) == 8
+    (cap,) = [t for t in fig.data if t.meta == "quantum" and t.name == "capacity"]
+    assert not np.asarray(cap.y, dtype=float).any()
+
+
+def test_demand_capacity_legend_only_for_drawn_bars_and_beside_the_title(
+    late: tuple[Portfolio, Plan, ProgressRecorder], idle_and_short: tuple[Portfolio, Plan]
+) -> None:
+    portfolio, plan, _ = late
+    assert not plan.unassigned  # everything planned: no unplanned bars anywhere
+    fig = plots.demand_capacity(portfolio, plan)
+    legend = [t for t in fig.data if t.showlegend]
+    assert sorted(t.name for t in legend) == ["capacity", "planned"]
+    for t in legend:
+        if t.type == "bar":
+            assert (np.asarray(t.y, dtype=float) > 0).any()
+    # the legend stands beside the panels, not over the title
+    assert fig.layout.legend.orientation == "v" and fig.layout.legend.x > 1
+    assert fig.layout.legend.y <= 1
+    # with unassigned work, "unplanned" is drawn and has its entry
+    p2, plan2 = idle_and_short
+    fig2 = plots.demand_capacity(p2, plan2)
+    assert sorted(t.name for t in fig2.data if t.showlegend) == ["capacity", "planned", "unplanned"]
+
+
+def test_progress_holds_proven_bounds_and_says_the_final_figures() -> None:
+    """A greedy value of 15, a CP-SAT bound of 0 at first, an LNS report without bound, then
+    done with 15 proven: the bound line is held over the report without bound and ends on 15,
+    and the panel says "final 15 (proven)" (never a bound of 0 under 15 beside optimal)."""
+    df = pd.DataFrame(
+        {
+            "stage": ["greedy-priority", "cp-sat:late", "lns", "done"],
+            "term": [None, "weighted_late_days", None, None],
+            "elapsed": [0.1, 0.5, 1.0, 1.0],
+            "gap": [np.nan, 1.0, np.nan, 0.0],
+            "weighted_late_days": [15.0, 15.0, 15.0, 15.0],
+            "weighted_late_days_bound": [np.nan, 0.0, np.nan, 15.0],
+        }
+    )
+    fig = plots.progress(df)
+    value, bound = fig.data
+    assert np.isnan(bound.y[0]) and list(bound.y[1:]) == [0.0, 0.0, 15.0]
+    assert bound.y[-1] == value.y[-1] == 15.0
+    assert "markers" in bound.mode  # a lone bound point is visible
+    assert [a.text for a in fig.layout.annotations if a.name == "final:weighted_late_days"] == [
+        "final 15 (proven)"
+    ]
+    # a bound below the value is said so
+    df.loc[3, "weighted_late_days_bound"] = 9.0
+    texts = [a.text for a in plots.progress(df).layout.annotations if a.name]
+    assert texts == ["final 15 (bound 9)"]

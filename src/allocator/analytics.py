@@ -29,13 +29,20 @@ from allocator.timeline import Timeline, availability, capacity
 from solver_models.matching import match
 
 __all__ = [
+    "AT_RISK_SLACK_DAYS",
     "Booking",
     "PlanView",
     "assignments_frame",
     "demand_capacity_frame",
+    "headline",
+    "hiring_frame",
     "kpi_diff",
     "kpi_frames",
     "kpi_summary",
+    "late_frame",
+    "place_hours",
+    "project_frame",
+    "shortage_frame",
     "unassigned_frame",
     "utilization_frame",
 ]
@@ -650,3 +657,356 @@ def demand_capacity_frame(
             "load": load.reshape(-1),
         }
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Roll-ups for reports (allocator.report, allocator.export)
+# ---------------------------------------------------------------------------------------------
+#: An on-time task finishing this many working days or fewer before its deadline is *at risk*.
+AT_RISK_SLACK_DAYS = 3
+
+
+def project_frame(portfolio: Portfolio, plan: Plan) -> pd.DataFrame:
+    """One row per project (portfolio order): its tasks to plan, ``assigned``, ``unassigned``,
+    ``start`` / ``finish`` (first start, last finish of its assigned tasks), ``deadline`` (the
+    project's), ``slip_working_days`` (working days from the last working day on or before the
+    deadline to the finish, as the contract's *Late*, 0 when on time; NA without a deadline or
+    an assigned task), ``slip_calendar_days`` (calendar days finish - deadline, 0 when on time),
+    ``late_tasks`` (assigned tasks finishing after their own deadline), ``late`` (a late task or
+    a slip), ``hours`` and ``cost`` (booked, as :func:`assignments_frame`: they add up to the
+    checker's ``total_hours`` / ``total_cost``), ``budget``, ``budget_left`` (budget - cost, NA
+    without a budget) and ``undelivered_hours`` (contract *Work* of its unassigned tasks,
+    unweighted)."""
+    view = PlanView(portfolio, plan)
+    tl = view.timeline
+    by_project: dict[str, list[Booking]] = {}
+    for b in view.bookings:
+        by_project.setdefault(b.task.project, []).append(b)
+    unassigned = {u.task for u in plan.unassigned}
+    rows: list[dict[str, Any]] = []
+    for project in portfolio.projects:
+        books = [b for b in by_project.get(project.id, []) if b.task.to_plan]
+        to_plan = [t for t in project.tasks if t.to_plan]
+        start = min((b.start for b in books), default=None)
+        finish = max((b.finish for b in books), default=None)
+        slip_w: int | None = None
+        slip_c: int | None = None
+        if project.deadline is not None and finish is not None:
+            slip_w = max(0, tl.last_on_or_before(finish) - tl.last_on_or_before(project.deadline))
+            slip_c = max(0, (finish - project.deadline).days)
+        late_tasks = sum(1 for b in books if b.late_days > 0)
+        cost = float(sum(sum(b.cost.values()) for b in books))
+        rows.append(
+            {
+                "project": project.id,
+                "project_name": project.name,
+                "priority": project.priority if project.priority is not None else 1,
+                "tasks": len(to_plan),
+                "assigned": len(books),
+                "unassigned": sum(1 for t in to_plan if t.id in unassigned),
+                "start": start,
+                "finish": finish,
+                "deadline": project.deadline,
+                "slip_working_days": slip_w,
+                "slip_calendar_days": slip_c,
+                "late_tasks": late_tasks,
+                "late": late_tasks > 0 or bool(slip_w),
+                "hours": float(sum(sum(b.hours.values()) for b in books)),
+                "cost": cost,
+                "budget": project.budget,
+                "budget_left": None if project.budget is None else project.budget - cost,
+                "undelivered_hours": float(
+                    sum(portfolio.task_work_hours(t) for t in to_plan if t.id in unassigned)
+                ),
+            }
+        )
+    return _typed(
+        rows,
+        {
+            "project": "string",
+            "project_name": "string",
+            "priority": "int64",
+            "tasks": "int64",
+            "assigned": "int64",
+            "unassigned": "int64",
+            "start": "datetime64[ns]",
+            "finish": "datetime64[ns]",
+            "deadline": "datetime64[ns]",
+            "slip_working_days": "Int64",
+            "slip_calendar_days": "Int64",
+            "late_tasks": "int64",
+            "late": "bool",
+            "hours": "float64",
+            "cost": "float64",
+            "budget": "Float64",
+            "budget_left": "Float64",
+            "undelivered_hours": "float64",
+        },
+    )
+
+
+def late_frame(
+    portfolio: Portfolio, plan: Plan, at_risk_days: int = AT_RISK_SLACK_DAYS
+) -> pd.DataFrame:
+    """Late and at-risk assigned tasks with what drives their finish, late first (most working
+    days late first), then at risk (least slack first).
+
+    ``status`` is ``late`` (contract *Late* > 0: ``late_working_days``; ``late_calendar_days`` =
+    finish - deadline) or ``at risk`` (on time with ``slack_working_days`` <= ``at_risk_days``:
+    working days from the finish to the last working day on or before the deadline).
+    ``drivers`` are facts of the plan, joined with ``"; "``: the predecessor it waits for
+    (``after crm-test, which finishes 2027-03-03``) or its earliest start, the working days
+    it waits past that for its people and the tasks they do meanwhile, the working days its
+    people are away inside its span, and that its span alone does not fit before the deadline
+    (or that it is ready only past its deadline).
+    """
+    view = PlanView(portfolio, plan)
+    tl = view.timeline
+    finish_of = {b.task.id: b for b in view.bookings}
+    by_person: dict[str, list[tuple[int, Booking]]] = {}  # (plan position, booking)
+    for k, b in enumerate(view.bookings):
+        for pid in b.people:
+            by_person.setdefault(pid, []).append((k, b))
+    rows: list[dict[str, Any]] = []
+    for b in view.bookings:
+        deadline = portfolio.task_deadline(b.task)
+        if deadline is None or b.hi <= b.lo:
+            continue
+        d_idx = tl.last_on_or_before(deadline)
+        slack = d_idx - (b.hi - 1)
+        if b.late_days == 0 and slack > at_risk_days:
+            continue
+        rows.append(
+            {
+                "task": b.task.id,
+                "task_name": b.task.name,
+                "project": b.task.project,
+                "people": ", ".join(b.people),
+                "priority": portfolio.task_priority(b.task),
+                "start": b.start,
+                "finish": b.finish,
+                "deadline": deadline,
+                "status": "late" if b.late_days > 0 else "at risk",
+                "late_working_days": b.late_days,
+                "late_calendar_days": max(0, (b.finish - deadline).days),
+                "slack_working_days": max(0, slack),
+                "drivers": "; ".join(_drivers(view, b, finish_of, by_person, d_idx)),
+            }
+        )
+    rows.sort(
+        key=lambda r: (
+            r["status"] != "late",
+            -r["late_working_days"],
+            r["slack_working_days"],
+            -r["priority"],
+        )
+    )
+    return _typed(
+        rows,
+        {
+            "task": "string",
+            "task_name": "string",
+            "project": "string",
+            "people": "string",
+            "priority": "int64",
+            "start": "datetime64[ns]",
+            "finish": "datetime64[ns]",
+            "deadline": "datetime64[ns]",
+            "status": "string",
+            "late_working_days": "int64",
+            "late_calendar_days": "int64",
+            "slack_working_days": "int64",
+            "drivers": "string",
+        },
+    )
+
+
+def _drivers(
+    view: PlanView,
+    b: Booking,
+    finish_of: Mapping[str, Booking],
+    by_person: Mapping[str, Sequence[tuple[int, Booking]]],
+    d_idx: int,
+) -> list[str]:
+    """What sets a booking's finish, as facts of the plan (see :func:`late_frame`)."""
+    tl = view.timeline
+    out: list[str] = []
+    earliest = tl.first_on_or_after(view.portfolio.task_earliest_start(b.task))
+    ready, cause = earliest, f"earliest start {view.portfolio.task_earliest_start(b.task)}"
+    for pred in b.task.predecessors:
+        pb = finish_of.get(pred)
+        if pb is not None and pb.hi > ready:
+            ready, cause = pb.hi, f"after {pred}, which finishes {pb.finish}"
+    when = tl.days[ready] if ready < view.n else "after the horizon"
+    past = ", past its deadline" if ready > d_idx else ""
+    out.append(f"ready {when}{past} ({cause})")
+    if b.lo > ready:
+        # the bookings of its people, each once, in plan order
+        mine = dict(kb for pid in b.people for kb in by_person.get(pid, ()))
+        waits = [
+            o.task.id
+            for _, o in sorted(mine.items())
+            if o is not b and o.lo < b.lo and o.hi > ready and o.hi <= b.hi
+        ]
+        text = f"waits {b.lo - ready} working days for {', '.join(b.people)}"
+        if waits:
+            shown = ", ".join(waits[:3]) + (f" and {len(waits) - 3} more" if len(waits) > 3 else "")
+            text += f", busy with {shown}"
+        out.append(text)
+    away = (b.hi - b.lo) - b.active_days
+    if away > 0:
+        out.append(f"its people are away {away} working days inside its span")
+    if ready <= d_idx and ready + (b.hi - b.lo) - 1 > d_idx:
+        out.append(
+            f"its span of {b.hi - b.lo} working days does not fit between ready and deadline"
+        )
+    return out
+
+
+def hiring_frame(portfolio: Portfolio, plan: Plan) -> pd.DataFrame:
+    """Hiring demand: one row per placeholder person (contract ``placeholder``: a role to fill,
+    planned like a person; ``kind`` = ``placeholder``, ``role`` its id, its ``skills``, the
+    ``hours`` and ``tasks`` booked on it, its ``first_start``, ``last_finish`` and ``cost``),
+    then one per skill and level nobody has that unassigned work needs (``kind`` =
+    ``missing skill``, ``role`` the skill, with ``level N+`` when some have it below N;
+    ``hours`` its unassigned work, contract *Work*). Placeholders first, most hours first."""
+    view = PlanView(portfolio, plan)
+    rows: list[dict[str, Any]] = []
+    for person in portfolio.people:
+        if not person.is_placeholder:
+            continue
+        books = [b for b in view.bookings if person.id in b.people]
+        rows.append(
+            {
+                "kind": "placeholder",
+                "role": person.id,
+                "name": person.name,
+                "skills": ", ".join(f"{s} {lv}" for s, lv in person.skills.items()),
+                "hours": float(sum(b.hours[person.id] for b in books)),
+                "tasks": len(books),
+                "first_start": min((b.start for b in books), default=None),
+                "last_finish": max((b.finish for b in books), default=None),
+                "cost": float(sum(b.cost[person.id] for b in books)),
+            }
+        )
+    rows.sort(key=lambda r: -r["hours"])
+    missing: dict[tuple[str, int], list[float]] = {}
+    for u in plan.unassigned:
+        task = portfolio.task_by_id.get(u.task)
+        if task is None:
+            continue
+        for place, (s, work) in zip(task.places, _place_hours(portfolio, task), strict=False):
+            if not any(p.level(s) >= place.min_level for p in portfolio.people):
+                missing.setdefault((s, place.min_level), []).append(work)
+    for (s, level), works in sorted(missing.items(), key=lambda kv: (-sum(kv[1]), kv[0])):
+        rows.append(
+            {
+                "kind": "missing skill",
+                "role": s if level <= 1 else f"{s} level {level}+",
+                "skills": s,
+                "hours": float(sum(works)),
+                "tasks": len(works),
+                "cost": 0.0,
+            }
+        )
+    return _typed(
+        rows,
+        {
+            "kind": "string",
+            "role": "string",
+            "name": "string",
+            "skills": "string",
+            "hours": "float64",
+            "tasks": "int64",
+            "first_start": "datetime64[ns]",
+            "last_finish": "datetime64[ns]",
+            "cost": "float64",
+        },
+    )
+
+
+def shortage_frame(portfolio: Portfolio, plan: Plan | None = None, freq: str = "M") -> pd.DataFrame:
+    """Demand against capacity per skill over the horizon, shortages first: ``demand_hours``,
+    ``capacity_hours`` (sums of :func:`demand_capacity_frame` over periods ``freq``),
+    ``shortage_hours`` (sum over periods of demand above capacity: a skill nobody has is short
+    of all its demand), ``short_periods`` and ``first_short`` (the first period short), and
+    ``people`` (how many have the skill). Sorted by shortage, then load, then demand."""
+    df = demand_capacity_frame(portfolio, plan, freq)
+    df = df.assign(short=(df["demand_hours"] - df["capacity_hours"]).clip(lower=0.0))
+    rows: list[dict[str, Any]] = []
+    for skill, g in df.groupby("skill", sort=True):
+        over = g[g["short"] > 1e-9]
+        rows.append(
+            {
+                "skill": skill,
+                "people": sum(1 for p in portfolio.people if p.level(str(skill)) >= 1),
+                "demand_hours": float(g["demand_hours"].sum()),
+                "capacity_hours": float(g["capacity_hours"].sum()),
+                "shortage_hours": float(over["short"].sum()),
+                "short_periods": len(over),
+                "first_short": over["period"].min() if len(over) else None,
+            }
+        )
+    out = _typed(
+        rows,
+        {
+            "skill": "string",
+            "people": "int64",
+            "demand_hours": "float64",
+            "capacity_hours": "float64",
+            "shortage_hours": "float64",
+            "short_periods": "int64",
+            "first_short": "datetime64[ns]",
+        },
+    )
+    out["load"] = np.where(
+        out["capacity_hours"] > 0,
+        out["demand_hours"] / out["capacity_hours"].where(out["capacity_hours"] > 0, 1.0),
+        np.inf,
+    )
+    out = out.sort_values(
+        ["shortage_hours", "load", "demand_hours"], ascending=False, kind="stable"
+    )
+    return out.reset_index(drop=True)
+
+
+def headline(portfolio: Portfolio, plan: Plan) -> dict[str, float]:
+    """A plan's headline KPIs in planner units: the checker's measures
+    (:func:`allocator.checker.kpis`: ``undelivered_work_hours`` priority-weighted,
+    ``undelivered_hours`` unweighted, ``late_tasks``, ``weighted_late_days``, ``total_hours``
+    booked, ``total_cost`` (pay: hours x cost per hour), ``utilization``, ``makespan_days``),
+    ``work_hours`` (contract *Work* of the tasks to plan, the effort asked for) and
+    ``delivered_hours`` (that of the assigned ones), ``late_projects`` (see
+    :func:`project_frame`), ``budget`` (the sum of the projects' budgets, NaN when none has one)
+    and ``budgeted_cost`` (the cost of the projects having a budget)."""
+    k = kpis(portfolio, plan)
+    assigned = {a.task for a in plan.assignments}
+    work = [(t.id in assigned, portfolio.task_work_hours(t)) for t in portfolio.tasks_to_plan]
+    projects = project_frame(portfolio, plan)
+    has_budget = projects["budget"].notna()
+    return {
+        "tasks_to_plan": float(k.tasks_to_plan),
+        "assigned": float(k.assigned),
+        "unassigned": float(k.unassigned),
+        "work_hours": float(sum(w for _, w in work)),
+        "delivered_hours": float(sum(w for a, w in work if a)),
+        "undelivered_hours": float(k.undelivered_work_hours_unweighted),
+        "undelivered_work_hours": float(k.undelivered_work_hours),
+        "late_tasks": float(k.late_tasks),
+        "weighted_late_days": float(k.weighted_late_days),
+        "late_projects": float(int(projects["late"].sum())),
+        "projects": float(len(projects)),
+        "total_hours": float(k.total_hours),
+        "total_cost": float(k.total_cost),
+        "budget": float(projects.loc[has_budget, "budget"].sum()) if has_budget.any() else math.nan,
+        "budgeted_cost": float(projects.loc[has_budget, "cost"].sum()),
+        "utilization": float(k.utilization),
+        "makespan_days": float(k.makespan_days),
+    }
+
+
+def place_hours(portfolio: Portfolio, task: Task) -> list[tuple[str, float]]:
+    """Work per place of a task, in place order (contract *Work*; what is left for work in
+    progress): the public face of the helper :func:`demand_capacity_frame` spreads, for
+    :mod:`allocator.skills`."""
+    return _place_hours(portfolio, task)

@@ -5,14 +5,19 @@ Every function returns a :class:`plotly.graph_objects.Figure` whose traces carry
 from the tables of :mod:`allocator.frames`:
 
 * :func:`gantt` -- bars per assignment, by person or by project, one trace per project for work
-  on time and one ``late`` trace (red, hatched) for tasks finishing after their deadline; by
+  on time and one ``late`` trace (red, hatched) for tasks finishing after their deadline; each
+  bar names its task and has a white edge (touching tasks stay apart); a ``today`` line; by
+  person, everyone has a row (an idle person's says so) and absences are shaded (``away``); by
   project, the deadlines are marked.
-* :func:`utilization_heatmap` -- planned hours / capacity, person x week.
+* :func:`utilization_heatmap` -- planned hours / capacity, person x week (or month: each cell
+  spans its calendar month exactly, with a tick per month).
 * :func:`demand_capacity` -- per skill, demand (planned and unplanned hours, stacked bars)
-  against capacity (a line) over time; see :func:`allocator.frames.demand_capacity_frame` for
-  how multi-skilled people count.
+  against capacity (a line) over time, shortages first (a skill nobody has leads); a legend
+  entry only for what is drawn, beside the panels; see
+  :func:`allocator.frames.demand_capacity_frame` for how multi-skilled people count.
 * :func:`progress` -- the solver's objective and bound over time, one panel per objective term
-  in planner units (record them with :class:`ProgressRecorder`, passed as ``SolveParams(on_progress=...)``).
+  in planner units, bounds held until a later report raises them, each panel saying its final
+  figures (record them with :class:`ProgressRecorder`, passed as ``SolveParams(on_progress=...)``).
 
 **Saving** (:func:`save`): ``.html`` always works (a self-contained page, plotly.js inlined, so
 it opens offline). Static images (``.png``, ``.svg``, ``.pdf``, ``.jpeg``) are tried, in order:
@@ -49,7 +54,7 @@ import math
 import os
 import threading
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -59,7 +64,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from allocator.domain import Plan, Portfolio
+from allocator.analytics import PlanView
+from allocator.domain import WEEKDAYS, Plan, Portfolio
 from allocator.frames import (
     ProgressRecorder,
     assignments_frame,
@@ -104,6 +110,68 @@ def _iso(values: Any) -> list[str]:
     return [pd.Timestamp(v).strftime("%Y-%m-%d") for v in values]
 
 
+#: Width of the white edge of Gantt bars (px): touching tasks stay apart.
+BAR_EDGE = 1.5
+#: Colour of the ``away`` shading (time off, before joining, after leaving).
+AWAY_COLOR = "#dddddd"
+
+
+def _day_ms(d: date) -> float:
+    """A date as plotly's date-axis milliseconds (for shapes on a date axis)."""
+    return float(pd.Timestamp(d).value // 1_000_000)
+
+
+def _today_in(portfolio: Portfolio, today: date | None) -> date | None:
+    if today is not None:
+        return today
+    if portfolio.as_of is not None:
+        return portfolio.as_of
+    now = date.today()
+    return now if portfolio.calendar.start <= now <= portfolio.calendar.end else None
+
+
+def _away_bars(portfolio: Portfolio, people: Sequence[str]) -> go.Bar | None:
+    """One bar per run of working days a person is not available (grey, behind the work)."""
+    view = PlanView(portfolio)
+    days = view.timeline.days
+    weekday = [WEEKDAYS[d.weekday()] for d in days]
+    ys: list[str] = []
+    base: list[str] = []
+    width: list[float] = []
+    for pid in people:
+        av = view.available.get(pid)
+        person = portfolio.person_by_id.get(pid)
+        if av is None or person is None:
+            continue
+        # a day off of the person's own week (a part-timer's Friday) is not shaded
+        usual = set(portfolio.workdays_of(person))
+        av = av | np.array([w not in usual for w in weekday], dtype=bool)
+        k = 0
+        while k < view.n:
+            if av[k]:
+                k += 1
+                continue
+            j = k
+            while j + 1 < view.n and not av[j + 1]:
+                j += 1
+            ys.append(pid)
+            base.append(days[k].isoformat())
+            width.append(float((days[j] - days[k]).days + 1) * _DAY_MS)
+            k = j + 1
+    if not ys:
+        return None
+    return go.Bar(
+        name="away",
+        orientation="h",
+        y=ys,
+        base=base,
+        x=width,
+        marker=dict(color=AWAY_COLOR, line=dict(width=0)),
+        hovertemplate="%{y} away from %{base|%Y-%m-%d}<extra></extra>",
+        legendgroup="away",
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Gantt
 # ---------------------------------------------------------------------------------------------
@@ -114,9 +182,15 @@ def gantt(
     *,
     title: str | None = None,
     assignments: pd.DataFrame | None = None,
+    today: date | None = None,
 ) -> go.Figure:
     """A Gantt chart of the plan: ``by="person"`` (one bar per task and assignee, a row per
-    person) or ``by="project"`` (one bar per task, rows grouped by project, deadlines marked).
+    person, **everyone** in portfolio order: an idle person keeps a row marked ``idle``, and the
+    working days a person is away (time off, before joining, after leaving) are shaded in the
+    ``away`` trace) or ``by="project"`` (one bar per task, rows grouped by project, deadlines
+    marked). Each bar carries its task's id as text and a white edge, so touching tasks stay
+    apart. A dotted ``today`` line marks ``today`` (default: the portfolio's ``as_of``, else
+    the current date when it falls in the calendar).
 
     Bars span ``start`` .. ``finish`` inclusive (to the end of the finish day). Work on time is
     coloured by project (one trace per project, named after it); tasks finishing after their
@@ -139,7 +213,8 @@ def gantt(
         rows = asg.copy()
         rows["people"] = rows["person"].fillna("")
         rows["label"] = rows["person"].fillna("(nobody)")
-        order = [p.id for p in portfolio.people if p.id in set(rows["label"])]
+        # everyone, idle people too (an idle senior is news), in portfolio order
+        order = list(dict.fromkeys(p.id for p in portfolio.people))
         if (rows["label"] == "(nobody)").any():
             order.append("(nobody)")
     projects = [p.id for p in portfolio.projects]
@@ -175,12 +250,22 @@ def gantt(
             y=list(part["label"].astype(object)),
             base=_iso(part["start"]),
             x=list(((finish_excl - part["start"]) / pd.Timedelta(milliseconds=1)).astype(float)),
-            marker=dict(color=colour, line=dict(width=0.5, color="white"), **marker),
+            # a white edge keeps touching tasks apart; the task's id is written on its bar
+            marker=dict(color=colour, line=dict(width=BAR_EDGE, color="white"), **marker),
+            text=list(part["task"].astype(object)),
+            textposition="inside",
+            insidetextanchor="start",
+            textfont=dict(size=10),
+            constraintext="inside",
             customdata=custom,
             hovertemplate=hover,
             legendgroup=name,
         )
 
+    if by == "person":
+        away = _away_bars(portfolio, [p for p in order if p in portfolio.person_by_id])
+        if away is not None:
+            fig.add_trace(away)
     on_time = rows[~rows["late"]]
     for pid in projects:
         part = on_time[on_time["project"] == pid]
@@ -203,6 +288,36 @@ def gantt(
                     text=_iso(dl["deadline"]),
                 )
             )
+    if by == "person":
+        idle = [p for p in order if p in portfolio.person_by_id and p not in set(rows["label"])]
+        if idle:  # their rows stay, and say so
+            fig.add_trace(
+                go.Scatter(
+                    name="idle",
+                    x=[portfolio.calendar.start.isoformat()] * len(idle),
+                    y=idle,
+                    mode="text",
+                    text=["idle: no work planned"] * len(idle),
+                    textposition="middle right",
+                    textfont=dict(color="#555"),
+                    showlegend=False,
+                    hoverinfo="skip",
+                )
+            )
+    today = _today_in(portfolio, today)
+    if today is not None:
+        fig.add_vline(x=_day_ms(today), line=dict(color="black", width=1.5, dash="dot"))
+        fig.add_annotation(
+            name="today",
+            text=f"today {today.isoformat()}",
+            x=_day_ms(today),
+            xref="x",
+            y=1,
+            yref="paper",
+            yanchor="bottom",
+            showarrow=False,
+            font=dict(size=11),
+        )
     n_unassigned = len(plan.unassigned)
     fig.update_layout(
         title=title or f"{portfolio.name}: plan by {by}",
@@ -255,18 +370,26 @@ def utilization_heatmap(
     hours, cap = grid("hours"), grid("capacity_hours")
     z = np.where(cap > 0, hours / np.where(cap > 0, cap, 1.0), np.nan)
     zmax = max(1.0, float(np.nanmax(z))) if np.isfinite(z).any() else 1.0
+    # cells span their periods exactly: x holds the n + 1 edges (first day of each period, then
+    # the day after the last one), so a month's cell runs from its 1st to the next 1st
+    edges = list(periods)
+    if len(periods):
+        last = pd.Period(periods[-1], freq=freq)
+        edges.append(last.end_time.normalize() + pd.Timedelta(days=1))
+    names = [_period_name(p, freq) for p in periods]
     fig = go.Figure(
         go.Heatmap(
             name="utilization",
             z=z,
-            x=_iso(periods),
+            x=_iso(edges),
             y=ids,
+            text=[names] * len(ids),
             zmin=0.0,
             zmax=zmax,
             colorscale="YlOrRd",
             colorbar=dict(title="utilization", tickformat=".0%"),
             customdata=np.stack([hours, cap], axis=-1),
-            hovertemplate="%{y}, %{x}<br>utilization %{z:.0%}<br>"
+            hovertemplate="%{y}, %{text}<br>utilization %{z:.0%}<br>"
             "%{customdata[0]:.1f} h of %{customdata[1]:.1f} h<extra></extra>",
             xgap=1,
             ygap=1,
@@ -275,10 +398,25 @@ def utilization_heatmap(
     fig.update_layout(
         title=title or f"{portfolio.name}: utilization by person and {_period_word(freq)}",
         height=max(320, 22 * len(ids) + 140),
-        xaxis=dict(title=_period_word(freq), type="date"),
+        xaxis=dict(title=_period_word(freq), type="date", **_period_ticks(freq)),
         yaxis=dict(title="person", autorange="reversed", type="category"),
     )
     return fig
+
+
+def _period_name(start: pd.Timestamp, freq: str) -> str:
+    """A period as a planner says it: ``Jan 2027`` for months, else ``week of 2027-01-04``."""
+    head = freq.upper()[:1]
+    if head == "M":
+        return str(pd.Timestamp(start).strftime("%b %Y"))
+    return f"{_period_word(freq)} of {pd.Timestamp(start).strftime('%Y-%m-%d')}"
+
+
+def _period_ticks(freq: str) -> dict[str, Any]:
+    """Month ticks for months (one per month, labelled in the middle of its period)."""
+    if freq.upper()[:1] == "M":
+        return dict(dtick="M1", tickformat="%b %Y", ticklabelmode="period")
+    return dict(ticklabelmode="period")
 
 
 def _period_word(freq: str) -> str:
@@ -306,9 +444,8 @@ def demand_capacity(
     ``meta``: ``fig.update_traces(selector=dict(name="capacity"), line_color="grey")``.
     """
     df = frame if frame is not None else demand_capacity_frame(portfolio, plan, freq)
-    if skills is None:
-        totals = df.groupby("skill")["demand_hours"].sum().sort_values(ascending=False)
-        skills = [str(s) for s in totals.index[:top]]
+    if skills is None:  # shortages first (a skill nobody has is short of all its demand)
+        skills = _shortages_first(df)[:top]
     skills = list(skills)
     n = max(1, len(skills))
     fig = make_subplots(
@@ -320,19 +457,25 @@ def demand_capacity(
     )
     parts = [("planned", "planned_hours", "#1f77b4")] if plan is not None else []
     parts.append(("unplanned", "unplanned_hours", "#ff7f0e" if plan is not None else "#1f77b4"))
+    in_legend: set[str] = set()
     for i, skill in enumerate(skills, start=1):
         s = df[df["skill"] == skill]
         x = _iso(s["period"])
         for label, column, colour in parts:
+            y = s[column].to_numpy(dtype=float)
+            # a legend entry only for bars that are drawn (some hours somewhere)
+            legend = label not in in_legend and bool((y > 0).any())
+            if legend:
+                in_legend.add(label)
             fig.add_trace(
                 go.Bar(
                     name=label,
                     meta=skill,
                     x=x,
-                    y=s[column].to_numpy(dtype=float),
+                    y=y,
                     marker_color=colour,
                     legendgroup=label,
-                    showlegend=i == 1,
+                    showlegend=legend,
                     hovertemplate=f"{skill} {label}: %{{y:.1f}} h<extra></extra>",
                 ),
                 row=i,
@@ -359,9 +502,29 @@ def demand_capacity(
         title=title or f"{portfolio.name}: demand against capacity per skill",
         barmode="stack",
         height=max(320, 190 * n + 80),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+        # at the right, beside the panels: never over the title
+        legend=dict(orientation="v", yanchor="top", y=1, x=1.02, xanchor="left"),
     )
     return fig
+
+
+def _shortages_first(df: pd.DataFrame) -> list[str]:
+    """Skills ordered as :func:`allocator.analytics.shortage_frame` orders them: hours short
+    (demand above capacity, summed over periods) first, then load, then demand."""
+    short = (df["demand_hours"] - df["capacity_hours"]).clip(lower=0.0)
+    g = df.assign(short=short).groupby("skill", sort=True)
+    t = pd.DataFrame(
+        {
+            "short": g["short"].sum(),
+            "demand": g["demand_hours"].sum(),
+            "capacity": g["capacity_hours"].sum(),
+        }
+    )
+    t["load"] = np.where(
+        t["capacity"] > 0, t["demand"] / t["capacity"].where(t["capacity"] > 0, 1.0), np.inf
+    )
+    t = t.sort_values(["short", "load", "demand"], ascending=False, kind="stable")
+    return [str(x) for x in t.index]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -393,8 +556,10 @@ def progress(source: ProgressRecorder | pd.DataFrame, *, title: str | None = Non
         s = df[df[term].notna()]
         x = s["elapsed"].to_numpy(dtype=float)
         value = s[term].to_numpy(dtype=float)
+        # a proven bound stays proven until a later report raises it: held over reports that
+        # carry no bound (greedy, LNS), so the line never drops out or shows a stale figure
         bound = (
-            s[bound_col].to_numpy(dtype=float)
+            s[bound_col].ffill().to_numpy(dtype=float)
             if bound_col in s
             else np.full(len(s), np.nan, dtype=float)
         )
@@ -425,7 +590,8 @@ def progress(source: ProgressRecorder | pd.DataFrame, *, title: str | None = Non
                 meta=term,
                 x=x,
                 y=bound,
-                mode="lines",
+                mode="lines+markers",
+                marker=dict(size=4),
                 line=dict(shape="hv", dash="dash", color="#2ca02c"),
                 legendgroup="bound",
                 showlegend=i == 1,
@@ -434,6 +600,27 @@ def progress(source: ProgressRecorder | pd.DataFrame, *, title: str | None = Non
             row=i,
             col=1,
         )
+        if len(s):  # the panel's last figures, said in words
+            last_b = bound[-1]
+            proof = (
+                "no bound"
+                if math.isnan(last_b)
+                else "proven"
+                if last_b >= value[-1]
+                else f"bound {last_b:,.2f}".rstrip("0").rstrip(".")
+            )
+            fig.add_annotation(
+                name=f"final:{term}",
+                text=f"final {value[-1]:,.2f}".rstrip("0").rstrip(".") + f" ({proof})",
+                xref=f"x{'' if i == 1 else i} domain",
+                yref=f"y{'' if i == 1 else i} domain",
+                x=1,
+                y=1,
+                xanchor="right",
+                yanchor="top",
+                showarrow=False,
+                font=dict(size=11),
+            )
     fig.update_xaxes(title_text="seconds", row=max(1, len(terms)), col=1)
     fig.update_layout(
         title=title or "solver progress: value and bound of each objective term",

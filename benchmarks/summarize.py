@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import core_vs_greedy, public, rebalance_stability, scale
+from benchmarks import core_vs_greedy, nightly, public, rebalance_stability, scale
 from benchmarks.results_md import RESULTS, record
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -501,6 +501,22 @@ def blocks() -> list[Block]:
         Block("scale", "targets", lambda: "\n".join(scale.verdicts(_scale_rows()[0]))),
         Block("scale", "notes", lambda: scale.notes(_scale_rows()[0])),
         Block("rebalance", "table", lambda: rebalance_stability.table(read("rebalance"))),
+        Block("nightly", "section", lambda: nightly.section(read("nightly"))),
+        Block(
+            "report",
+            "table",
+            lambda: __import__("benchmarks.report", fromlist=["table"]).table(read("report")),
+        ),
+        Block(
+            "load",
+            "table",
+            lambda: __import__("benchmarks.load", fromlist=["table"]).table(read("load")),
+        ),
+        Block(
+            "risk",
+            "table",
+            lambda: __import__("benchmarks.risk", fromlist=["table"]).table(read("risk")),
+        ),
     ]
     return out
 

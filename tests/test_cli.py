@@ -196,7 +196,16 @@ def test_solve_shows_the_terms_in_hours_and_money(tmp_path: Path) -> None:
     assert f"undelivered {obj['undelivered_work_hours']:,g} h" in first, first
     assert f"late {obj['weighted_late_days']:,} weighted days" in first, first
     assert f"finish {obj['weighted_finish_days']:,} weighted days" in first, first
-    assert f"charged cost {obj['cost']:,.2f}" in first, first
+    # one cost: the pay (the checker's total_cost); the objective's cost term is said as the
+    # skill-fit charges it adds, never as a second "cost"
+    total_cost = json.loads(cli("check", "example", str(plan), "--json").stdout)["kpis"][
+        "total_cost"
+    ]
+    assert "charged cost" not in r.stdout
+    assert len(re.findall(r"\bcost [\d,]+\.\d\d", r.stdout)) == 1
+    assert f"cost {total_cost:,.2f} (the objective adds {obj['cost'] - total_cost:,.2f} of " in (
+        r.stdout
+    )
     # no number a planner cannot read (the combined key reaches 10^29)
     for out in (r.stdout, r.stderr):
         assert not re.search(r"\d{16,}", out.replace(",", "")), out
@@ -349,3 +358,148 @@ def test_ctrl_c_stops_the_solve_and_writes_the_best_plan(tmp_path: Path) -> None
     assert data["status"] in ("feasible", "optimal") and data["solve_seconds"] < 120
     r = cli("check", str(portfolio), str(plan))
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+# -- reports, exports and readable summaries (issue #14) --------------------------------------
+def test_report_and_export_of_the_example(tmp_path: Path) -> None:
+    plan, _ = _solved(tmp_path)
+    html = tmp_path / "r.html"
+    r = cli("report", "example", plan, "-o", str(html))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"report written to {html}")
+    page = html.read_text(encoding="utf-8")
+    assert "<script" not in page and "Projects" in page and "example-q1" in page
+    xlsx = tmp_path / "plan.xlsx"
+    r = cli("export", "example", plan, "-o", str(xlsx))
+    assert r.returncode == 0, r.stderr
+    assert xlsx.read_bytes()[:2] == b"PK"  # a zip: an .xlsx
+    # bad input: one line, exit 2
+    r = cli("report", "example", str(tmp_path / "missing.json"), "-o", str(html))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_report_pdf_without_chromium_exits_2_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import allocator.report
+    from allocator.cli import main
+
+    monkeypatch.setattr(allocator.report, "find_chromium", lambda: None)
+    html = tmp_path / "r.html"
+    code = main(["report", "example", "no-plan.json", "-o", str(html), "--pdf", "r.pdf"])
+    err = capsys.readouterr().err
+    assert code == 2 and not html.exists()
+    assert err.startswith("error: --pdf needs a headless Chromium") and len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(
+    __import__("allocator.report").report.find_chromium() is None,
+    reason="no chromium installed (CI installs it)",
+)
+def test_report_pdf_with_chromium(tmp_path: Path) -> None:
+    plan, _ = _solved(tmp_path)
+    pdf = tmp_path / "r.pdf"
+    r = cli("report", "example", plan, "-o", str(tmp_path / "r.html"), "--pdf", str(pdf))
+    assert r.returncode == 0, r.stderr
+    assert pdf.read_bytes().startswith(b"%PDF-") and f"PDF written to {pdf}" in r.stdout
+
+
+def test_demo_prints_its_summary_once_without_log_noise(tmp_path: Path) -> None:
+    db = tmp_path / "demo.sqlite"
+    r = cli("demo", "-o", str(tmp_path / "plan.json"), "--workers", "1", "--db", f"sqlite:///{db}")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout + r.stderr
+    assert out.count("portfolio example-q1:") == 1
+    assert "solved example-q1" not in out  # the engine's own log record repeats the summary
+    for noise in ("setup plugin", "Running upgrade", "Context impl", "schema is up to date"):
+        assert noise not in out, noise
+    assert r.stderr == "", r.stderr
+    # effort hours and booked hours told apart, in words
+    assert "work (effort asked for): 712 h in 12 tasks" in r.stdout
+    assert "booked on people: " in r.stdout and "late: none" in r.stdout
+
+
+def test_summary_says_late_work_in_working_days_and_dates(tmp_path: Path) -> None:
+    from allocator.analytics import late_frame
+    from allocator.contract import load_plan, read_portfolio
+
+    data: dict[str, Any] = json.loads(json.dumps(EXAMPLE))
+    data["projects"][0]["deadline"] = "2027-02-05"
+    path = write(tmp_path, data)
+    plan, _ = _solved(tmp_path, path)
+    r = cli("check", path, plan)
+    assert r.returncode == 0, r.stdout + r.stderr
+    portfolio, _issues = read_portfolio(data)
+    late = late_frame(portfolio, load_plan(plan), at_risk_days=-1)
+    assert len(late)
+    (line,) = [x for x in r.stdout.splitlines() if x.startswith("  late: ")]
+    for row in late.head(5).itertuples(index=False):
+        assert (
+            f"{row.task} {row.late_working_days} working days late (finishes "
+            f"{row.finish.date()}, deadline {row.deadline.date()})"
+        ) in line, line
+
+
+def test_a_csv_folder_and_a_workbook_solve_from_the_cli(tmp_path: Path) -> None:
+    """Wherever a command reads a portfolio JSON it reads a folder of CSVs or an .xlsx too."""
+    from allocator import load_portfolio
+    from allocator.files import portfolio_to_files
+
+    example = load_portfolio(example_path())
+    folder = portfolio_to_files(example, tmp_path / "q1")
+    book = portfolio_to_files(example, tmp_path / "q1.xlsx")
+    for source in (folder, book):
+        plan = tmp_path / f"{source.name}-plan.json"
+        r = cli("solve", str(source), "-o", str(plan), "--time-limit", "2", "--workers", "1")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("portfolio example-q1: ") and "check: valid" in r.stdout
+        r = cli("check", str(source), str(plan))
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = cli("validate", str(source))
+        assert r.returncode == 0 and r.stdout.startswith("ok: example-q1: 6 people"), r.stderr
+        r = cli("report", str(source), str(plan), "-o", str(tmp_path / "r.html"))
+        assert r.returncode == 0, r.stderr
+    # a folder without the tables: exit 2, one line per missing table, no traceback
+    (tmp_path / "empty").mkdir()
+    r = cli("solve", str(tmp_path / "empty"), "-o", str(tmp_path / "x.json"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "missing table 'people'" in r.stderr and "Is a directory" not in r.stderr
+
+
+def test_rebalance_past_a_pinned_date_writes_the_settled_portfolio(tmp_path: Path) -> None:
+    # q is pinned to ann on 6 Jan; two weeks on (as_of 18 Jan) the date has passed and q never
+    # started: rebalance plans it from as_of with ann, and writes the portfolio the plan is for
+    # (q's pin keeps ann, the date is gone) so the pair passes the checker, also from the CLI
+    from tests.conftest import portfolio_dict
+
+    people = [{"id": "ann", "skills": {"py": 3}}, {"id": "bob", "skills": {"py": 3}}]
+    tasks = [
+        {
+            "id": "q",
+            "skill": "py",
+            "effort_hours": 16,
+            "pinned": {"person": "ann", "start": "2027-01-06"},
+        },
+        {"id": "r", "skill": "py", "effort_hours": 16},
+    ]
+    data = portfolio_dict(people, tasks, as_of="2027-01-04")
+    first = tmp_path / "first.json"
+    assert (
+        cli("solve", write(tmp_path, data), "-o", str(first), "--time-limit", "1").returncode == 0
+    )
+    data["as_of"] = "2027-01-18"
+    later = write(tmp_path, data, "later.json")
+    out = tmp_path / "next.json"
+    r = cli("rebalance", later, "--previous", str(first), "-o", str(out), "--time-limit", "1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    settled = tmp_path / "next.portfolio.json"
+    assert f"written to {settled}" in r.stdout
+    body = json.loads(settled.read_text())
+    (q,) = [t for pr in body["projects"] for t in pr["tasks"] if t["id"] == "q"]
+    assert q["pinned"] == {"person": "ann"}
+    plan = json.loads(out.read_text())
+    (a,) = [a for a in plan["assignments"] if a["task"] == "q"]
+    assert a["people"] == ["ann"] and a["start"] >= "2027-01-18"
+    assert cli("check", str(settled), str(out)).returncode == 0
+    assert cli("check", later, str(out)).returncode == 1  # the pin's date itself is not met

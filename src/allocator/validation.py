@@ -351,15 +351,17 @@ def _check_level(ctx: _Context, path: str, who: str, name: str, value: int | Non
         _bad(ctx, path, who, name, f"must be {MIN_LEVEL}..{MAX_LEVEL}", value)
 
 
-def _check_ranges(ctx: _Context, record: object, path: str, who: str) -> None:
+def _check_ranges(ctx: _Context, record: object, path: str, who: str, name: str = "") -> None:
     """The range rules declared in the record's field table (``must be >= 0`` ...), in its
-    order: ``{who}: {key} {rule}, got {value}`` at ``{path}.{key}``."""
+    order: ``{who}: {name}{key} {rule}, got {value}`` at ``{path}.{key}``. Nested records
+    (reduced capacity, requirements, estimates, progress) go through here too, with ``name``
+    saying which one (``"requirement 0 "``): the table is the one place a range is written."""
     for key, spec in contract_fields(type(record)):
         rule, value = spec.rule, getattr(record, key)
         if rule is None or isinstance(value, bool) or not isinstance(value, int | float):
             continue
         if not spec.admits(value):
-            _bad(ctx, f"{path}.{key}", who, key, rule, value)
+            _bad(ctx, f"{path}.{key}", who, f"{name}{key}", rule, value)
 
 
 def _check_person_numbers(ctx: _Context) -> None:
@@ -369,15 +371,7 @@ def _check_person_numbers(ctx: _Context) -> None:
             _check_level(ctx, f"{path}.skills.{skill}", who, f"level of skill {skill!r}", level)
         _check_ranges(ctx, person, path, who)
         for n, rc in enumerate(person.reduced_capacity):
-            if not 0 <= rc.percent <= 100:
-                _bad(
-                    ctx,
-                    f"{path}.reduced_capacity[{n}].percent",
-                    who,
-                    "reduced_capacity percent",
-                    "must be in [0, 100]",
-                    rc.percent,
-                )
+            _check_ranges(ctx, rc, f"{path}.reduced_capacity[{n}]", who, "reduced_capacity ")
 
 
 def _check_project_numbers(ctx: _Context) -> None:
@@ -397,9 +391,7 @@ def _check_estimates(ctx: _Context) -> None:
         if est is None:
             continue
         path = f"{at.path}.estimate"
-        for key, value in (("low", est.low), ("high", est.high)):
-            if not value > 0:
-                _bad(ctx, f"{path}.{key}", who, f"estimate {key}", "must be > 0", value)
+        _check_ranges(ctx, est, path, who, "estimate ")
         if t.effort_hours is None and t.duration_days is None:
             ctx.error(
                 path,
@@ -436,13 +428,7 @@ def _check_task_numbers(ctx: _Context) -> None:
         _check_ranges(ctx, t, path, who)
         for r, req in enumerate(t.requirements or ()):
             rpath = f"{path}.requirements[{r}]"
-            _check_level(
-                ctx, f"{rpath}.min_level", who, f"requirement {r} min_level", req.min_level
-            )
-            if req.count is not None and req.count < 1:
-                _bad(
-                    ctx, f"{rpath}.count", who, f"requirement {r} count", "must be >= 1", req.count
-                )
+            _check_ranges(ctx, req, rpath, who, f"requirement {r} ")
 
 
 def _range_error(ctx: _Context, path: str, who: str, what: str, start: date, end: date) -> None:
@@ -599,17 +585,13 @@ def _check_progress(ctx: _Context) -> None:
             )
         elif hours is None and days is None:
             ctx.error(path, f"{who}: progress needs remaining_hours or remaining_days")
-        if hours is not None:
-            if not hours > 0:
-                _bad(ctx, f"{path}.remaining_hours", who, "remaining_hours", "must be > 0", hours)
-            if not (_is_skill_task(t) and t.effort_hours is not None):
-                ctx.error(
-                    f"{path}.remaining_hours",
-                    f"{who}: remaining_hours is only for a one-person effort task "
-                    "(skill and effort_hours); use remaining_days",
-                )
-        if days is not None and days < 1:
-            _bad(ctx, f"{path}.remaining_days", who, "remaining_days", "must be >= 1", days)
+        _check_ranges(ctx, prog, path, who)
+        if hours is not None and not (_is_skill_task(t) and t.effort_hours is not None):
+            ctx.error(
+                f"{path}.remaining_hours",
+                f"{who}: remaining_hours is only for a one-person effort task "
+                "(skill and effort_hours); use remaining_days",
+            )
         _check_progress_people(ctx, t, prog.people, path)
 
 

@@ -169,6 +169,11 @@ class JobOut(BaseModel):
     time_limit: float
     workers: int
     cancel_requested: bool
+    attempts: int = Field(
+        default=0,
+        description="how many times a worker has run it (a job whose process was killed runs "
+        "again from its best plan, up to the service's job_max_attempts)",
+    )
     plan_id: str | None = Field(default=None, description="the job's plan (the best so far)")
     error: str | None = None
     created_at: datetime
@@ -191,6 +196,7 @@ class JobOut(BaseModel):
             ),
             time_limit=row.time_limit,
             workers=row.workers,
+            attempts=row.attempts,
             cancel_requested=row.cancel_requested,
             plan_id=plan_id,
             error=row.error,

@@ -460,6 +460,8 @@ def test_service_progress_rebalance_and_diff(tmp_path: Path) -> None:
         assert d.status_code == 200, d.text
         changes = {c["task"]: c for c in d.json()["changes"]}
         assert changes["a"]["kind"] == "removed" and changes["a"]["reasons"] == ["task is done"]
+        assert changes["a"]["forced"] is True  # the world moved it (the dashboard shows it)
+        assert first["attempts"] == 1 and second["attempts"] == 1  # each ran once
         r = http.get(f"/v1/plans/{first['plan_id']}/diff/{second['plan_id']}", headers=other)
         assert r.status_code == 404
 

@@ -89,6 +89,10 @@ class TaskChangeOut(BaseModel):
     old: TaskSideOut
     new: TaskSideOut
     reasons: list[str]
+    forced: bool = Field(
+        description="forced by the world (a person left, the task is done, its date passed...), "
+        "else chosen by the plan (allocator.diff.is_forced)"
+    )
 
 
 class DiffOut(BaseModel):

@@ -1,5 +1,10 @@
 """Data access: every query of the service, scoped to a tenant where the data is a tenant's.
 
+*Why one file of over 800 lines*: it is the only module that speaks SQL (one class per kind
+of row: portfolios, plans and the one plan writer, jobs and their fair claim, keys,
+idempotency, the nightly runs), so a reviewer of tenant scoping or of a transaction reads one
+file; each class is small.
+
 Routes use the tenant-scoped repositories (``Portfolios``, ``Plans``, ``Jobs``, ``Keys``);
 the solve workers use :class:`JobStore`, which works across tenants and opens one short
 transaction per call. Each write commits before returning.

@@ -533,6 +533,9 @@ def improve(
     per_kind = {k: {"tried": 0, "improved": 0, "gain": 0, "free": 0} for k in KINDS}
     counts = {"iterations": 0, "improvements": 0, "no_solution": 0, "conflicts": 0, "errors": 0}
     build_s = solve_s = 0.0
+    # where the loop's own time goes (issue 15): choosing neighbourhoods, waiting for
+    # sub-solves, checking and merging their answers
+    choose_s = wait_s = merge_s = 0.0
     #: per stage: [solves, proven optimal, seconds]
     per_stage: dict[str, list[float]] = {}
     #: handle -> (job, kind, touched people)
@@ -546,6 +549,7 @@ def improve(
             if errors_in_a_row >= MAX_ERRORS:
                 log.warning("lns: %d sub-solves failed in a row, stopping", errors_in_a_row)
                 break
+            c_t0 = time.perf_counter()
             while len(inflight) < runner.slots and empty_in_a_row < 20:
                 busy_tasks = {i for job, _, _ in inflight.values() for i in job.free}
                 busy_people = {p for _, _, ps in inflight.values() for p in ps}
@@ -569,9 +573,13 @@ def improve(
                 )
                 handle = runner.submit(job)
                 inflight[handle] = (job, kind, _touched(best, free, people))
+            w_t0 = time.perf_counter()
+            choose_s += w_t0 - c_t0
             if not inflight:
                 break  # nothing left to choose (every neighbourhood came out empty)
-            for handle, out in runner.wait(timeout=max(0.05, left)):
+            finished = runner.wait(timeout=max(0.05, left))
+            wait_s += time.perf_counter() - w_t0
+            for handle, out in finished:
                 job, kind, _ = inflight.pop(handle)
                 counts["iterations"] += 1
                 stat = per_kind[kind]
@@ -598,13 +606,16 @@ def improve(
                     continue
                 # always checked (a few ms): a part solved against an older incumbent may clash
                 # with what was merged since, and a sub-model bug must not reach the plan
+                m_t0 = time.perf_counter()
                 if not compatible(inst, best, job.free, out.schedule):
+                    merge_s += time.perf_counter() - m_t0
                     counts["conflicts"] += 1
                     reward(kind, 0.0, spent)
                     continue
                 cand = _merge(best, job.free, out.schedule)
                 key = schedule_key(inst, cand, objective)
                 pins = pins_dropped(inst, cand)
+                merge_s += time.perf_counter() - m_t0
                 better = (pins, key) < (best_pins, best_key)
                 gain = scale * (best_key[0] - key[0]) + (0.1 if better else 0.0)
                 reward(kind, max(0.0, gain), spent)
@@ -634,6 +645,9 @@ def improve(
         stages=per_stage,
         build_seconds=round(build_s, 2),
         solve_seconds=round(solve_s, 2),
+        choose_seconds=round(choose_s, 3),
+        wait_seconds=round(wait_s, 2),
+        merge_seconds=round(merge_s, 3),
         first_term=[start_key[0], best_key[0]],
         seconds=round(time.monotonic() - t0, 2),
     )

@@ -196,7 +196,7 @@ def test_private_name_check_can_fail(tmp_path: Path) -> None:
 def test_library_does_not_print() -> None:
     offenders = []
     for path in [*PACKAGES["allocator"].rglob("*.py"), *PACKAGES["solver_models"].rglob("*.py")]:
-        if path.name == "cli.py":
+        if path.name in ("cli.py", "cli_plans.py"):
             continue  # the command line's output is its product
         for n, line in enumerate(path.read_text().splitlines(), 1):
             if line.strip().startswith("print("):

@@ -1,5 +1,10 @@
 """Analytics of a plan: the plan as tables and its KPIs, all built on one :class:`PlanView`.
 
+*Why one file of over 800 lines*: every figure a planner sees (the notebook's frames, the
+CLI summary, the report's roll-ups, the Excel export, the drivers and skills views) is computed
+here from the same :class:`PlanView`, so they cannot disagree; issue 12 found late days and
+KPIs computed in three places, and a split by consumer would invite that again.
+
 :class:`PlanView` computes, once per plan, the working days, each person's availability and
 capacity hours, and for each assignment (:class:`Booking`) its active days, the skill each
 assignee brings, their hours and cost, and its days late (:func:`allocator.objective.late_days`,

@@ -1,5 +1,8 @@
 """The one solve pipeline: warm starts → improve → select → finalize.
 
+(About 820 lines: the stages read top to bottom in the order they run, with the bound terms and
+the plan's finishing beside the stage that needs them.)
+
 :func:`allocator.engine.solve` and :func:`allocator.rebalance.rebalance` are parametrizations of
 :func:`run`; each stage is a public function of a frozen :class:`Context` (the portfolio, its
 compiled instance, the :class:`SolveParams`, the clock, and for a re-plan its :class:`Base`):
@@ -540,9 +543,11 @@ def improve(ctx: Context, cands: Candidates) -> Search:
         # the exact model's bounds do not hold for the portfolio: prove one on a relaxation
         # (one whole model, whose building the time limit does not bound: only where the
         # whole exact model was built too)
+        r_t0 = time.monotonic()
         relaxed = solve_lexicographic(
             inst, goal, replace(sp, time_limit=left), options=ModelOptions(relaxed=True), stop=stop
         )
+        stats["relaxed_seconds"] = round(time.monotonic() - r_t0, 3)
         stats["relaxed_stages"] = {k: list(v) for k, v in relaxed.stages.items()}
         if relaxed.exact:
             bound_source = relaxed
@@ -557,6 +562,7 @@ def improve(ctx: Context, cands: Candidates) -> Search:
 
         # repair: insert what the search left out wherever it still fits (only adds work; cut
         # short when the time is up: what it inserted so far is valid)
+        rep_t0 = time.monotonic()
         for rule in GREEDY_RULES:
             if repair_over():
                 break
@@ -565,6 +571,7 @@ def improve(ctx: Context, cands: Candidates) -> Search:
             )
             if len(filled.start) > len(found.start):
                 cands.add(ctx, f"{name}+insert-{rule}", filled)
+        stats["repair_seconds"] = round(time.monotonic() - rep_t0, 3)
     return Search(result, bound_source, lp_units)
 
 
@@ -676,15 +683,19 @@ def finalize(ctx: Context, chosen: Chosen | None, search: Search) -> Result:
         ):
             # small portfolios only (the LP is built up to LP_BOUND_MAX_PAIRS pairs, fast):
             # the time limit may be overrun by at most LP_GRACE seconds for it
+            lp_t0 = time.monotonic()
             lp_units = undelivered_lower_bound(
                 inst, time_limit=min(5.0, max(LP_GRACE, ctx.time_left() + LP_GRACE))
             )
+            stats["final_bound_seconds"] = round(time.monotonic() - lp_t0, 3)
         bounds = term_bounds(inst, goal, key, bound_source, lp_units, pins=chosen.pins)
     else:
         # the analytic bounds only: CP-SAT's bounds here are those of the constrained problem
         bounds = term_bounds(inst, goal, key, None)
     plan = finish_plan(plan, goal, key, bounds)
+    reasons_t0 = time.monotonic()
     plan = with_reasons(ctx, plan, reasons_budget(params, ctx.time_left()))
+    stats["reasons_seconds"] = round(time.monotonic() - reasons_t0, 3)
     stats["chosen"] = chosen.name
     ctx.report("done", plan.objective, plan.lower_bound)
     return Result(plan, terms, runtime, stats, key)

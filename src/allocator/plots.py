@@ -1,5 +1,9 @@
 """Pictures of portfolios and plans, as plotly figures analysts can restyle.
 
+*Why one file of over 800 lines*: one builder per picture, sharing the helpers that make them
+read alike (month-aligned axes, the today line, time off shading, legends only for what is
+drawn, the colours of late and away); each builder is short and tested by content.
+
 Every function returns a :class:`plotly.graph_objects.Figure` whose traces carry names
 (``fig.update_traces(selector=dict(name="late"), marker_color="black")``) and whose data come
 from the tables of :mod:`allocator.frames`:

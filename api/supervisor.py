@@ -34,6 +34,9 @@ EXTERNAL_SIGNALS = (signal.SIGKILL, signal.SIGTERM)
 STARTUP_SECONDS = 60.0
 #: the name of the child processes (``multiprocessing.active_children()``)
 CHILD_NAME = "allocator-job"
+#: pieces of work a child runs before it exits (a new one takes its place): a bound on what
+#: any leak in the library could accumulate
+JOBS_PER_CHILD = 50
 #: what a spare child imports before it waits for work: the job kinds and, through them, the
 #: library and the solver
 PRELOAD = ("allocator_api.job_kinds",)
@@ -62,13 +65,23 @@ class ChildError:
 ChildFn = Callable[..., Any]
 
 
-def _follow(parent_stop: ProcessEvent, stop: threading.Event, server_pid: int) -> None:
-    """The child's side of a stop: the supervisor's event, or the server gone (killed: nobody
-    is left to store a plan or to kill this process)."""
-    while not parent_stop.wait(1.0):
+class _Current:
+    """The stop event of the job a child is running (a child runs several, one at a time)."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+
+
+def _follow(parent_stop: ProcessEvent, current: _Current, server_pid: int) -> None:
+    """The child's side of a stop: the supervisor's event sets the current job's stop; the
+    server gone (killed: nobody is left to store a plan or to kill this process) ends the
+    child."""
+    while True:
+        if parent_stop.wait(0.5):
+            current.stop.set()
+            time.sleep(0.2)  # until the supervisor clears it for the next job
         if os.getppid() != server_pid:
             os._exit(70)
-    stop.set()
 
 
 def child_main(
@@ -78,43 +91,50 @@ def child_main(
     preload: tuple[str, ...],
 ) -> None:
     """The child process's entry. It imports ``preload`` (the solver: most of a child's
-    start-up) and then waits, as a *spare*, for its one piece of work on the pipe:
-    ``("run", memory_bytes, fn, args)``. Then the memory ceiling first, then ``fn``; its end
-    (the value, or the error as a :class:`ChildError`) is the last message on the pipe. A
-    spare whose server goes away exits (:func:`_follow`)."""
+    start-up), then runs the work the pipe brings, one piece at a time:
+    ``("run", memory_bytes, fn, args)``: the memory ceiling (lowered only), ``fn``, and its
+    end (the value, or the error as a :class:`ChildError`) as the piece's last message. It
+    exits after :data:`JOBS_PER_CHILD` pieces, after running out of memory, when the pipe
+    closes (the supervisor discarded it) or when its server goes away (:func:`_follow`)."""
     # Ctrl-C in a terminal reaches the whole process group: the server's shutdown stops us
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stop = threading.Event()
-    threading.Thread(target=_follow, args=(parent_stop, stop, server_pid), daemon=True).start()
+    current = _Current()
+    threading.Thread(target=_follow, args=(parent_stop, current, server_pid), daemon=True).start()
     for name in preload:
         importlib.import_module(name)
-    try:
-        work = conn.recv()
-    except (EOFError, OSError):  # discarded before any work (server shutting down)
-        return
-    _, memory_bytes, fn, args = work
-    if memory_bytes > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    pipe = PipeStore(conn)
-    with pipe.lock:
-        conn.send(("ready",))
-    message: tuple[Any, ...]
-    try:
-        message = ("returned", fn(pipe, stop, *args))
-    except MemoryError:
-        message = ("error", ChildError("memory", "out of memory"))
-    except ApiError as exc:
-        message = (
-            "error",
-            ChildError("api", exc.message, exc.status, exc.code, tuple(exc.details)),
-        )
-    except Exception as exc:
-        message = ("error", ChildError("internal", repr(exc), trace=traceback.format_exc()))
-    with pipe.lock:
+    for _ in range(JOBS_PER_CHILD):
         try:
-            conn.send(message)
-        except MemoryError:  # nothing left to say it with: the exit code tells
-            os._exit(3)
+            work = conn.recv()
+        except (EOFError, OSError):  # discarded (the server shuts down, or keeps fewer)
+            return
+        _, memory_bytes, fn, args = work
+        if memory_bytes > 0:
+            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            if soft == resource.RLIM_INFINITY or soft > memory_bytes:
+                resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, hard))
+        current.stop = stop = threading.Event()
+        pipe = PipeStore(conn)
+        with pipe.lock:
+            conn.send(("ready",))
+        message: tuple[Any, ...]
+        try:
+            message = ("returned", fn(pipe, stop, *args))
+        except MemoryError:
+            message = ("error", ChildError("memory", "out of memory"))
+        except ApiError as exc:
+            message = (
+                "error",
+                ChildError("api", exc.message, exc.status, exc.code, tuple(exc.details)),
+            )
+        except Exception as exc:
+            message = ("error", ChildError("internal", repr(exc), trace=traceback.format_exc()))
+        with pipe.lock:
+            try:
+                conn.send(message)
+            except MemoryError:  # nothing left to say it with: the exit code tells
+                os._exit(3)
+        if message[0] == "error" and message[1].category == "memory":
+            break  # its heap may be in pieces: a new process for the next job
     conn.close()
 
 
@@ -168,6 +188,7 @@ def supervise(
     stopped_at: float | None = None
     asked = False
     end: ChildEnd | None = None
+    kept = False  # the child went back to SPARES for its next piece of work
     try:
         while True:
             now = time.monotonic()
@@ -198,19 +219,34 @@ def supervise(
                     on_progress(message[1])
             elif kind == "returned":
                 end = ChildEnd("returned", value=message[1])
+                break  # the piece's last message (the child waits for the next, or exits)
             elif kind == "error":
                 end = ChildEnd("error", error=message[1])
+                break
             else:
                 ours.send(answer(message) if answer is not None else None)
-        proc.join(KILL_AFTER)
-        if proc.is_alive():  # it answered, then hung on its way out
-            _stop_process(proc)
-        if end is None:
-            end = ChildEnd("died", exitcode=proc.exitcode)
+        reusable = (
+            end is not None
+            and end.how in ("returned", "error")
+            and not (end.error is not None and end.error.category == "memory")
+        )
+        if reusable and proc.is_alive():
+            child_stop.clear()
+            SPARES.give_back(child)  # it waits for its next piece of work
+            kept = True
+        else:
+            proc.join(KILL_AFTER)
+            if proc.is_alive():  # it answered, then hung on its way out
+                _stop_process(proc)
+            if end is None:
+                end = ChildEnd("died", exitcode=proc.exitcode)
     finally:
-        if proc.is_alive():  # an exception in this thread: never leave the child behind
-            _stop_process(proc)
-        ours.close()
+        if not kept:
+            if proc.is_alive():  # an exception in this thread: never leave the child behind
+                _stop_process(proc)
+            ours.close()
+            SPARES.lost()
+    assert end is not None
     return ChildEnd(
         end.how,
         end.value,
@@ -231,23 +267,27 @@ class Child:
 
 
 class Spares:
-    """Children started ahead of their work, so a job or a synchronous solve does not wait
-    for a new process's imports (about a second on an idle machine, several seconds under
-    load: the load benchmark's reads and writes waited behind them). Each child does one piece
-    of work and exits: :meth:`take` hands out a spare (or starts a child when there is none)
-    and starts its replacement at once, so the next one imports while this one works.
-    ``keep`` spares at most (the service sets it to its solve slots, :meth:`fill`); the
-    children are ordinary spawn-context processes, so a spare costs the memory of an idle
-    Python with the solver imported (~150 MB), and nothing at all until :meth:`fill`."""
+    """Children kept ready for work, so a job or a synchronous solve does not wait for a new
+    process's imports (seconds of CPU under load: the load benchmark's reads and writes waited
+    behind them when every job started its own process).
+
+    A child that ends its piece of work cleanly is given back and runs the next one (up to
+    :data:`JOBS_PER_CHILD`); one that was killed, died or ran out of memory is replaced at
+    once. At most ``keep`` children exist, busy or idle (the service sets it to its solve slots,
+    :meth:`fill`), each an ordinary spawn-context process costing the memory of an idle Python
+    with the solver imported (~150 MB); nothing at all until :meth:`fill`. A child still runs
+    under its own memory ceiling and is killed like a new one when it overruns: reuse changes
+    where the imports are paid, not what is enforced."""
 
     def __init__(self, preload: tuple[str, ...] = PRELOAD) -> None:
         self.preload = preload
         self.keep = 0
         self._idle: list[Child] = []
+        self._busy = 0
         self._lock = threading.Lock()
 
     def start(self) -> Child:
-        """A new child (not kept as a spare)."""
+        """A new child."""
         mp = multiprocessing.get_context("spawn")
         ours, theirs = mp.Pipe()
         child_stop = mp.Event()
@@ -261,15 +301,18 @@ class Spares:
         theirs.close()
         return Child(proc, ours, child_stop)
 
+    def _top_up(self) -> None:  # under the lock
+        while len(self._idle) + self._busy < self.keep:
+            self._idle.append(self.start())
+
     def fill(self, keep: int) -> None:
-        """Keep ``keep`` spares started from now on."""
+        """Keep ``keep`` children from now on."""
         with self._lock:
             self.keep = keep
-            while len(self._idle) < keep:
-                self._idle.append(self.start())
+            self._top_up()
 
     def take(self) -> Child:
-        """A child ready for work: a live spare, else a new one; a spare is started for it."""
+        """A child ready for work: an idle one that is alive, else a new one."""
         with self._lock:
             child: Child | None = None
             while self._idle and child is None:
@@ -278,23 +321,42 @@ class Spares:
                     child = candidate
                 else:
                     candidate.conn.close()
-            while len(self._idle) < self.keep:
-                self._idle.append(self.start())
+            self._busy += 1
         return child if child is not None else self.start()
+
+    def give_back(self, child: Child) -> None:
+        """A child that finished its work cleanly: it waits for the next piece of work (it has
+        done its imports), unless ``keep`` are idle already."""
+        with self._lock:
+            self._busy = max(0, self._busy - 1)
+            if len(self._idle) < self.keep:
+                self._idle.insert(0, child)
+                return
+        _discard(child)
+
+    def lost(self) -> None:
+        """A taken child is gone (killed, died, out of memory): another starts in its place."""
+        with self._lock:
+            self._busy = max(0, self._busy - 1)
+            self._top_up()
 
     def idle(self) -> list[BaseProcess]:
         with self._lock:
             return [c.proc for c in self._idle]
 
     def discard(self) -> None:
-        """Stop every spare and keep none (the service's shutdown)."""
+        """Stop every idle child and keep none (the service's shutdown)."""
         with self._lock:
             idle, self._idle, self.keep = self._idle, [], 0
         for child in idle:
-            child.conn.close()  # the spare's recv ends: it returns
-            child.proc.join(KILL_AFTER)
-            if child.proc.is_alive():
-                _stop_process(child.proc)
+            _discard(child)
+
+
+def _discard(child: Child) -> None:
+    child.conn.close()  # the child's recv ends: it returns
+    child.proc.join(KILL_AFTER)
+    if child.proc.is_alive():
+        _stop_process(child.proc)
 
 
 #: the process's spares (the job runner fills it; ``POST /v1/solve`` takes from it too)

@@ -4,7 +4,7 @@ Dask from ``allocator_api.nightly`` on its own, outside the server).
 
 Design:
 
-* **Jobs have a kind** (``solve``, ``rebalance``; later scenarios, recommendations, risk): a
+* **Jobs have a kind** (``solve``, ``rebalance``, ``risk``, ``scenarios``, ``recommend``): a
   name in ``allocator_api.models.JOB_KINDS`` and a handler in ``allocator_api.job_kinds.KINDS``
   that gets the claimed job (portfolio, time limit, the kind's JSON ``input``) and a
   :class:`~allocator_api.jobs.JobContext` (progress, ``stop`` event, plan writer). Routes only
@@ -46,9 +46,9 @@ The **supervisor** (issue 16, item 1; ``job_isolation = "process"``, the default
   the library stops and returns its best plan).
 * Enforcement in every phase (compile, greedy, CP-SAT, reasons): the supervisor waits on the
   pipe with a timeout; at ``time_limit + job_grace_seconds`` after the child's start-up (its
-  imports, about a second, at most ``supervisor.STARTUP_SECONDS``; children are started ahead
-  of their work as *spares*, one per slot, so that cost is normally paid while the previous
-  job runs: :class:`~allocator_api.supervisor.Spares`), or
+  imports, about a second, at most ``supervisor.STARTUP_SECONDS``; a child is kept per slot
+  with its imports done, and one that ended its job cleanly runs the next, so that cost is
+  paid once per child, not per job: :class:`~allocator_api.supervisor.Spares`), or
   ``job_grace_seconds`` after a cancel or shutdown was signalled without the child ending, it
   ``terminate()``s the child, then ``kill()``s it after a second. The job ends with the best
   plan the child had sent (if any) and says so: ``failed`` with "stopped: the job overran its
@@ -78,10 +78,10 @@ from typing import Any
 from allocator_api.db import Database
 from allocator_api.errors import ApiError
 from allocator_api.job_kinds import KINDS
-from allocator_api.jobs import Handler, JobContext, plan_progress
+from allocator_api.jobs import Handler, JobContext, ResultJobStore, plan_progress
 from allocator_api.metrics import Metrics
 from allocator_api.models import utcnow
-from allocator_api.repository import ClaimedJob, JobStore
+from allocator_api.repository import ClaimedJob
 from allocator_api.service import PlanRejected
 from allocator_api.settings import Settings
 from allocator_api.supervisor import (
@@ -114,7 +114,7 @@ class JobRunner:
         kinds: Mapping[str, Handler] | None = None,
     ) -> None:
         self.settings = settings
-        self.store = JobStore(db.sessions)
+        self.store = ResultJobStore(db.sessions)
         self.metrics = metrics
         self.kinds: Mapping[str, Handler] = KINDS if kinds is None else kinds
         self.worker_id = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -222,7 +222,8 @@ class JobRunner:
                 self.store.requeue(job.id, self.worker_id, error or "interrupted")
                 self._wake.set()
                 return
-            done = plan_progress(ctx.last_plan, "done") if ctx.last_plan is not None else None
+            # a plan's figures, else (a decision job) the handler's last recorded progress
+            done = plan_progress(ctx.last_plan, "done") if ctx.last_plan is not None else ctx.take()
             self.store.finish(job.id, self.worker_id, outcome, progress=done, error=error)
         except Exception as exc:
             outcome = "failed"
@@ -322,6 +323,8 @@ class JobRunner:
             return ctx.job.id if ctx.save_plan(message[1], final=bool(message[2])) else None
         if message[0] == "plan_body":
             return ctx.plan_body(str(message[2]))
+        if message[0] == "result":
+            return ctx.save_result(dict(message[1]))
         raise ValueError(f"unknown message from a job process: {message[0]!r}")
 
     def _outcome(self, ctx: JobContext) -> tuple[str, str | None]:

@@ -46,3 +46,10 @@ def own_pid(pipe: object, stop: object) -> int:
     import os
 
     return os.getpid()
+
+
+def die(pipe: object, stop: object) -> None:
+    """A child function that ends its process at once with exit code 9 (a crash)."""
+    import os
+
+    os._exit(9)

@@ -289,25 +289,30 @@ def test_child_of_a_killed_server_exits(tmp_path: Any) -> None:
             os.kill(child, signal.SIGKILL)
 
 
-def test_work_goes_to_a_child_started_ahead_and_its_spare_is_replaced() -> None:
-    """The service keeps one started child per slot (its imports done while idle): a job is
-    handed to that spare, not to a process started for it, and a new spare starts at once; a
-    spare that died is passed over; shutdown stops the spares."""
+def test_children_are_started_ahead_reused_and_replaced() -> None:
+    """The service keeps a child per slot with its imports done: work goes to it, not to a
+    process started for it; a child that ended its work cleanly runs the next piece; one that
+    died is replaced at once, and a dead idle one is passed over; shutdown stops them."""
     from allocator_api.supervisor import supervise
-    from tests.api.supervised import own_pid
+    from tests.api.supervised import die, own_pid
 
     kw: dict[str, Any] = {"time_limit": 30, "grace": 5, "memory_bytes": 0}
     try:
         SPARES.fill(1)
-        (spare,) = SPARES.idle()
+        (ready,) = SPARES.idle()
         end = supervise(own_pid, (), **kw)
-        assert end.how == "returned" and end.value == spare.pid, end
-        (fresh,) = SPARES.idle()
-        assert fresh.pid != spare.pid and fresh.is_alive()
+        assert end.how == "returned" and end.value == ready.pid, end
+        assert SPARES.idle() == [ready]  # given back: the next piece of work goes to it
+        end = supervise(own_pid, (), **kw)
+        assert end.how == "returned" and end.value == ready.pid, end
+        end = supervise(die, (), **kw)  # the child dies mid-work
+        assert end.how == "died" and end.exitcode == 9, end
+        (fresh,) = SPARES.idle()  # its replacement, started at once
+        assert fresh.pid != ready.pid and fresh.is_alive()
         fresh.kill()
         fresh.join(5)
         end = supervise(own_pid, (), **kw)
-        assert end.how == "returned" and end.value not in (spare.pid, fresh.pid), end
+        assert end.how == "returned" and end.value not in (ready.pid, fresh.pid), end
     finally:
         SPARES.discard()
     assert SPARES.idle() == [] and not _job_children()

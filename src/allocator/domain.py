@@ -19,6 +19,7 @@ and the range rules of validation loop over it.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import date
@@ -428,6 +429,43 @@ class Portfolio:
     projects: tuple[Project, ...] = ()
     policy: Policy = field(default_factory=Policy)
     as_of: date | None = None
+
+    # -- display: a summary, not every record (a notebook shows ``_repr_html_``) -------------
+    def summary(self) -> tuple[tuple[str, str], ...]:
+        """``(label, value)`` pairs: name, as_of, horizon, people, projects, tasks."""
+        cal = self.calendar
+        tasks = sum(len(pr.tasks) for pr in self.projects)
+        to_plan = len(self.tasks_to_plan)
+        n_hol = len(cal.holidays)
+        holidays = f", {n_hol} holiday{'s' if n_hol > 1 else ''}" if n_hol else ""
+        placeholders = sum(1 for p in self.people if p.is_placeholder)
+        return (
+            ("name", self.name),
+            ("as_of", "-" if self.as_of is None else self.as_of.isoformat()),
+            (
+                "calendar",
+                f"{cal.start.isoformat()} .. {cal.end.isoformat()} "
+                f"({','.join(cal.effective_workdays)}{holidays})",
+            ),
+            (
+                "people",
+                f"{len(self.people)}" + (f" ({placeholders} placeholders)" if placeholders else ""),
+            ),
+            ("projects", str(len(self.projects))),
+            ("tasks", f"{tasks} ({to_plan} to plan)"),
+        )
+
+    def __repr__(self) -> str:
+        rest = ", ".join(f"{k}={v}" for k, v in self.summary()[1:])
+        return f"Portfolio({self.name!r}, {rest})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in self.summary()
+        )
+        return f"<table class='allocator-portfolio'>{rows}</table>"
 
     # -- lookups ---------------------------------------------------------------------------
     @cached_property

@@ -32,6 +32,7 @@ from allocator.table_schema import (
     CALENDAR_COLUMNS,
     COLUMNS,
     FLAT,
+    PERCENT_COLUMNS,
     RECORD_TABLES,
     REQUIRED_TABLES,
     SCHEMA,
@@ -208,8 +209,12 @@ _ENTITY_PATH = re.compile(r"(?:people|projects)\[\d+\](?:\.tasks\[\d+\])?")
 class _Located:
     """Collects frame problems and the locations of JSON paths while the dict is built."""
 
-    def __init__(self) -> None:
+    def __init__(self, date_format: str | None = None) -> None:
+        #: the ``strptime`` format of text dates besides ``YYYY-MM-DD`` (None: that one only)
+        self.date_format = date_format
         self.problems: list[FrameProblem] = []
+        #: cells whose problem is told here, not again by the reader: (table, row, column)
+        self.said: set[tuple[str, Hashable | None, str | None]] = set()
         self.locs: dict[str, _Loc] = {}
 
     def error(
@@ -270,8 +275,56 @@ class _Located:
 Row = tuple[Hashable, dict[str, Any]]
 
 
+_PERCENT_TEXT = re.compile(r"^\s*(.*?)\s*%\s*$")
+_DATE_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _percent(v: Any) -> Any:
+    """``"50%"``, ``"50 %"`` -> ``"50"``; any other value (``"abc%"`` too) as it is, for the
+    reader to judge."""
+    if isinstance(v, str):
+        m = _PERCENT_TEXT.match(v)
+        if m is not None and _num_from_text(m.group(1)) is not None:
+            return m.group(1)
+    return v
+
+
+def _date_cell(v: Any, date_format: str | None) -> tuple[Any, str | None]:
+    """A date cell for the reader and the problem with it (None: none). A bad cell goes on
+    as text (the reader's error at the same cell is dropped: this one says more)
+
+    Excel date cells (``datetime``) at midnight are their date; with a time of day they are an
+    error. Text is ``YYYY-MM-DD``, or written as ``date_format`` when one is given."""
+    if isinstance(v, np.datetime64):
+        v = pd.Timestamp(v)
+    if isinstance(v, datetime):  # also pd.Timestamp
+        if v.tzinfo is not None or (v.hour, v.minute, v.second, v.microsecond) != (0, 0, 0, 0):
+            return str(v), f"a date and time ({v}): give a date without a time of day"
+        return v.date().isoformat(), None
+    if isinstance(v, str) and v.strip():
+        s = v.strip()
+        if date_format is not None:
+            try:
+                return datetime.strptime(s, date_format).date().isoformat(), None
+            except ValueError:
+                pass
+        x = _as_date(s)
+        if isinstance(x, str) and not _DATE_ISO.match(x):
+            shown = f"{date_format} or YYYY-MM-DD" if date_format else "YYYY-MM-DD"
+            hint = (
+                "" if date_format else ' (another format only with date_format=, e.g. "%d/%m/%Y")'
+            )
+            return v, f"must be a date {shown}, got {v!r}{hint}"
+        return x, None
+    return _cell(v, "date"), None
+
+
 def _rows(name: str, df: Any, where: _Located) -> list[Row]:
-    """The table's rows as ``(label, {column: converted cell})``, missing cells left out."""
+    """The table's rows as ``(label, {column: converted cell})``, missing cells left out.
+
+    Percent columns (:data:`PERCENT_COLUMNS`) read ``"50%"`` as 50; date columns read Excel
+    date cells and text written as ``where.date_format`` (:func:`_date_cell`): a bad date is an error here,
+    naming the table, row and column."""
     if df is None:
         return []
     if not isinstance(df, pd.DataFrame):
@@ -293,12 +346,26 @@ def _rows(name: str, df: Any, where: _Located) -> list[Row]:
     known = [c for c in columns if c in schema]
     out: list[Row] = []
     records = frame[known].to_dict("records") if known else [{} for _ in range(len(frame))]
+    percent = {c for t, c in PERCENT_COLUMNS if t == name}
     for label, rec in zip(frame.index, records, strict=True):
         cells: dict[str, Any] = {}
+        bad: list[tuple[str, str]] = []
         for c, v in rec.items():
-            x = _cell(v, schema[str(c)].kind)
+            col = str(c)
+            if col in percent:
+                v = _percent(v)
+            if schema[col].kind == "date" and not _is_missing(v):
+                x, problem = _date_cell(v, where.date_format)
+                if problem is not None:
+                    bad.append((col, problem))
+            else:
+                x = _cell(v, schema[col].kind)
             if x is not _MISSING:
-                cells[str(c)] = x
+                cells[col] = x
+        for col, problem in bad:
+            ident = _ident(cells, "id") or _ident(cells, "person") or _ident(cells, "task")
+            where.error(name, label, col, problem, ident)
+            where.said.add((name, label, col))
         out.append((label, cells))
     return out
 
@@ -611,22 +678,25 @@ def portfolio_from_frames(
     name: str | None = None,
     policy: Policy | Mapping[str, Any] | None = None,
     as_of: date | str | None = None,
+    date_format: str | None = None,
 ) -> Portfolio:
     """Build and validate a portfolio from tidy tables (see the module docstring for columns).
 
     ``calendar`` is a :class:`~allocator.domain.Calendar` or a mapping with ``start``, ``end``
     and optionally ``workdays`` and ``holidays``; it, ``name``, ``policy`` and ``as_of`` override
-    the ``settings`` table key by key. Raises :class:`FrameError` listing every problem at its
+    the ``settings`` table key by key. Text dates are ``YYYY-MM-DD``, or written as
+    ``date_format`` (a ``strptime`` format: ``"%d/%m/%Y"``) when given. Raises :class:`FrameError` listing every problem at its
     table, row and column; warnings (unknown columns, skills nobody has) are logged.
     """
-    where = _Located()
+    where = _Located(date_format)
     top = _settings(where, settings, holidays, name, calendar, policy, as_of)
     top["people"] = _people(where, people, skills, time_off, reduced_capacity)
     top["projects"] = _projects(where, projects, tasks, requirements)
     portfolio, structural = read_portfolio(top)
     report = validate(portfolio, structural=structural)
     problems = list(where.problems)
-    problems += [where.locate(i) for i in (*report.errors, *report.warnings)]
+    located = [where.locate(i) for i in (*report.errors, *report.warnings)]
+    problems += [p for p in located if (p.table, p.row, p.column) not in where.said]
     order = {t: n for n, t in enumerate(TABLES)}
     problems.sort(key=lambda p: order.get(p.table, -1))
     errors = [p for p in problems if p.severity == "error"]
@@ -640,7 +710,7 @@ def portfolio_from_frames(
 def portfolio_from_tables(tables: Mapping[str, pd.DataFrame | None], **overrides: Any) -> Portfolio:
     """:func:`portfolio_from_frames` from a mapping table name -> DataFrame (as returned by
     :func:`portfolio_to_frames`); ``overrides`` are its keyword arguments ``name``,
-    ``calendar``, ``policy``, ``as_of``."""
+    ``calendar``, ``policy``, ``as_of``, ``date_format``."""
     unknown = sorted(set(tables) - set(TABLES))
     for t in unknown:
         log.warning("unknown table %r (ignored); tables are %s", t, ", ".join(TABLES))

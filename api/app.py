@@ -38,6 +38,7 @@ from allocator_api.ratelimit import RateLimitMiddleware
 from allocator_api.repository import JobStore
 from allocator_api.routers import (
     dashboard,
+    decisions,
     jobs,
     keys,
     ops,
@@ -131,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(PoolTimeout, storage_fault_handler)
     app.add_exception_handler(Replay, replay_handler)
 
-    for module in (portfolios, jobs, plans, solve, keys, ops, rebalance, dashboard):
+    for module in (portfolios, jobs, plans, solve, keys, ops, rebalance, decisions, dashboard):
         app.include_router(module.router)
     if not settings.public_docs:
         app.include_router(ops.docs_router)

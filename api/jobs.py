@@ -8,9 +8,10 @@ one), reports progress with ``ctx.report`` / ``ctx.record`` and returns when it 
 (``allocator_api.worker``) turns the outcome into the job's final status.
 
 The context writes plans through a :class:`PlanStore`: the database's
-:class:`~allocator_api.repository.JobStore` when the handler runs on the worker thread, a
-:class:`PipeStore` over the pipe to the supervisor when it runs in a child process (the
-supervisor, in the server process, writes them).
+:class:`ResultJobStore` (a :class:`~allocator_api.repository.JobStore`) when the handler runs
+on the worker thread, a :class:`PipeStore` over the pipe to the supervisor when it runs in a
+child process (the supervisor, in the server process, writes them). A decision job (risk,
+scenarios, recommend) stores its JSON answer the same way, with ``ctx.save_result``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,17 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
+from sqlalchemy import update
+
 from allocator.engine import SolveProgress
-from allocator_api.repository import ClaimedJob, PlanDoc, ProgressValues, terms_or_none
+from allocator_api.models import JobRow
+from allocator_api.repository import (
+    ClaimedJob,
+    JobStore,
+    PlanDoc,
+    ProgressValues,
+    terms_or_none,
+)
 
 
 class PlanStore(Protocol):
@@ -31,12 +41,30 @@ class PlanStore(Protocol):
 
     def plan_body(self, tenant: str, plan_id: str) -> dict[str, Any] | None: ...
 
+    def save_result(self, job: ClaimedJob, result: dict[str, Any]) -> bool: ...
+
+
+class ResultJobStore(JobStore):
+    """The database's :class:`PlanStore`: the queue's :class:`JobStore` and the job results."""
+
+    def save_result(self, job: ClaimedJob, result: dict[str, Any]) -> bool:
+        """Store the job's JSON result (replacing any earlier one); False when the job is gone."""
+        with self.sessions() as s:
+            done = s.execute(
+                update(JobRow)
+                .where(JobRow.id == job.id, JobRow.tenant == job.tenant)
+                .values(result=result)
+            )
+            s.commit()
+            return bool(done.rowcount)  # type: ignore[attr-defined]
+
 
 class PipeStore:
     """A child process's :class:`PlanStore`: each call is a message to the supervisor, which
     answers it from the database (``("plan", doc, final)`` → a token when stored, else None;
-    ``("plan_body", tenant, plan_id)`` → the body or None). Progress is ``("progress", values)``
-    with no answer. Calls may come from several threads (the engine's progress callback)."""
+    ``("plan_body", tenant, plan_id)`` → the body or None; ``("result", result)`` → True when
+    stored). Progress is ``("progress", values)`` with no answer. Calls may come from several
+    threads (the engine's progress callback)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -54,6 +82,9 @@ class PipeStore:
     def plan_body(self, tenant: str, plan_id: str) -> dict[str, Any] | None:
         answer = self._ask(("plan_body", tenant, plan_id))
         return None if answer is None else dict(answer)
+
+    def save_result(self, job: ClaimedJob, result: dict[str, Any]) -> bool:
+        return bool(self._ask(("result", result)))
 
     def send_progress(self, values: ProgressValues) -> None:
         with self.lock:
@@ -125,6 +156,17 @@ class JobContext:
             self.stop.set()
             return False
         self.last_plan = doc
+        return True
+
+    def save_result(self, result: dict[str, Any]) -> bool:
+        """Store the job's JSON result (a decision job's answer, ``GET /v1/jobs/{id}/result``).
+        False (and ``stop`` set) when the job is gone."""
+        if self.lost:
+            return False
+        if not self.store.save_result(self.job, result):
+            self.lost = True
+            self.stop.set()
+            return False
         return True
 
     def plan_body(self, plan_id: str) -> dict[str, Any] | None:

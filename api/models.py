@@ -48,8 +48,8 @@ NAMING = {
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE_JOB_STATES = ("queued", "running")
 #: what a job does; each kind has a handler in ``allocator_api.job_kinds.KINDS`` (a test checks
-#: that the two agree). Later kinds (scenarios, recommendations, risk) are added to both.
-JOB_KINDS = ("solve", "rebalance")
+#: that the two agree). ``risk``, ``scenarios`` and ``recommend`` store a JSON result on the job.
+JOB_KINDS = ("solve", "rebalance", "risk", "scenarios", "recommend")
 
 
 def new_id() -> str:
@@ -192,6 +192,8 @@ class JobRow(Base):
     gap: Mapped[float | None] = mapped_column(Float)
     elapsed: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+    #: a decision job's answer (risk, scenarios, recommend), JSON; null for solves (plans)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JsonOrNull)
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime())
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime())

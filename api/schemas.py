@@ -146,6 +146,86 @@ class JobCreatedOut(BaseModel):
     workers: int
 
 
+class DecisionJobOut(JobCreatedOut):
+    """A queued decision job (risk, scenarios, recommendations): ``time_limit`` is the job's
+    total budget (enforced like a solve's), ``solves`` x (``time_limit_per_solve`` + the
+    service's allowance per re-solve), capped by the service's ``max_time_limit``."""
+
+    kind: str
+    plan_id: str = Field(description="the plan the job starts from")
+    solves: int = Field(description="re-solves the job may run (0 for risk)")
+    time_limit_per_solve: float | None = Field(
+        default=None, description="each re-solve's time limit, after fitting the total budget"
+    )
+
+
+class SpreadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    low: float = Field(ge=0, lt=1, description="fraction under the nominal amount (0.1)")
+    high: float = Field(ge=0, lt=10, description="fraction over the nominal amount (0.3)")
+
+
+class RiskIn(BaseModel):
+    """A Monte Carlo over a plan (``allocator.risk.simulate``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: str | None = Field(
+        default=None, max_length=36, description="the plan (default: the latest final plan)"
+    )
+    runs: int = Field(default=10_000, ge=1, le=20_000)
+    seed: int | None = Field(default=0, ge=0, le=2**32 - 1)
+    default_spread: SpreadIn | None = Field(
+        default=None,
+        description="spread of tasks without an estimate (default low 0.1, high 0.3)",
+    )
+
+
+class ScenarioIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    edits: list[dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="edits keyed by ids (the library's allocator.edits format)",
+    )
+
+
+class ScenariosIn(BaseModel):
+    """What-if scenarios solved side by side from a plan (``allocator.scenarios``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: str | None = Field(
+        default=None, max_length=36, description="the base plan (default: the latest final plan)"
+    )
+    scenarios: list[ScenarioIn] = Field(min_length=1, max_length=10)
+    time_limit: float | None = Field(
+        default=None, gt=0, le=86_400, description="seconds per re-solve (one per scenario)"
+    )
+    workers: int | None = Field(default=None, ge=1, le=256)
+
+
+class RecommendIn(BaseModel):
+    """Recommendations, each proven by re-solving (``allocator.recommend``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: str | None = Field(
+        default=None, max_length=36, description="the plan (default: the latest final plan)"
+    )
+    time_limit: float | None = Field(
+        default=None,
+        gt=0,
+        le=86_400,
+        description="seconds per re-solve (the control and each candidate)",
+    )
+    limit: int = Field(default=10, ge=1, le=10, description="candidates to evaluate")
+    workers: int | None = Field(default=None, ge=1, le=256)
+
+
 class ProgressOut(BaseModel):
     """The latest progress of a solve, in planner units. ``stage`` says what the figures
     measure: ``greedy``, ``lns`` and ``done``: the plan's objective terms and lower bound terms;
@@ -163,7 +243,9 @@ class ProgressOut(BaseModel):
 class JobOut(BaseModel):
     id: str
     portfolio_id: str
-    kind: str = Field(description="what the job does: solve or rebalance")
+    kind: str = Field(
+        description="what the job does: solve, rebalance, risk, scenarios or recommend"
+    )
     status: str = Field(description="queued, running, done, failed or cancelled")
     progress: ProgressOut
     time_limit: float
@@ -175,6 +257,10 @@ class JobOut(BaseModel):
         "again from its best plan, up to the service's job_max_attempts)",
     )
     plan_id: str | None = Field(default=None, description="the job's plan (the best so far)")
+    has_result: bool = Field(
+        default=False,
+        description="a decision job's result is stored (GET /v1/jobs/{job_id}/result)",
+    )
     error: str | None = None
     created_at: datetime
     started_at: datetime | None = None
@@ -199,6 +285,7 @@ class JobOut(BaseModel):
             attempts=row.attempts,
             cancel_requested=row.cancel_requested,
             plan_id=plan_id,
+            has_result=row.result is not None,
             error=row.error,
             created_at=utc(row.created_at) or row.created_at,
             started_at=utc(row.started_at),

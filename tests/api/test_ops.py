@@ -40,6 +40,10 @@ OPERATION_IDS = {
     "rebalance_portfolio",
     "diff_plans",
     "get_plan_report",
+    "queue_risk",
+    "queue_scenarios",
+    "queue_recommendations",
+    "get_job_result",
 }
 
 

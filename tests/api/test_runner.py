@@ -37,7 +37,11 @@ def _solved(client: TestClient, portfolio: dict[str, Any]) -> tuple[dict[str, st
 
 
 def test_every_kind_has_a_handler() -> None:
-    assert set(job_kinds.KINDS) == set(JOB_KINDS) == {"solve", "rebalance"}
+    assert (
+        set(job_kinds.KINDS)
+        == set(JOB_KINDS)
+        == {"solve", "rebalance", "risk", "scenarios", "recommend"}
+    )
 
 
 def test_rebalance_job_waits_for_a_solve_slot(
@@ -137,9 +141,9 @@ def test_unknown_kind_is_refused_and_never_run(
     h = key_headers(client.app, tenant, "planner")  # type: ignore[arg-type]
     pid = client.post("/v1/portfolios", json=ok_small, headers=h).json()["id"]
     with client.app.state.db.sessions() as s:  # type: ignore[attr-defined]
-        with pytest.raises(UnknownJobKind, match="'risk'"):
+        with pytest.raises(UnknownJobKind, match="'forecast'"):
             Jobs(s, tenant).enqueue(
-                pid, kind="risk", time_limit=1, workers=1, max_queued=10, max_per_tenant=10
+                pid, kind="forecast", time_limit=1, workers=1, max_queued=10, max_per_tenant=10
             )
         assert s.scalar(sa.select(sa.func.count()).select_from(JobRow)) == 0
         # a row of a kind this server has no handler for (written by another version)
@@ -149,7 +153,7 @@ def test_unknown_kind_is_refused_and_never_run(
                 id=job_id,
                 tenant=tenant,
                 portfolio_id=pid,
-                kind="risk",
+                kind="forecast",
                 status="queued",
                 time_limit=1,
                 workers=1,
@@ -160,8 +164,8 @@ def test_unknown_kind_is_refused_and_never_run(
         s.commit()
     client.app.state.runner.notify()  # type: ignore[attr-defined]
     job = wait_job(client, job_id, h, timeout=15)
-    assert (job["kind"], job["status"]) == ("risk", "failed"), job
-    assert "unknown job kind 'risk'" in job["error"]
+    assert (job["kind"], job["status"]) == ("forecast", "failed"), job
+    assert "unknown job kind 'forecast'" in job["error"]
     assert job["plan_id"] is None
 
 

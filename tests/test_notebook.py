@@ -69,6 +69,10 @@ def test_notebook_runs(tmp_path: Path) -> None:
     # the objective in planner units (the Solution page, the terms table), no combined number
     assert "undelivered 0 h" in text and "charged cost " in text
     assert "undelivered work (priority-weighted hours)" in text and "weighted_late_days" in text
+    # "Questions a PMO asks": drivers, risk (frames and plot), scenarios, recommendations
+    assert "project crm finishes" in text and "waits for" in text and "criticality" in text
+    assert "schedule risk per project (500 runs)" in text and "crm due 26 Feb" in text
+    assert "move_deadline" in text or "raise_priority" in text
     tables = "\n".join(
         o["data"].get("text/html", "") + o["data"].get("text/plain", "")
         for c in nb.cells

@@ -226,3 +226,64 @@ def test_generated_no_spread_agrees_with_the_plan(p: Portfolio) -> None:
         if p.task_deadline(task) is not None:
             late = late_days(p, tl, task, tl.idx(a.finish) or 0) > 0
             assert t["p_on_time"] == (0.0 if late else 1.0)
+
+
+def test_frames_carry_the_result_riskiest_first(late_example: tuple[Portfolio, Plan]) -> None:
+    p, plan = late_example
+    r = simulate(p, plan, runs=300, seed=1)
+    pf = r.projects_frame()
+    # every project once, least likely on time first; figures and dates are the result's
+    assert sorted(pf["project"]) == sorted(r.projects)
+    assert list(pf["p_on_time"]) == sorted(pf["p_on_time"])
+    assert pf.loc[0, "project"] == "crm"  # crm is late in the plan itself
+    for row in pf.itertuples():
+        v = r.projects[row.project]
+        assert row.p_on_time == v["p_on_time"] and row.tasks == v["tasks"]
+        for q in ("p50_finish", "p80_finish", "p95_finish"):
+            assert getattr(row, q).date().isoformat() == v[q]
+        assert row.drivers.split(" (")[0] == (v["drivers"][0]["task"] if v["drivers"] else "")
+    assert str(pf["p50_finish"].dtype) == "datetime64[ns]"
+    tf = r.tasks_frame()
+    assert sorted(tf["task"]) == sorted(r.tasks)
+    assert list(tf["criticality"]) == sorted(tf["criticality"], reverse=True)
+    for row in tf.itertuples():
+        v = r.tasks[row.task]
+        assert row.project == v["project"] and row.criticality == v["criticality"]
+        assert row.planned_finish.date().isoformat() == v["planned_finish"]
+        assert (math.isnan(row.p_on_time) and v["p_on_time"] is None) or (
+            row.p_on_time == v["p_on_time"]
+        )
+
+
+def test_risk_plot_content(late_example: tuple[Portfolio, Plan]) -> None:
+    from allocator import plots
+
+    p, plan = late_example
+    r = simulate(p, plan, runs=300, seed=1)
+    pf = r.projects_frame()
+    fig = plots.risk(r, p)
+    by_name = {t.name: t for t in fig.data}
+    assert set(by_name) == {"P(on time)", "P50-P95", "P50", "P80", "P95", "planned", "deadline"}
+    names = list(pf["project"])
+    bars = by_name["P(on time)"]
+    assert bars.type == "bar" and bars.orientation == "h" and list(bars.y) == names
+    assert list(bars.x) == list(pf["p_on_time"])
+    assert list(bars.text) == [f"{v:.0%}" for v in pf["p_on_time"]]
+    for q in ("P50", "P80", "P95"):
+        assert list(by_name[q].x) == [d.date().isoformat() for d in pf[f"{q.lower()}_finish"]]
+    # P50 <= P80 <= P95 per project (ISO dates compare as strings)
+    assert all(
+        a <= b <= c
+        for a, b, c in zip(by_name["P50"].x, by_name["P80"].x, by_name["P95"].x, strict=True)
+    )
+    assert list(by_name["deadline"].x) == [
+        None if p.project_by_id[n].deadline is None else p.project_by_id[n].deadline.isoformat()
+        for n in names
+    ]
+    frame = project_frame(p, plan).set_index("project")
+    assert list(by_name["planned"].x) == [frame.loc[n, "finish"].date().isoformat() for n in names]
+    # riskiest at the top: plotly draws categories bottom-up
+    assert list(fig.layout.yaxis.categoryarray) == names[::-1]
+    assert fig.layout.xaxis.title.text == "P(on time)" and fig.layout.xaxis.tickformat == ".0%"
+    assert fig.layout.xaxis2.title.text == "finish date" and fig.layout.xaxis2.type == "date"
+    assert "300 runs" in fig.layout.title.text

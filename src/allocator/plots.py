@@ -22,6 +22,8 @@ from the tables of :mod:`allocator.frames`:
 * :func:`progress` -- the solver's objective and bound over time, one panel per objective term
   in planner units, bounds held until a later report raises them, each panel saying its final
   figures (record them with :class:`ProgressRecorder`, passed as ``SolveParams(on_progress=...)``).
+* :func:`risk` -- schedule risk per project from :func:`allocator.risk.simulate`: P(on time) as
+  bars beside its P50/P80/P95 finish, planned finish and deadline on a date axis.
 
 **Saving** (:func:`save`): ``.html`` always works (a self-contained page, plotly.js inlined, so
 it opens offline). Static images (``.png``, ``.svg``, ``.pdf``, ``.jpeg``) are tried, in order:
@@ -76,6 +78,7 @@ from allocator.frames import (
     demand_capacity_frame,
     utilization_frame,
 )
+from allocator.risk import RiskResult
 from allocator.terms_text import term_label
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,7 @@ __all__ = [
     "demand_capacity",
     "gantt",
     "progress",
+    "risk",
     "save",
     "utilization_heatmap",
 ]
@@ -629,6 +633,120 @@ def progress(source: ProgressRecorder | pd.DataFrame, *, title: str | None = Non
     fig.update_layout(
         title=title or "solver progress: value and bound of each objective term",
         height=max(300, 200 * len(terms) + 80),
+    )
+    return fig
+
+
+def risk(result: RiskResult, portfolio: Portfolio, *, title: str | None = None) -> go.Figure:
+    """Schedule risk per project (:func:`allocator.risk.simulate`), the least likely on time at
+    the top: left, ``P(on time)`` as bars (0-100 %, each saying its share; a project without
+    any deadline has no bar); right, on a date axis, its ``P50``, ``P80`` and ``P95`` finish
+    (markers on a line from P50 to P95, ``P50-P95``), its ``planned`` finish (the plan's last
+    task) and its ``deadline`` (red). Traces carry the project ids as ``y``."""
+    df = result.projects_frame()
+    tasks = result.tasks_frame()
+    planned = tasks.groupby("project")["planned_finish"].max()
+    names = [str(p) for p in df["project"]]
+    deadlines = [portfolio.project_by_id[p].deadline for p in names]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        column_widths=[0.35, 0.65],
+        horizontal_spacing=0.03,
+        subplot_titles=["P(on time)", "finish: P50, P80, P95 against the deadline"],
+    )
+    p_on = df["p_on_time"].to_numpy(dtype=float)
+    fig.add_trace(
+        go.Bar(
+            name="P(on time)",
+            orientation="h",
+            y=names,
+            x=[None if math.isnan(v) else v for v in p_on],
+            text=["no deadline" if math.isnan(v) else f"{v:.0%}" for v in p_on],
+            # a short bar's share is said beside it (a 0 % bar has no inside)
+            textposition=["inside" if v >= 0.15 else "outside" for v in p_on],
+            cliponaxis=False,
+            marker_color=PALETTE[0],
+            hovertemplate="%{y}: P(on time) %{x:.1%}<extra></extra>",
+            showlegend=False,
+        ),
+        row=1,
+        col=1,
+    )
+
+    def day(v: Any) -> str | None:
+        return None if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
+
+    p50, p95 = [day(v) for v in df["p50_finish"]], [day(v) for v in df["p95_finish"]]
+    line_x: list[str | None] = []
+    line_y: list[str | None] = []
+    for name, a, b in zip(names, p50, p95, strict=True):  # one segment per project
+        line_x += [a, b, None]
+        line_y += [name, name, None]
+    fig.add_trace(
+        go.Scatter(
+            name="P50-P95",
+            x=line_x,
+            y=line_y,
+            mode="lines",
+            line=dict(color="#7f7f7f", width=6),
+            opacity=0.4,
+            hoverinfo="skip",
+        ),
+        row=1,
+        col=2,
+    )
+    marks = (
+        ("P50", "circle", "#1f77b4"),
+        ("P80", "diamond", "#9467bd"),
+        ("P95", "square", "#8c564b"),
+    )
+    for label, symbol, colour in marks:
+        fig.add_trace(
+            go.Scatter(
+                name=label,
+                x=[day(v) for v in df[f"{label.lower()}_finish"]],
+                y=names,
+                mode="markers",
+                marker=dict(symbol=symbol, size=10, color=colour),
+                hovertemplate=f"%{{y}}: {label} finish %{{x|%d %b %Y}}<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
+    fig.add_trace(
+        go.Scatter(
+            name="planned",
+            x=[day(planned.get(p)) for p in names],
+            y=names,
+            mode="markers",
+            marker=dict(symbol="x-thin", size=10, line=dict(width=2, color="black")),
+            hovertemplate="%{y}: planned finish %{x|%d %b %Y}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.add_trace(
+        go.Scatter(
+            name="deadline",
+            x=[None if d is None else d.isoformat() for d in deadlines],
+            y=names,
+            mode="markers",
+            marker=dict(symbol="line-ns", size=22, line=dict(width=3, color=LATE_COLOR)),
+            hovertemplate="%{y}: deadline %{x|%d %b %Y}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_xaxes(title_text="P(on time)", range=[0, 1], tickformat=".0%", row=1, col=1)
+    fig.update_xaxes(title_text="finish date", type="date", row=1, col=2)
+    fig.update_yaxes(
+        title_text="project", categoryorder="array", categoryarray=names[::-1], row=1, col=1
+    )
+    fig.update_layout(
+        title=title or f"schedule risk per project ({result.runs:,} runs)",
+        height=max(320, 40 * len(names) + 180),
     )
     return fig
 

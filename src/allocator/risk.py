@@ -46,12 +46,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from allocator.domain import Plan, Portfolio, Task
 from allocator.timeline import Timeline, availability
+
+if TYPE_CHECKING:  # the frames import pandas when called: the simulation needs numpy only
+    import pandas as pd
 
 __all__ = [
     "DEFAULT_SPREAD",
@@ -285,6 +288,60 @@ class RiskResult:
             "projects": {k: dict(v) for k, v in self.projects.items()},
             "tasks": {k: dict(v) for k, v in self.tasks.items()},
         }
+
+    def projects_frame(self) -> pd.DataFrame:
+        """One row per project, the least likely on time first (projects without a deadline
+        last, stable): ``project``, ``tasks`` (simulated), ``p_on_time`` (float, NaN without a
+        deadline), ``p50_finish``, ``p80_finish``, ``p95_finish`` (datetime64, NaT when that
+        share of the runs never finishes) and ``drivers`` (``task (share of late runs)``, most
+        often on the late chain first). pandas is imported here, not with the module."""
+        import pandas as pd
+
+        rows = [
+            {
+                "project": pid,
+                "tasks": int(v.get("tasks", 0)),
+                "p_on_time": v["p_on_time"],
+                **{f"p{q}_finish": v[f"p{q}_finish"] for q in PERCENTILES},
+                "drivers": ", ".join(
+                    f"{d['task']} ({d['share_of_late_runs']:.0%})" for d in v.get("drivers", [])
+                ),
+            }
+            for pid, v in self.projects.items()
+        ]
+        df = _frame(pd, rows, ["project", "tasks", "p_on_time", *_FINISHES, "drivers"])
+        df["tasks"] = df["tasks"].astype("int64")
+        df["drivers"] = df["drivers"].astype("string")
+        return df.sort_values("p_on_time", kind="stable", na_position="last").reset_index(drop=True)
+
+    def tasks_frame(self) -> pd.DataFrame:
+        """One row per simulated task, the most critical first (stable: plan start order
+        within a tie): ``task``, ``project``, ``planned_finish``, ``p_on_time`` (NaN without
+        a deadline), ``p50_finish``, ``p80_finish``, ``p95_finish`` (dates as datetime64) and
+        ``criticality``."""
+        import pandas as pd
+
+        rows = [{"task": tid, **v} for tid, v in self.tasks.items()]
+        cols = ["task", "project", "planned_finish", "p_on_time", *_FINISHES, "criticality"]
+        df = _frame(pd, rows, cols)
+        df["planned_finish"] = pd.to_datetime(df["planned_finish"]).astype("datetime64[ns]")
+        df["criticality"] = df["criticality"].astype(float)
+        df["project"] = df["project"].astype("string")
+        return df.sort_values("criticality", ascending=False, kind="stable").reset_index(drop=True)
+
+
+_FINISHES = [f"p{q}_finish" for q in PERCENTILES]
+
+
+def _frame(pandas: Any, rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """Rows as a frame of ``columns``: the first a string id, ``p_on_time`` float (NaN for
+    None), the finish percentiles datetime64 (NaT for None)."""
+    df = pandas.DataFrame(rows, columns=columns)
+    df[columns[0]] = df[columns[0]].astype("string")
+    df["p_on_time"] = pandas.to_numeric(df["p_on_time"], errors="raise").astype(float)
+    for c in _FINISHES:
+        df[c] = pandas.to_datetime(df[c]).astype("datetime64[ns]")  # as allocator.frames' dates
+    return df
 
 
 def retime(model: RiskModel, durations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -517,6 +517,13 @@ def blocks() -> list[Block]:
             "table",
             lambda: __import__("benchmarks.risk", fromlist=["table"]).table(read("risk")),
         ),
+        Block(
+            "profile_stages",
+            "section",
+            lambda: __import__("benchmarks.profile_stages", fromlist=["section"]).section(
+                read("profile_stages")
+            ),
+        ),
     ]
     return out
 

@@ -124,7 +124,10 @@ def test_time_indexed_bound_sees_a_chain_that_does_not_fit() -> None:
     for bucket in (1, 2, 5, 20):
         found = time_indexed_bound(inst, bucket_days=bucket)
         assert found is not None and 4_790 <= found.undelivered <= 4_800
-    assert undelivered_lower_bound(inst) == time_indexed_bound(inst).undelivered  # type: ignore[union-attr]
+    lps = undelivered_lower_bound(inst, assignment=False)
+    assert lps == time_indexed_bound(inst).undelivered  # type: ignore[union-attr]
+    # the integer assignment relaxation sees it whole: b never fits after a
+    assert undelivered_lower_bound(inst) == 4_800
 
 
 def test_time_indexed_bound_sees_a_predecessor_held_up_by_capacity() -> None:
@@ -204,7 +207,7 @@ def test_lp_bound_sees_a_capacity_shortage() -> None:
             ],
         )
     )
-    bound = undelivered_lower_bound(compile_instance(p))
+    bound = undelivered_lower_bound(compile_instance(p), assignment=False)  # the LPs
     assert bound is not None and 79 * 100 <= bound <= 80 * 100
 
 
@@ -218,3 +221,44 @@ def test_makespan_bound_is_below_the_planted_plan(seed: int, people: int, tasks:
     data, planted = _planted(seed, people, tasks)
     portfolio = load_portfolio(data)
     assert makespan_lower_bound(compile_instance(portfolio)) <= planted
+
+
+def test_assignment_bound_sees_a_task_delivered_whole() -> None:
+    # one person, 20 working days, two 15-day tasks (120 h each): the LPs deliver 20 of the 30
+    # days (80 h short), but a task is delivered whole, by one person: only one of them fits,
+    # so every plan leaves 120 h (12,000 units) out, and the integer relaxation proves exactly
+    # that; undelivered_lower_bound takes the larger
+    from allocator import load_portfolio
+    from solver_models.assignment_bound import assignment_bound
+    from tests.conftest import portfolio_dict
+
+    p = load_portfolio(
+        portfolio_dict(
+            [{"id": "ann", "skills": {"py": 3}}],
+            [
+                {"id": "a", "skill": "py", "effort_hours": 120},
+                {"id": "b", "skill": "py", "effort_hours": 120},
+            ],
+        )
+    )
+    inst = compile_instance(p)
+    assert assignment_bound(inst) == 12_000
+    lp = capacity_lp_bound(inst)
+    assert lp is not None and lp < 8_000
+    assert undelivered_lower_bound(inst) == 12_000
+    plan = solve(p, SolveParams(time_limit=5, workers=1)).plan
+    assert evaluate(p, plan).undelivered == 12_000
+
+
+def test_assignment_bound_skips_large_portfolios() -> None:
+    from solver_models import assignment_bound as ab
+
+    inst = compile_instance(generate(30, 20, seed=1))
+    pairs = sum(len(t.candidates) for t in inst.tasks if t.possible)
+    assert pairs > 0
+    old = ab.MAX_PAIRS
+    try:
+        ab.MAX_PAIRS = pairs - 1
+        assert ab.assignment_bound(inst, time_limit=1) is None
+    finally:
+        ab.MAX_PAIRS = old

@@ -423,3 +423,29 @@ def test_the_trap_is_one() -> None:
     assert best.status == "optimal"
     assert best.objective is not None and best.objective["undelivered_work_hours"] == 0
     _assert_truthful(data, greedy_only=True)
+
+
+@given(tiny_portfolios("portfolio"))
+@settings(max_examples=40, **SETTINGS)  # type: ignore[arg-type]
+def test_assignment_bound_is_below_every_valid_plan(data: dict[str, Any]) -> None:
+    """The integer assignment relaxation (``solver_models.assignment_bound``, issue 15) bounds
+    the undelivered work of every valid plan, whatever pins it drops (it ignores pins), and is
+    the best of the engine's first-term bounds when combined (``undelivered_lower_bound``)."""
+    from allocator.pipeline import compile_for
+    from solver_models.assignment_bound import assignment_bound
+    from solver_models.bounds import undelivered_lower_bound
+
+    try:
+        p = load_portfolio(data)
+    except PortfolioError:
+        assume(False)
+        return
+    least = min(key[1] for key in truth(p).keys)  # over every valid plan
+    inst = compile_for(p)
+    const = inst.impossible_units()
+    found = assignment_bound(inst, time_limit=10)
+    assert found is not None  # tiny: CP-SAT proves the relaxation's optimum at once
+    assert found + const <= least, (found, const, least)
+    combined = undelivered_lower_bound(inst, time_limit=10)
+    assert combined is not None and combined >= found
+    assert combined + const <= least

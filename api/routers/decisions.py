@@ -37,7 +37,8 @@ from allocator_api.errors import ApiError, ErrorDetail, error_responses, not_fou
 from allocator_api.idempotency import IdempotencyDep
 from allocator_api.job_kinds import what_if_budget
 from allocator_api.models import PlanRow
-from allocator_api.repository import QueueFull, latest_final_plan
+from allocator_api.repository import latest_final_plan
+from allocator_api.routers.portfolios import queue_job
 from allocator_api.schemas import DecisionJobOut, RecommendIn, RiskIn, ScenariosIn
 from allocator_api.service import capped, stored_portfolio
 from allocator_api.settings import Settings
@@ -92,25 +93,17 @@ def _queue(
     response: Response,
     idem: IdempotencyDep,
 ) -> DecisionJobOut:
-    try:
-        job = jobs.enqueue(
-            portfolio_id,
-            kind=kind,
-            input=job_input,
-            time_limit=time_limit,
-            workers=workers,
-            max_queued=settings.max_queued_jobs,
-            max_per_tenant=settings.max_jobs_per_tenant,
-        )
-    except QueueFull as exc:
-        raise ApiError(
-            429,
-            "too_many_jobs",
-            exc.reason,
-            headers={"Retry-After": str(settings.retry_after_seconds)},
-        ) from None
-    runner.notify()
-    response.headers["Location"] = location = f"/v1/jobs/{job.id}"
+    job, location = queue_job(
+        jobs,
+        runner,
+        settings,
+        response,
+        portfolio_id,
+        kind=kind,
+        input=job_input,
+        time_limit=time_limit,
+        workers=workers,
+    )
     created = DecisionJobOut(
         job_id=job.id,
         status=job.status,

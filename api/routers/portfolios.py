@@ -19,7 +19,8 @@ from allocator_api.deps import (
 )
 from allocator_api.errors import ApiError, error_responses, issues_as_details, not_found
 from allocator_api.idempotency import IdempotencyDep
-from allocator_api.repository import Portfolios, QueueFull
+from allocator_api.models import JobRow
+from allocator_api.repository import Jobs, Portfolios, QueueFull
 from allocator_api.schemas import (
     CheckOut,
     JobCreatedOut,
@@ -41,6 +42,7 @@ from allocator_api.service import (
     stored_portfolio,
 )
 from allocator_api.settings import Settings
+from allocator_api.worker import JobRunner
 
 router = APIRouter(prefix="/v1/portfolios", tags=["portfolios"])
 
@@ -154,6 +156,43 @@ def delete_portfolio(portfolio_id: str, _: Planner, portfolios: PortfoliosDep) -
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+def queue_job(
+    jobs: Jobs,
+    runner: JobRunner,
+    settings: Settings,
+    response: Response,
+    portfolio_id: str,
+    *,
+    kind: str = "solve",
+    input: dict[str, Any] | None = None,
+    time_limit: float,
+    workers: int,
+) -> tuple[JobRow, str]:
+    """The routes' one way to queue a job of any kind: ``Jobs.enqueue`` under the service's
+    queue limits (429 + ``Retry-After`` when full), a worker woken, the ``Location`` header
+    set. The job and its location."""
+    try:
+        job = jobs.enqueue(
+            portfolio_id,
+            kind=kind,
+            input=input,
+            time_limit=time_limit,
+            workers=workers,
+            max_queued=settings.max_queued_jobs,
+            max_per_tenant=settings.max_jobs_per_tenant,
+        )
+    except QueueFull as exc:
+        raise ApiError(
+            429,
+            "too_many_jobs",
+            exc.reason,
+            headers={"Retry-After": str(settings.retry_after_seconds)},
+        ) from None
+    runner.notify()
+    response.headers["Location"] = location = f"/v1/jobs/{job.id}"
+    return job, location
+
+
 @router.post(
     "/{portfolio_id}/solve",
     operation_id="solve_portfolio",
@@ -178,23 +217,9 @@ def solve_portfolio(
     params = params or SolveIn()
     time_limit = capped(params.time_limit, settings.default_time_limit, settings.max_time_limit)
     workers = int(capped(params.workers, settings.default_workers, settings.max_workers))
-    try:
-        job = jobs.enqueue(
-            portfolio_id,
-            time_limit=time_limit,
-            workers=workers,
-            max_queued=settings.max_queued_jobs,
-            max_per_tenant=settings.max_jobs_per_tenant,
-        )
-    except QueueFull as exc:
-        raise ApiError(
-            429,
-            "too_many_jobs",
-            exc.reason,
-            headers={"Retry-After": str(settings.retry_after_seconds)},
-        ) from None
-    runner.notify()
-    response.headers["Location"] = location = f"/v1/jobs/{job.id}"
+    job, location = queue_job(
+        jobs, runner, settings, response, portfolio_id, time_limit=time_limit, workers=workers
+    )
     created = JobCreatedOut(
         job_id=job.id, status=job.status, time_limit=time_limit, workers=workers
     )

@@ -31,8 +31,8 @@ from allocator_api.deps import (
 from allocator_api.errors import ApiError, ErrorDetail, error_responses, not_found
 from allocator_api.idempotency import IdempotencyDep
 from allocator_api.nightly import UpdateError, apply_updates
-from allocator_api.repository import QueueFull, latest_final_plan, plan_body_of
-from allocator_api.routers.portfolios import save_replacement
+from allocator_api.repository import latest_final_plan, plan_body_of
+from allocator_api.routers.portfolios import queue_job, save_replacement
 from allocator_api.schemas import JobCreatedOut, PortfolioSavedOut
 from allocator_api.service import capped, stored_portfolio
 
@@ -164,25 +164,17 @@ def rebalance_portfolio(
         "churn_budget": params.churn_budget,
         "stability": params.stability,
     }
-    try:
-        job = jobs.enqueue(
-            portfolio_id,
-            kind="rebalance",
-            input=job_input,
-            time_limit=time_limit,
-            workers=workers,
-            max_queued=settings.max_queued_jobs,
-            max_per_tenant=settings.max_jobs_per_tenant,
-        )
-    except QueueFull as exc:
-        raise ApiError(
-            429,
-            "too_many_jobs",
-            exc.reason,
-            headers={"Retry-After": str(settings.retry_after_seconds)},
-        ) from None
-    runner.notify()
-    response.headers["Location"] = location = f"/v1/jobs/{job.id}"
+    job, location = queue_job(
+        jobs,
+        runner,
+        settings,
+        response,
+        portfolio_id,
+        kind="rebalance",
+        input=job_input,
+        time_limit=time_limit,
+        workers=workers,
+    )
     created = JobCreatedOut(
         job_id=job.id, status=job.status, time_limit=time_limit, workers=workers
     )

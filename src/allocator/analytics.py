@@ -45,6 +45,7 @@ __all__ = [
     "kpi_frames",
     "kpi_summary",
     "late_frame",
+    "period_sums",
     "place_hours",
     "project_frame",
     "shortage_frame",
@@ -355,15 +356,7 @@ def utilization_frame(portfolio: Portfolio, plan: Plan, freq: str = "W") -> pd.D
     days = PlanView(portfolio, plan)
     hours, _ = days.load()
     cap = np.array([days.capacity_hours[p.id] for p in portfolio.people]).reshape(hours.shape)
-    periods = days.periods(freq)
-    uniq = pd.DatetimeIndex(periods.unique())
-    col = uniq.get_indexer(periods)
-    h = np.zeros((len(portfolio.people), len(uniq)))
-    c = np.zeros_like(h)
-    for k in range(len(uniq)):
-        sel = col == k
-        h[:, k] = hours[:, sel].sum(axis=1)
-        c[:, k] = cap[:, sel].sum(axis=1)
+    uniq, (h, c) = period_sums(days.periods(freq), hours, cap)
     ids = [p.id for p in portfolio.people]
     out = pd.DataFrame(
         {
@@ -552,6 +545,22 @@ def _skill_kpis(
     )
 
 
+def period_sums(
+    periods: pd.Index, *matrices: np.ndarray
+) -> tuple[pd.DatetimeIndex, list[np.ndarray]]:
+    """The distinct periods (in calendar order, as :meth:`PlanView.periods` gives them per
+    working day) and each ``rows x days`` matrix with its day columns summed per period."""
+    uniq = pd.DatetimeIndex(periods.unique())
+    col = uniq.get_indexer(periods)
+    sums = []
+    for m in matrices:
+        out = np.zeros((m.shape[0], len(uniq)))
+        for k in range(len(uniq)):
+            out[:, k] = m[:, col == k].sum(axis=1)
+        sums.append(out)
+    return uniq, sums
+
+
 def _week_kpis(portfolio: Portfolio, days: PlanView, freq: str) -> pd.DataFrame:
     hours, cost = days.load()
     cap = sum((days.capacity_hours[p.id] for p in portfolio.people), np.zeros(days.n))
@@ -635,17 +644,7 @@ def demand_capacity_frame(
         for s, work in _place_hours(portfolio, task):
             unplanned[pos[s], lo:hi] += work / (hi - lo)
     cap = _skill_capacity(portfolio, days, skills)
-    periods = days.periods(freq)
-    uniq = pd.DatetimeIndex(periods.unique())
-    col = uniq.get_indexer(periods)
-
-    def by_period(m: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(skills), len(uniq)))
-        for k in range(len(uniq)):
-            out[:, k] = m[:, col == k].sum(axis=1)
-        return out
-
-    p, u, c = by_period(planned), by_period(unplanned), by_period(cap)
+    uniq, (p, u, c) = period_sums(days.periods(freq), planned, unplanned, cap)
     demand = p + u
     load = np.full_like(demand, np.nan)
     np.divide(demand, c, out=load, where=c > 0)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocator.analytics import PlanView, place_hours
+from allocator.analytics import PlanView, period_sums, place_hours
 from allocator.domain import WEEKDAYS, Plan, Portfolio, Task
 
 __all__ = ["bus_factor_frame", "skill_level_frame"]
@@ -110,17 +110,7 @@ def skill_level_frame(
             if person.level(s) >= lv:
                 cap[row] += view.capacity_hours[person.id]
                 people[row] += 1
-    periods = view.periods(freq)
-    uniq = pd.DatetimeIndex(periods.unique())
-    col = uniq.get_indexer(periods)
-
-    def by_period(m: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(keys), len(uniq)))
-        for k in range(len(uniq)):
-            out[:, k] = m[:, col == k].sum(axis=1)
-        return out
-
-    p, u, c = by_period(planned), by_period(unplanned), by_period(cap)
+    uniq, (p, u, c) = period_sums(view.periods(freq), planned, unplanned, cap)
     demand = p + u
     load = np.full_like(demand, np.nan)
     np.divide(demand, c, out=load, where=c > 0)

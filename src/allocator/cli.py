@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from allocator.contract import dump_plan, dump_portfolio, load_plan, load_portfolio, read_portfolio
+from allocator.domain import Portfolio
 from allocator.errors import InputError, Issue
 from allocator.terms_text import TERM_TEXT, format_number, headline_terms
 from allocator.validation import validate
@@ -193,13 +194,11 @@ def _add_rebalance_commands(sub: SubParsers) -> None:
 
 def cmd_rebalance(args: argparse.Namespace) -> int:
     from allocator.checker import check
-    from allocator.domain import Portfolio
     from allocator.engine import SolveParams
     from allocator.history import settle_history
     from allocator.rebalance import rebalance, rebalance_tradeoff
 
     portfolio = load_input(args.portfolio)
-    assert isinstance(portfolio, Portfolio)
     previous = load_plan(args.previous)
     params = SolveParams(time_limit=args.time_limit, workers=args.workers, seed=0)
     if args.tradeoff:
@@ -263,7 +262,6 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from allocator.diff import diff_plans
-    from allocator.domain import Portfolio
 
     old, new = load_plan(args.old), load_plan(args.new)
     portfolio = load_input(args.portfolio) if args.portfolio else None
@@ -273,7 +271,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if portfolio is None:
         print("error: diff needs --portfolio (the new plan's portfolio)", file=sys.stderr)
         return EXIT_INPUT
-    assert isinstance(portfolio, Portfolio)
     assert old_portfolio is None or isinstance(old_portfolio, Portfolio)
     changes = diff_plans(portfolio, old, new, old_portfolio)
     if args.json:
@@ -299,19 +296,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 
 
-def load_input(path: str) -> object:
+def load_input(path: str) -> Portfolio:
     """The portfolio at ``path``: ``example``, a JSON file, a folder of CSV files or an Excel
     workbook (:func:`allocator.files.portfolio_from_files`; errors name the table, row and
     column)."""
-    from allocator.domain import Portfolio
-
     if path != "example" and (Path(path).is_dir() or path.lower().endswith(WORKBOOK_SUFFIXES)):
         from allocator.files import portfolio_from_files
 
-        tables: Portfolio = portfolio_from_files(path)
-        return tables
-    portfolio: Portfolio = load_portfolio(example_path() if path == "example" else path)
-    return portfolio
+        return portfolio_from_files(path)
+    return load_portfolio(example_path() if path == "example" else path)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -345,10 +338,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _validate_tables(path: str) -> int:
     """``validate`` of a folder of CSVs or a workbook: read (every table error at once, exit 2
     through :func:`main`), then the portfolio's own validation."""
-    from allocator.domain import Portfolio
-
     portfolio = load_input(path)
-    assert isinstance(portfolio, Portfolio)
     report = validate(portfolio)
     _print_issues(list(report.errors) + list(report.warnings))
     if report.errors:
@@ -547,11 +537,9 @@ def _solve_to(
     far, which is written and checked as usual, exit code 0 when valid); a second one aborts
     (exit code 1, no plan written)."""
     from allocator.checker import check
-    from allocator.domain import Portfolio
     from allocator.engine import Result, SolveParams, solve
 
     portfolio = load_input(portfolio_path)
-    assert isinstance(portfolio, Portfolio)
     view = None if quiet else _ProgressView(sys.stderr, time_limit, tty=sys.stderr.isatty())
     stop = threading.Event()
     params = SolveParams(
@@ -620,10 +608,8 @@ def _solve_to(
 
 def cmd_check(args: argparse.Namespace) -> int:
     from allocator.checker import check
-    from allocator.domain import Portfolio
 
     portfolio = load_input(args.portfolio)
-    assert isinstance(portfolio, Portfolio)
     plan = load_plan(args.plan)
     report = check(portfolio, plan)
     if args.json:

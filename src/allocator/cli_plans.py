@@ -46,7 +46,6 @@ def add_report_commands(sub: SubParsers) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from allocator.domain import Portfolio
     from allocator.report import ChromiumMissing, find_chromium, report_html, write_pdf
 
     if args.pdf and find_chromium() is None:  # before any work: the user asked for a PDF
@@ -57,7 +56,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
         return EXIT_INPUT
     portfolio = load_input(args.portfolio)
-    assert isinstance(portfolio, Portfolio)
     plan = load_plan(args.plan)
     page = report_html(portfolio, plan, title=args.title)
     out = Path(args.output)
@@ -75,11 +73,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from allocator.domain import Portfolio
     from allocator.export import export_workbook
 
     portfolio = load_input(args.portfolio)
-    assert isinstance(portfolio, Portfolio)
     plan = load_plan(args.plan)
     try:
         out = export_workbook(portfolio, plan, args.output)
@@ -135,11 +131,9 @@ def add_decision_commands(sub: SubParsers) -> None:
 
 
 def cmd_risk(args: argparse.Namespace) -> int:
-    from allocator.domain import Portfolio
     from allocator.risk import DEFAULT_SPREAD, simulate
 
     portfolio = load_input(args.portfolio)
-    assert isinstance(portfolio, Portfolio)
     plan = load_plan(args.plan)
     spread = DEFAULT_SPREAD if args.default_spread is None else args.default_spread
     try:
@@ -174,11 +168,9 @@ def cmd_risk(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from allocator.domain import Portfolio
     from allocator.drivers import UnknownTarget, explain
 
     portfolio = load_input(args.portfolio)
-    assert isinstance(portfolio, Portfolio)
     plan = load_plan(args.plan)
     try:
         e = explain(portfolio, plan, args.target)
@@ -190,11 +182,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_skills(args: argparse.Namespace) -> int:
-    from allocator.domain import Portfolio
     from allocator.skills import bus_factor_frame, skill_level_frame
 
     portfolio = load_input(args.portfolio)
-    assert isinstance(portfolio, Portfolio)
     plan = load_plan(args.plan) if args.plan else None
     levels = skill_level_frame(portfolio, plan)
     bus = bus_factor_frame(portfolio, plan)
@@ -285,11 +275,9 @@ def _whatif_settings(args: argparse.Namespace) -> object:
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
-    from allocator.domain import Portfolio
     from allocator.scenarios import SolveSettings, load_scenario, run_scenarios
 
     portfolio = load_input(args.portfolio)
-    assert isinstance(portfolio, Portfolio)
     base = load_plan(args.plan)
     settings = _whatif_settings(args)
     assert isinstance(settings, SolveSettings)
@@ -304,12 +292,10 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from allocator.domain import Portfolio
     from allocator.recommend import recommend, write_recommendations
     from allocator.scenarios import SolveSettings
 
     portfolio = load_input(args.portfolio)
-    assert isinstance(portfolio, Portfolio)
     plan = load_plan(args.plan)
     settings = _whatif_settings(args)
     assert isinstance(settings, SolveSettings)

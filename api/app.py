@@ -48,6 +48,7 @@ from allocator_api.routers import (
     solve,
 )
 from allocator_api.settings import Settings, get_settings
+from allocator_api.supervisor import SPARES
 from allocator_api.worker import JobRunner
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # the children of jobs and of POST /v1/solve (with or without the job workers)
+        SPARES.nice = settings.job_nice
         if settings.migrate_on_startup:
             await run_in_threadpool(db.migrate)
         if settings.run_workers:
@@ -123,7 +126,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.runner = runner
     app.state.sync_slots = threading.BoundedSemaphore(settings.sync_slots)
-    app.dependency_overrides[get_settings] = lambda: settings
 
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

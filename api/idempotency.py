@@ -12,16 +12,17 @@ A client that retries a POST (a timeout, a dropped connection) sends the same
   ``idempotency_secret_withheld`` naming the key that was made (nothing is made twice).
 
 Keys are per tenant; a request that failed (any error answer) forgets its key, so a retry runs
-it again. The claim and the created resource are two commits: if the process dies between
-them, a retry after :data:`STALE_CLAIM_SECONDS` runs the request again (the one window where a
-retry may create twice).
+it again. The claim is committed first (a concurrent retry sees it: 409); the created resource
+and the answer are then committed together (the route writes with ``commit=idem.commits``,
+:meth:`Idempotent.answer` commits both), so a process that dies in between has created nothing
+and left an unanswered claim, which a retry takes over after :data:`STALE_CLAIM_SECONDS`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
@@ -84,6 +85,21 @@ class Idempotent:
         self._keys = keys
         self._key = key
         self.finished = False
+        self._after: list[Callable[[], None]] = []
+
+    @property
+    def commits(self) -> bool:
+        """Whether the route's repository commits its write itself (no key); with a key, the
+        write is committed by :meth:`answer`, with the answer."""
+        return self._keys is None or self._key is None
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the created resource is committed: now without a key, after
+        :meth:`answer` with one (e.g. wake a job worker only when the job can be claimed)."""
+        if self.commits:
+            action()
+        else:
+            self._after.append(action)
 
     def answer(
         self, model: M, status_code: int, location: str | None = None, secret: str | None = None
@@ -98,6 +114,8 @@ class Idempotent:
                 response["secret_withheld"] = secret
             self._keys.finish(self._key, status_code, response)
         self.finished = True
+        for action in self._after:
+            action()
         return model
 
 

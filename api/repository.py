@@ -7,20 +7,22 @@ file; each class is small.
 
 Routes use the tenant-scoped repositories (``Portfolios``, ``Plans``, ``Jobs``, ``Keys``);
 the solve workers use :class:`JobStore`, which works across tenants and opens one short
-transaction per call. Each write commits before returning.
+transaction per call. Each write commits before returning, except a create given
+``commit=False`` (with an ``Idempotency-Key``: the key's answer commits it, in the same commit).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from allocator.objective import MAKESPAN_TERMS, PORTFOLIO_TERMS
 from allocator_api.models import (
@@ -135,6 +137,15 @@ def _ordered(d: dict[str, Any], head: Sequence[str], tail: Sequence[str] = ()) -
     return first | middle | last
 
 
+def _commit_or_flush(session: Session, commit: bool) -> None:
+    """Commit, or only send the pending writes (the caller commits them with more: an
+    idempotency key's answer, ``allocator_api.idempotency``)."""
+    if commit:
+        session.commit()
+    else:
+        session.flush()
+
+
 def plan_body_of(row: PlanRow) -> dict[str, Any]:
     """A stored plan's contract JSON as the library writes it: keys in its order, objective and
     bound terms in priority order (``jsonb`` reorders keys)."""
@@ -244,8 +255,11 @@ class Keys:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def create(self, tenant: str, role: Role, name: str | None = None) -> tuple[ApiKeyRow, str]:
-        """A new key; returns its row and the token (shown once, stored only hashed)."""
+    def create(
+        self, tenant: str, role: Role, name: str | None = None, *, commit: bool = True
+    ) -> tuple[ApiKeyRow, str]:
+        """A new key; returns its row and the token (shown once, stored only hashed).
+        ``commit=False``: written in the session's transaction, committed by the caller."""
         token = new_token()
         row = ApiKeyRow(
             id=new_id(),
@@ -257,7 +271,7 @@ class Keys:
             created_at=utcnow(),
         )
         self.session.add(row)
-        self.session.commit()
+        _commit_or_flush(self.session, commit)
         return row, token
 
     def authenticate(self, token: str) -> Principal | None:
@@ -300,7 +314,9 @@ class Portfolios:
         self.session = session
         self.tenant = tenant
 
-    def create(self, doc: PortfolioDoc) -> PortfolioRow:
+    def create(self, doc: PortfolioDoc, *, commit: bool = True) -> PortfolioRow:
+        """A new portfolio (``commit=False``: in the session's transaction, committed by the
+        caller)."""
         now = utcnow()
         row = PortfolioRow(
             id=new_id(),
@@ -314,7 +330,7 @@ class Portfolios:
             updated_at=now,
         )
         self.session.add(row)
-        self.session.commit()
+        _commit_or_flush(self.session, commit)
         return row
 
     def get(self, portfolio_id: str) -> PortfolioRow | None:
@@ -330,10 +346,14 @@ class Portfolios:
         return bool(self.session.scalar(stmt))
 
     def page(self, limit: int, offset: int) -> tuple[list[PortfolioRow], int]:
+        """A page of the tenant's portfolios, newest first, and their total; the rows without
+        their bodies (a list shows summaries: reading and decoding 20 bodies cost more than
+        the rest of the request; ``row.body`` would load it)."""
         where = PortfolioRow.tenant == self.tenant
         total = self.session.scalar(select(func.count()).select_from(PortfolioRow).where(where))
         stmt = (
             select(PortfolioRow)
+            .options(defer(PortfolioRow.body))
             .where(where)
             .order_by(PortfolioRow.created_at.desc(), PortfolioRow.id)
             .limit(limit)
@@ -415,6 +435,7 @@ class Jobs:
         workers: int,
         max_queued: int,
         max_per_tenant: int,
+        commit: bool = True,
     ) -> JobRow:
         """THE job creation: a new queued job of ``kind`` with its ``input`` (JSON), run by the
         job runner (``allocator_api.worker``) like every other. Raises
@@ -422,7 +443,8 @@ class Jobs:
         limit is reached.
 
         The limits are counted before the insert, so concurrent requests may pass them by a
-        few jobs: they protect the server, they are not quotas to the unit.
+        few jobs: they protect the server, they are not quotas to the unit. ``commit=False``:
+        the job is written in the session's transaction and committed by the caller.
         """
         if kind not in JOB_KINDS:
             raise UnknownJobKind(f"unknown job kind {kind!r} (known: {', '.join(JOB_KINDS)})")
@@ -459,7 +481,7 @@ class Jobs:
             created_at=utcnow(),
         )
         self.session.add(row)
-        self.session.commit()
+        _commit_or_flush(self.session, commit)
         return row
 
     def get(self, job_id: str) -> JobRow | None:
@@ -517,6 +539,31 @@ def _progress_columns(progress: ProgressValues | None) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _next_queued_job() -> Select[str]:
+    """The fair claim's query (:meth:`JobStore.claim`), built once: idle workers run it every
+    ``poll_interval``, and building it (an alias, two subqueries) cost more than running it."""
+    other = JobRow.__table__.alias("other")
+    running = (
+        select(func.count())
+        .select_from(other)
+        .where(other.c.tenant == JobRow.tenant, other.c.status == "running")
+        .scalar_subquery()
+    )
+    served = (
+        select(func.max(other.c.started_at))
+        .where(other.c.tenant == JobRow.tenant)
+        .scalar_subquery()
+    )
+    return (
+        select(JobRow.id)
+        .where(JobRow.status == "queued")
+        .order_by(running, served.asc().nulls_first(), JobRow.created_at, JobRow.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=JobRow)
+    )
+
+
 class JobStore:
     """The queue in the database, for the solve workers of any process on any host."""
 
@@ -533,28 +580,9 @@ class JobStore:
         compare-and-set on the status everywhere. Each claim counts one more ``attempts``;
         ``resume_plan`` is the job's best plan of an interrupted earlier attempt, if any.
         """
-        other = JobRow.__table__.alias("other")
-        running = (
-            select(func.count())
-            .select_from(other)
-            .where(other.c.tenant == JobRow.tenant, other.c.status == "running")
-            .scalar_subquery()
-        )
-        served = (
-            select(func.max(other.c.started_at))
-            .where(other.c.tenant == JobRow.tenant)
-            .scalar_subquery()
-        )
         for _ in range(5):
             with self.sessions() as s:
-                stmt = (
-                    select(JobRow.id)
-                    .where(JobRow.status == "queued")
-                    .order_by(running, served.asc().nulls_first(), JobRow.created_at, JobRow.id)
-                    .limit(1)
-                    .with_for_update(skip_locked=True, of=JobRow)
-                )
-                job_id = s.scalar(stmt)
+                job_id = s.scalar(_next_queued_job())
                 if job_id is None:
                     s.rollback()
                     return None
@@ -946,7 +974,9 @@ class IdempotencyKeys:
         return None
 
     def finish(self, key: str, status_code: int, response: dict[str, Any]) -> None:
-        """Keep the answer of the request that claimed ``key``."""
+        """Keep the answer of the request that claimed ``key``, in the same commit as what
+        the request wrote before (uncommitted: the created row and its answer are stored
+        together or not at all)."""
         self.session.execute(
             update(IdempotencyRow)
             .where(IdempotencyRow.tenant == self.tenant, IdempotencyRow.key == key)

@@ -1,7 +1,8 @@
 """Service settings: defaults, overridden by ``ALLOCATOR_<FIELD>`` environment variables.
 
-``get_settings()`` is cached and is also the FastAPI dependency that routes use, so a test
-either passes ``Settings(...)`` to :func:`allocator_api.app.create_app` or overrides the dependency.
+``get_settings()`` is cached; an app keeps the settings it was made with
+(:func:`allocator_api.app.create_app`, ``app.state.settings``), which the routes read through
+``allocator_api.deps.SettingsDep``, so a test passes ``Settings(...)`` to ``create_app``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ class Settings(BaseModel):
     job_grace_seconds: float = Field(default=5.0, gt=0)
     #: runs of a job (the first and those after an interruption) before it fails for good
     job_max_attempts: int = Field(default=3, gt=0)
+    #: niceness added to the job (and synchronous solve) child processes, 0-19: on a busy
+    #: machine the server process's requests get the CPU before the solves' imports and search
+    #: (a solve still gets every core nobody else wants); 0 keeps the server's priority
+    job_nice: int = Field(default=10, ge=0, le=19)
 
     # -- the synchronous solve (POST /v1/solve) ---------------------------------------------
     sync_max_tasks: int = Field(default=50, gt=0)
@@ -128,5 +133,5 @@ def normalize_database_url(url: str) -> str:
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process's settings (cached); a FastAPI dependency that tests may override."""
+    """The process's settings (cached)."""
     return Settings.from_env()

@@ -89,8 +89,10 @@ def child_main(
     parent_stop: ProcessEvent,
     server_pid: int,
     preload: tuple[str, ...],
+    nice: int = 0,
 ) -> None:
-    """The child process's entry. It imports ``preload`` (the solver: most of a child's
+    """The child process's entry. It lowers its CPU priority by ``nice`` (``os.nice``: the
+    server's requests win the cores), imports ``preload`` (the solver: most of a child's
     start-up), then runs the work the pipe brings, one piece at a time:
     ``("run", memory_bytes, fn, args)``: the memory ceiling (lowered only), ``fn``, and its
     end (the value, or the error as a :class:`ChildError`) as the piece's last message. It
@@ -98,6 +100,8 @@ def child_main(
     closes (the supervisor discarded it) or when its server goes away (:func:`_follow`)."""
     # Ctrl-C in a terminal reaches the whole process group: the server's shutdown stops us
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if nice > 0:
+        os.nice(nice)
     current = _Current()
     threading.Thread(target=_follow, args=(parent_stop, current, server_pid), daemon=True).start()
     for name in preload:
@@ -282,6 +286,9 @@ class Spares:
     def __init__(self, preload: tuple[str, ...] = PRELOAD) -> None:
         self.preload = preload
         self.keep = 0
+        #: niceness of the children started from now on (``Settings.job_nice``, set by
+        #: :meth:`fill`)
+        self.nice = 0
         self._idle: list[Child] = []
         self._busy = 0
         self._lock = threading.Lock()
@@ -293,7 +300,7 @@ class Spares:
         child_stop = mp.Event()
         proc = mp.Process(
             target=child_main,
-            args=(theirs, child_stop, os.getpid(), self.preload),
+            args=(theirs, child_stop, os.getpid(), self.preload, self.nice),
             name=CHILD_NAME,
             daemon=True,
         )
@@ -305,10 +312,12 @@ class Spares:
         while len(self._idle) + self._busy < self.keep:
             self._idle.append(self.start())
 
-    def fill(self, keep: int) -> None:
-        """Keep ``keep`` children from now on."""
+    def fill(self, keep: int, nice: int | None = None) -> None:
+        """Keep ``keep`` children from now on (started at niceness ``nice``, when given)."""
         with self._lock:
             self.keep = keep
+            if nice is not None:
+                self.nice = nice
             self._top_up()
 
     def take(self) -> Child:

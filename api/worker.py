@@ -129,7 +129,7 @@ class JobRunner:
         """Queue again the jobs left running by a dead process, then start the threads."""
         self.recover_interrupted()
         if self.settings.job_isolation == "process":
-            SPARES.fill(self.settings.solve_slots)
+            SPARES.fill(self.settings.solve_slots, nice=self.settings.job_nice)
         for i in range(self.settings.solve_slots):
             self._spawn(self._work_loop, f"allocator-solve-{i}")
         self._spawn(self._monitor_loop, "allocator-jobs-monitor")

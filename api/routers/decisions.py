@@ -99,6 +99,7 @@ def _queue(
         settings,
         response,
         portfolio_id,
+        idem,
         kind=kind,
         input=job_input,
         time_limit=time_limit,

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"])
     summary="Make a key for this tenant (the secret is in this answer only)",
 )
 def create_key(body: KeyIn, admin: Admin, keys: KeysDep, idem: IdempotencyDep) -> KeyCreatedOut:
-    row, token = keys.create(admin.tenant, body.role, body.name)
+    row, token = keys.create(admin.tenant, body.role, body.name, commit=idem.commits)
     made = KeyCreatedOut(**KeyOut.of(row).model_dump(), key=token)
     return idem.answer(made, status.HTTP_201_CREATED, secret="key")  # the secret is not kept
 

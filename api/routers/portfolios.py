@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response, status
+from fastapi.responses import JSONResponse
 
 from allocator.limits import plan_issues, plan_size_issue
 from allocator_api.deps import (
@@ -18,7 +19,7 @@ from allocator_api.deps import (
     Viewer,
 )
 from allocator_api.errors import ApiError, error_responses, issues_as_details, not_found
-from allocator_api.idempotency import IdempotencyDep
+from allocator_api.idempotency import IdempotencyDep, Idempotent
 from allocator_api.models import JobRow
 from allocator_api.repository import Jobs, Portfolios, QueueFull
 from allocator_api.schemas import (
@@ -68,7 +69,7 @@ def create_portfolio(
     idem: IdempotencyDep,
 ) -> PortfolioSavedOut:
     valid = read_valid_portfolio(body, _limits(settings))
-    row = portfolios.create(valid.doc)
+    row = portfolios.create(valid.doc, commit=idem.commits)
     response.headers["Location"] = location = f"/v1/portfolios/{row.id}"
     saved = PortfolioSavedOut(
         id=row.id, revision=row.revision, warnings=issues_as_details(valid.warnings)
@@ -100,14 +101,13 @@ def list_portfolios(_: Viewer, portfolios: PortfoliosDep, page: PageDep) -> Port
     responses=error_responses(401, 404),
     summary="A portfolio in contract JSON",
 )
-def get_portfolio(
-    portfolio_id: str, _: Viewer, portfolios: PortfoliosDep, response: Response
-) -> dict[str, Any]:
+def get_portfolio(portfolio_id: str, _: Viewer, portfolios: PortfoliosDep) -> JSONResponse:
     row = portfolios.get(portfolio_id)
     if row is None:
         raise not_found("portfolio")
-    response.headers["X-Portfolio-Revision"] = str(row.revision)
-    return row.body
+    # the stored body as is (it was valid when stored): no response model to check it against,
+    # so FastAPI neither validates nor re-encodes it (a trip through the thread pool less)
+    return JSONResponse(row.body, headers={"X-Portfolio-Revision": str(row.revision)})
 
 
 @router.put(
@@ -162,6 +162,7 @@ def queue_job(
     settings: Settings,
     response: Response,
     portfolio_id: str,
+    idem: Idempotent,
     *,
     kind: str = "solve",
     input: dict[str, Any] | None = None,
@@ -169,8 +170,9 @@ def queue_job(
     workers: int,
 ) -> tuple[JobRow, str]:
     """The routes' one way to queue a job of any kind: ``Jobs.enqueue`` under the service's
-    queue limits (429 + ``Retry-After`` when full), a worker woken, the ``Location`` header
-    set. The job and its location."""
+    queue limits (429 + ``Retry-After`` when full), a worker woken once it is committed (with
+    an ``Idempotency-Key``: with the answer, ``idem.answer``), the ``Location`` header set. The
+    job and its location."""
     try:
         job = jobs.enqueue(
             portfolio_id,
@@ -180,6 +182,7 @@ def queue_job(
             workers=workers,
             max_queued=settings.max_queued_jobs,
             max_per_tenant=settings.max_jobs_per_tenant,
+            commit=idem.commits,
         )
     except QueueFull as exc:
         raise ApiError(
@@ -188,7 +191,7 @@ def queue_job(
             exc.reason,
             headers={"Retry-After": str(settings.retry_after_seconds)},
         ) from None
-    runner.notify()
+    idem.after_commit(runner.notify)
     response.headers["Location"] = location = f"/v1/jobs/{job.id}"
     return job, location
 
@@ -218,7 +221,14 @@ def solve_portfolio(
     time_limit = capped(params.time_limit, settings.default_time_limit, settings.max_time_limit)
     workers = int(capped(params.workers, settings.default_workers, settings.max_workers))
     job, location = queue_job(
-        jobs, runner, settings, response, portfolio_id, time_limit=time_limit, workers=workers
+        jobs,
+        runner,
+        settings,
+        response,
+        portfolio_id,
+        idem,
+        time_limit=time_limit,
+        workers=workers,
     )
     created = JobCreatedOut(
         job_id=job.id, status=job.status, time_limit=time_limit, workers=workers

@@ -170,6 +170,7 @@ def rebalance_portfolio(
         settings,
         response,
         portfolio_id,
+        idem,
         kind="rebalance",
         input=job_input,
         time_limit=time_limit,

@@ -41,6 +41,13 @@ def mark_then_spin(job: ClaimedJob, ctx: JobContext) -> None:
     spin(job, ctx)
 
 
+def own_niceness(pipe: object, stop: object) -> int:
+    """A child function: the child's niceness (``os.nice(0)``)."""
+    import os
+
+    return os.nice(0)
+
+
 def own_pid(pipe: object, stop: object) -> int:
     """A child function (``supervise(own_pid, ())``): the child's process id."""
     import os

@@ -3,12 +3,16 @@ nothing twice; the same key with another request is 422; a failed request frees 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from allocator_api import idempotency
 from allocator_api.models import ApiKeyRow, IdempotencyRow, JobRow
+from allocator_api.repository import IdempotencyKeys
 from tests.api.conftest import AppFactory, key_headers, new_tenant
 
 
@@ -92,3 +96,52 @@ def test_a_retried_key_creation_makes_one_key_and_keeps_no_secret(client: TestCl
         assert s.scalar(select(func.count()).where(ApiKeyRow.tenant == tenant)) == 2
         stored = s.scalars(select(IdempotencyRow).where(IdempotencyRow.tenant == tenant)).one()
         assert first.json()["key"] not in str(stored.response)
+
+
+class _Died(Exception):
+    """The server process dying between a create's write and its answer (with the key's
+    release off: nothing of the request runs after it but the session's end)."""
+
+
+def test_a_create_and_its_answer_are_one_commit(
+    make_client: AppFactory, ok_small: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that dies after writing the portfolio (or the job) but before storing the
+    answer has created nothing: the write and the answer commit together. The retry takes the
+    abandoned claim over (after ``STALE_CLAIM_SECONDS``) and creates exactly one."""
+    client = make_client(run_workers=False)
+    h = key_headers(client.app, new_tenant(), "planner")  # type: ignore[arg-type]
+    pid = client.post("/v1/portfolios", json=ok_small, headers=h).json()["id"]
+    real_finish = IdempotencyKeys.finish
+
+    def dies(*_args: Any) -> None:
+        raise _Died
+
+    for path, body, count in (
+        ("/v1/portfolios", ok_small, lambda: _portfolios(client, h)),
+        (f"/v1/portfolios/{pid}/solve", {"time_limit": 1}, lambda: _jobs(client, pid)),
+    ):
+        key = {"Idempotency-Key": f"dies {path}"}
+        before = count()
+        monkeypatch.setattr(IdempotencyKeys, "finish", dies)
+        monkeypatch.setattr(IdempotencyKeys, "release", lambda *_: None)
+        with contextlib.suppress(_Died):  # the test client may raise the app's exception
+            assert client.post(path, json=body, headers=h | key).status_code == 500
+        monkeypatch.undo()
+        assert count() == before  # nothing was created
+        # within the stale window the claim still holds (its request may be running)...
+        assert client.post(path, json=body, headers=h | key).status_code == 409
+        # ...after it, a retry takes it over and creates once
+        monkeypatch.setattr(idempotency, "STALE_CLAIM_SECONDS", 0.0)
+        first = client.post(path, json=body, headers=h | key)
+        assert first.status_code in (201, 202), first.text
+        monkeypatch.undo()
+        again = client.post(path, json=body, headers=h | key)
+        assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+        assert count() == before + 1
+    assert real_finish is IdempotencyKeys.finish
+
+
+def _portfolios(client: TestClient, headers: dict[str, str]) -> int:
+    total: int = client.get("/v1/portfolios", headers=headers).json()["total"]
+    return total

@@ -317,3 +317,35 @@ def test_children_are_started_ahead_reused_and_replaced() -> None:
         SPARES.discard()
     assert SPARES.idle() == [] and not _job_children()
     assert not [p for p in multiprocessing.active_children() if p.name == CHILD_NAME]
+
+
+def test_children_run_at_a_lower_cpu_priority(make_client: AppFactory) -> None:
+    """``job_nice``: a job's child runs that much nicer than the server (its requests get the
+    cores before the solves); 0 keeps the server's priority; the service starts its children
+    at the setting's niceness, with or without job workers (``POST /v1/solve``)."""
+    from allocator_api.supervisor import supervise
+    from tests.api.supervised import own_niceness
+
+    kw: dict[str, Any] = {"time_limit": 30, "grace": 5, "memory_bytes": 0}
+    server = os.nice(0)
+    try:
+        SPARES.discard()
+        SPARES.fill(1, nice=5)
+        end = supervise(own_niceness, (), **kw)
+        assert end.how == "returned" and end.value == min(19, server + 5), end
+        SPARES.discard()
+        SPARES.fill(1, nice=0)
+        end = supervise(own_niceness, (), **kw)
+        assert end.how == "returned" and end.value == server, end
+        SPARES.discard()
+        make_client(job_isolation="process", job_nice=3, solve_slots=1)
+        (child,) = SPARES.idle()
+        deadline = time.monotonic() + STARTUP
+        while os.getpriority(os.PRIO_PROCESS, child.pid) != min(19, server + 3):
+            assert time.monotonic() < deadline, "the child never lowered its priority"
+            time.sleep(0.1)
+        # without job workers too: the children of POST /v1/solve
+        make_client(job_isolation="process", job_nice=4, run_workers=False)
+        assert SPARES.nice == 4
+    finally:
+        SPARES.discard()

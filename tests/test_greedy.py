@@ -24,7 +24,7 @@ from allocator.contract import load_portfolio
 from allocator.domain import Assignment, Plan, Portfolio
 from allocator.generator import generate
 from allocator.objective import plan_key, plan_terms
-from solver_models.greedy import RULES, book, greedy, initial_free
+from solver_models.greedy import RULES, book, downstream_value, greedy, initial_free
 from solver_models.instance import compile_instance
 from solver_models.schedule import GENERIC_REASON, Schedule, to_plan
 
@@ -390,6 +390,62 @@ def test_rules_order_differently() -> None:
     prio = solve(data, "priority")
     assert span(prio, "HIGH")[1:] == (d(4), d(8))
     assert span(prio, "LOW")[1:] == (d(11), d(15))
+
+
+def test_value_rule_books_what_unlocks_most_work_first() -> None:
+    # One person, 20 working days. H: priority 2, 10 days. R: priority 1, 5 days, and S
+    # (priority 5, 10 days) waits for R. priority: H (Jan 4-15), R (Jan 18-22), then S does not
+    # fit by Jan 29: 400 weighted hours undelivered. value: R carries S's work (40 + 400
+    # weighted hours against H's 160): R Jan 4-8, S Jan 11-22, H is left out (160).
+    data = portfolio(
+        [person("ana", {"python": 3})],
+        [
+            {"id": "H", "skill": "python", "effort_hours": 80, "priority": 2},
+            {"id": "R", "skill": "python", "effort_hours": 40, "priority": 1},
+            {
+                "id": "S",
+                "skill": "python",
+                "effort_hours": 80,
+                "priority": 5,
+                "predecessors": ["R"],
+            },
+        ],
+    )
+    prio = solve(data, "priority")
+    assert span(prio, "H")[1:] == (d(4), d(15))
+    assert span(prio, "R")[1:] == (d(18), d(22))
+    assert [u.task for u in prio.unassigned] == ["S"]
+    value = solve(data, "value")
+    assert span(value, "R")[1:] == (d(4), d(8))
+    assert span(value, "S")[1:] == (d(11), d(22))
+    assert [u.task for u in value.unassigned] == ["H"]
+    assert prio.objective is not None and value.objective is not None
+    assert value.objective["undelivered_work_hours"] == 160
+    assert prio.objective["undelivered_work_hours"] == 400
+
+
+def test_downstream_value_adds_every_successor_once_per_path() -> None:
+    # A -> B -> D and A -> C -> D (a diamond), E alone: D's work reaches A by two paths
+    pf = load_portfolio(
+        portfolio(
+            [person("ana", {"python": 3})],
+            [
+                {"id": "A", "skill": "python", "effort_hours": 8},
+                {"id": "B", "skill": "python", "effort_hours": 16, "predecessors": ["A"]},
+                {"id": "C", "skill": "python", "effort_hours": 24, "predecessors": ["A"]},
+                {"id": "D", "skill": "python", "effort_hours": 8, "predecessors": ["B", "C"]},
+                {"id": "E", "skill": "python", "effort_hours": 40},
+            ],
+        )
+    )
+    inst = compile_instance(pf)
+    units = {t.id: t.units for t in inst.tasks}
+    got = dict(zip((t.id for t in inst.tasks), downstream_value(inst), strict=True))
+    assert got["D"] == units["D"]
+    assert got["B"] == units["B"] + units["D"]
+    assert got["C"] == units["C"] + units["D"]
+    assert got["A"] == units["A"] + got["B"] + got["C"]
+    assert got["E"] == units["E"]
 
 
 def test_earliest_finish_then_cost() -> None:

@@ -154,3 +154,103 @@ def test_rebalance_reports_progress_through_the_pipeline() -> None:
     # CP-SAT's stages of a re-plan carry the stability rule: names, no figures
     assert any(s.startswith("cp-sat:") for s in stages)
     assert again.stats["chosen"]
+
+
+# -- issue 15: the greedy runs made, the time kept after the search ----------------------------
+def test_a_large_portfolio_with_work_left_out_makes_only_the_first_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above ``LNS_ABOVE`` pairs, while work is left undelivered, only the first
+    ``GREEDY_FIRST_RUNS`` runs are made, in the baseline and in a solve alike: the solve is
+    still never worse than its baseline."""
+    portfolio = generate(8, 6, seed=2, tightness=1.5)
+    monkeypatch.setattr(pipeline, "LNS_ABOVE", 0)  # every portfolio counts as large
+    baseline = solve(portfolio, SolveParams(greedy_only=True))
+    inst = pipeline.compile_for(portfolio)
+    assert baseline.key is not None and baseline.key[0] > inst.impossible_units()
+    result = solve(portfolio, SolveParams(time_limit=1, workers=1, seed=0))
+    for r in (baseline, result):
+        assert r.stats["greedy_runs"] == pipeline.GREEDY_FIRST_RUNS
+        assert r.stats["greedy_runs_skipped"] == len(pipeline.GREEDY_RUNS) - 1
+    assert result.key is not None and result.key <= baseline.key
+    # the run made is the downstream-value rule's, team tasks contiguous
+    assert baseline.stats["chosen"] == "greedy-value-contiguous"
+
+
+def test_every_run_is_made_where_everything_is_delivered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large, but every task that can be assigned is: the later terms decide, and the priority
+    and deadline rules run too (they can win on lateness)."""
+    portfolio = generate(8, 3, seed=4, tightness=0.4)
+    monkeypatch.setattr(pipeline, "LNS_ABOVE", 0)
+    baseline = solve(portfolio, SolveParams(greedy_only=True))
+    inst = pipeline.compile_for(portfolio)
+    assert baseline.key is not None and baseline.key[0] == inst.impossible_units()
+    assert baseline.stats["greedy_runs"] == len(pipeline.GREEDY_RUNS)
+    assert "greedy_runs_skipped" not in baseline.stats
+    # here the deadline rule is the best: skipping it would have made a worse baseline
+    assert baseline.stats["chosen"] == "greedy-edf"
+
+
+def test_small_portfolios_make_every_run() -> None:
+    portfolio = generate(8, 6, seed=2, tightness=1.5)
+    baseline = solve(portfolio, SolveParams(greedy_only=True))
+    assert baseline.stats["greedy_runs"] == len(pipeline.GREEDY_RUNS)
+
+
+def _ctx(portfolio: object, params: SolveParams) -> pipeline.Context:
+    import time
+
+    inst = pipeline.compile_for(portfolio)  # type: ignore[arg-type]
+    return pipeline.Context(portfolio, inst, params, time.monotonic())  # type: ignore[arg-type]
+
+
+def test_the_final_bound_of_a_small_whole_model_solve_has_its_time_inside_the_limit() -> None:
+    """Issue 15: the final bound of a small portfolio searched whole gets
+    ``FINAL_BOUND_SECONDS`` inside the limit (enough for the integer assignment relaxation,
+    which runs only with ``ASSIGNMENT_MIN_SECONDS`` left), not only ``LP_GRACE`` after it."""
+    from solver_models.bounds import ASSIGNMENT_MIN_SECONDS
+
+    portfolio = generate(20, 25, seed=7, tightness=1.0)  # the ladder's 195 tasks
+    long = _ctx(portfolio, SolveParams(time_limit=60, workers=1, seed=0))
+    assert pipeline.final_bound_reserve(long, use_lns=False) == pipeline.FINAL_BOUND_SECONDS
+    assert pipeline.FINAL_BOUND_SECONDS > ASSIGNMENT_MIN_SECONDS > pipeline.LP_GRACE
+    # LNS computes its bound before its search; a short limit keeps its time for the search
+    assert pipeline.final_bound_reserve(long, use_lns=True) == 0.0
+    short = _ctx(portfolio, SolveParams(time_limit=5, workers=1, seed=0))
+    assert pipeline.final_bound_reserve(short, use_lns=False) == 0.0
+    greedy_only = _ctx(portfolio, SolveParams(time_limit=60, greedy_only=True))
+    assert pipeline.final_bound_reserve(greedy_only, use_lns=False) == 0.0
+
+
+def test_the_reserve_is_at_most_four_tenths_of_the_time_left() -> None:
+    portfolio = generate(20, 25, seed=7, tightness=1.0)
+    ctx = _ctx(portfolio, SolveParams(time_limit=3, workers=1, seed=0))
+    cands = pipeline.Candidates(run_seconds=100.0, rank_seconds=10.0)
+    assert 0 < pipeline.search_reserve(ctx, cands, 1.5) <= 0.4 * 3
+    quick = pipeline.Candidates(run_seconds=0.1, rank_seconds=0.01)
+    got = pipeline.search_reserve(ctx, quick, 0.0)
+    assert got == pytest.approx(
+        len(pipeline.REPAIR_RULES) * pipeline.REPAIR_PER_RUN * 0.1 + pipeline.FINISH_PER_KEY * 0.01
+    )
+
+
+def test_the_final_bound_keeps_the_larger_of_the_lps_and_the_assignment_relaxation() -> None:
+    """:func:`pipeline.final_bound` runs the LPs and the integer assignment relaxation apart,
+    so the relaxation keeps its time, and keeps the larger: a true bound, below the greedy
+    plan's undelivered work of the possible tasks."""
+    from solver_models.assignment_bound import assignment_bound
+    from solver_models.bounds import undelivered_lower_bound
+
+    portfolio = generate(8, 6, seed=2, tightness=1.5)
+    inst = pipeline.compile_for(portfolio)
+    got = pipeline.final_bound(inst, 4.0)
+    lps = undelivered_lower_bound(inst, time_limit=2.0, assignment=False)
+    whole = assignment_bound(inst, time_limit=2.0)
+    assert got is not None and lps is not None and whole is not None
+    assert whole > lps  # here the relaxation is the stronger: dropping it would show
+    assert got == whole
+    baseline = solve(portfolio, SolveParams(greedy_only=True))
+    assert baseline.key is not None
+    assert got + inst.impossible_units() <= baseline.key[0]
+    # too little time for the relaxation: the bounds module's own combination
+    assert pipeline.final_bound(inst, 1.0) == undelivered_lower_bound(inst, time_limit=1.0)

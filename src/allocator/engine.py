@@ -26,9 +26,11 @@ the fewest pinned tasks (``solver_models.schedule.pins_dropped``), then the best
 a pinned task is unassigned only when keeping it is impossible. The bounds of the objective's
 terms are then over the plans that keep as many pins.
 
-**Never worse than the greedy baseline.** Every greedy rule of the baseline
-(``SolveParams(greedy_only=True)``) runs before the first result is returned, whatever the time
-limit: the returned plan is the best of them and of the search.
+**Never worse than the greedy baseline.** Every greedy run of the baseline
+(``SolveParams(greedy_only=True)``: the rules of ``pipeline.GREEDY_RUNS``, all of them on small
+portfolios, only the downstream-value run on a large one that leaves work out, a choice that
+depends on the portfolio, never on time) runs before the first result is returned, whatever the
+time limit: the returned plan is the best of them and of the search.
 
 **Time.** ``SolveParams.time_limit`` bounds the whole solve, except compile and the greedy
 baseline (all of its rules): when they alone take longer (a very large portfolio, a short

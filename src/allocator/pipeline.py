@@ -7,14 +7,17 @@ the plan's finishing beside the stage that needs them.)
 :func:`run`; each stage is a public function of a frozen :class:`Context` (the portfolio, its
 compiled instance, the :class:`SolveParams`, the clock, and for a re-plan its :class:`Base`):
 
-1. :func:`warm_starts`: valid schedules by construction. A solve runs every greedy list
-   schedule of the baseline (``GREEDY_RUNS``, whatever the time limit: the solve is never worse
-   than the baseline); a re-plan starts from the base plan (the previous plan's kept part) and
-   inserts the rest of the work around it with each greedy rule.
+1. :func:`warm_starts`: valid schedules by construction. A solve makes the greedy runs of
+   the baseline (``GREEDY_RUNS``, the downstream-value rule first; on a large portfolio that
+   leaves work out, only the first: :func:`more_greedy_runs`), whatever the time limit: the
+   solve is never worse than the baseline; a re-plan starts from the base plan (the previous
+   plan's kept part) and inserts the rest of the work around it with each greedy rule.
 2. :func:`improve`: one whole CP-SAT model (lexicographic stages, from the best warm start) or,
    above ``LNS_ABOVE`` (task, person) pairs of the model to build (:func:`model_size`), large
    neighbourhood search, which a re-plan does not have (its warm start is then kept); the
    relaxed-model and LP bounds of a solve; then greedy insertion of what the search left out.
+   The search stops early enough for what follows it (:func:`search_reserve`, sized by
+   measurement, and the final bound of a small portfolio: :func:`final_bound_reserve`).
 3. :func:`select`: pins first, then the key: the best of the candidates by
    ``(pins_dropped, key)``, the first of equal ones; a re-plan keeps only candidates within its
    churn budget and then settles its choice.
@@ -51,7 +54,13 @@ from allocator.domain import ObjectiveTerms, Plan, PlanStatus, Portfolio
 from allocator.objective import Terms, gap_of, proven, term_names, term_value, terms_of_key
 from allocator.reasons import explain_plan
 from allocator.timeline import Timeline
-from solver_models.bounds import makespan_lower_bound, undelivered_lower_bound
+from solver_models.bounds import (
+    ASSIGNMENT_MAX_PAIRS,
+    ASSIGNMENT_MAX_SECONDS,
+    ASSIGNMENT_MIN_SECONDS,
+    makespan_lower_bound,
+    undelivered_lower_bound,
+)
 from solver_models.cpsat import (
     CpSatParams,
     ModelOptions,
@@ -85,12 +94,27 @@ STAGE_TERMS = {
     "makespan": "makespan_days",
 }
 
-#: greedy list-scheduling rules tried for the warm start (the best one is kept)
-GREEDY_RULES = ("edf", "priority")
-#: the order the greedy runs are made in (rule, team tasks contiguous): the warm starts first,
-#: the priority rule first (the better one on the scale ladder), so that a short time limit on a
-#: large portfolio still gets the likely best one
-GREEDY_RUNS = (("priority", True), ("edf", True), ("priority", False), ("edf", False))
+#: greedy list-scheduling rules tried for the warm start (the best one is kept), and, for a
+#: re-plan, to insert the rest of the work around the base plan
+GREEDY_RULES = ("value", "priority", "edf")
+#: the order the greedy runs are made in (rule, team tasks contiguous): the downstream-value rule
+#: first (measured: it leaves 40-60 % less undelivered work than the priority rule at 195,
+#: 2,040 and 9,978 tasks, ``benchmarks/first_plan.py``), team tasks contiguous first (the form
+#: CP-SAT takes whole)
+GREEDY_RUNS = (
+    ("value", True),
+    ("value", False),
+    ("priority", True),
+    ("priority", False),
+    ("edf", True),
+    ("edf", False),
+)
+#: the first this many of ``GREEDY_RUNS`` are always made; the others only where they can still
+#: win (:func:`more_greedy_runs`): on the scale ladder at 2,040 and 9,978 tasks (seeds 1, 2, 3,
+#: 7) the first won every time, and each other run costs seconds there
+GREEDY_FIRST_RUNS = 1
+#: the repair passes after the search insert what it left out, one pass per rule
+REPAIR_RULES = ("value", "priority")
 #: above this many (task, eligible person) pairs, a pure pool's place counted once
 #: (``whole_model_size``), ``strategy="auto"`` improves by LNS instead of one whole CP-SAT model
 #: (measured: 40 people x 250 tasks is ~2,700 pairs and solves whole)
@@ -114,6 +138,22 @@ REASONS_SECONDS = 10.0
 #: (measured: 2,026 tasks 0.074 s against 0.018 s, 9,493 tasks 0.26 s against 0.05 s): the
 #: time kept for finalizing is estimated from the scorer's time
 PLAN_PER_KEY = 5.0
+#: the time kept after the search (:func:`search_reserve`): each repair pass is estimated at
+#: this share of a greedy run (measured after LNS, ``benchmarks/profile_stages.py``: 0.12 at
+#: 9,978 tasks, 0.33 at 2,040, 0.44 at 195; after a greedy run 0.09-0.18 at 195 and 2,040; a
+#: pass places only what is left out; where it is short, at 2,040 tasks and below, that is
+#: hundredths of a second, which ``REPAIR_GRACE`` covers), and finishing
+#: the plan (candidates ranked, the Plan built, reasons) at this many scorer evaluations (at
+#: 9,978 tasks: 0.37 s of reasons and about 0.5 s of plan against a 0.1 s scorer). Before issue
+#: 15 it kept two greedy runs and four plans: 10 s at 9,978 tasks, where the whole took 1.1 s
+REPAIR_PER_RUN = 0.15
+FINISH_PER_KEY = 2.0 * PLAN_PER_KEY
+#: seconds kept inside the time limit for the final bound of a small portfolio searched whole:
+#: the LPs (0.4 s at 195 tasks) and the integer assignment relaxation, which
+#: ``undelivered_lower_bound`` runs only with ``ASSIGNMENT_MIN_SECONDS`` left; kept when the
+#: time left for the search is at least ``FINAL_BOUND_SHARE`` times it
+FINAL_BOUND_SECONDS = ASSIGNMENT_MIN_SECONDS + 0.5
+FINAL_BOUND_SHARE = 10.0
 
 #: a schedule's comparison key (exact integers, smaller is better)
 Scorer = Callable[[Schedule], tuple[int, ...]]
@@ -154,8 +194,8 @@ class SolveParams(CpSatParams):
     ``log_search``) are :class:`~solver_models.cpsat.CpSatParams`' own, declared there once; each
     CP-SAT search gets a plain copy with its share of the time (:meth:`cpsat`).
 
-    ``time_limit``: seconds for the whole solve. Compile and the greedy baseline (every rule of
-    it) are not cut by it: when they alone take longer, the solve returns the best greedy plan
+    ``time_limit``: seconds for the whole solve. Compile and the greedy baseline (every run of
+    it, :func:`greedy_starts`) are not cut by it: when they alone take longer, the solve returns the best greedy plan
     as soon as they are done (no search, no bound beyond the analytic one). Otherwise the solve
     returns within the limit plus a fraction of a second (``REPAIR_GRACE``, ``LP_GRACE``) and
     the time to turn the plan into a :class:`Plan` with reasons (at least
@@ -387,17 +427,23 @@ def warm_starts(ctx: Context) -> Candidates:
 
 
 def greedy_starts(ctx: Context) -> tuple[Candidates, int]:
-    """The greedy baseline: every run of ``GREEDY_RUNS`` whatever the time limit (the solve is
-    never worse than the baseline); only a stop request cuts them short (what a run placed so
-    far is still a valid plan, and the runs after it are skipped). Under ``makespan`` only
-    complete schedules count. The warm start is the best with team tasks contiguous (so CP-SAT
-    can take the whole plan). Returns the candidates and the number of runs made."""
+    """The greedy baseline: the runs of ``GREEDY_RUNS`` whatever the time limit (the first
+    ``GREEDY_FIRST_RUNS``, and the others where :func:`more_greedy_runs` says they can still
+    win: a rule of the portfolio and the runs' results, never of the time, so a solve makes the
+    same runs as its ``greedy_only`` baseline and is never worse than it); only a stop request
+    cuts them short (what a run placed so far is still a valid plan, and the runs after it are
+    skipped). Under ``makespan`` only complete schedules count. The warm start is the best with
+    team tasks contiguous (so CP-SAT can take the whole plan). Returns the candidates and the
+    number of runs made."""
     inst, goal = ctx.inst, ctx.goal
     cands = Candidates()
     runs: dict[tuple[str, bool], Schedule] = {}
     best: tuple[int, ...] | None = None
-    for rule, contiguous in GREEDY_RUNS:
+    for n, (rule, contiguous) in enumerate(GREEDY_RUNS):
         if runs and ctx.stopped():
+            break
+        if n >= GREEDY_FIRST_RUNS and not more_greedy_runs(inst, goal, best):
+            ctx.stats["greedy_runs_skipped"] = len(GREEDY_RUNS) - n
             break
         sched = enforce_all_or_nothing(
             inst, greedy(inst, rule=rule, team_contiguous=contiguous, stop=ctx.stopped)
@@ -419,6 +465,22 @@ def greedy_starts(ctx: Context) -> tuple[Candidates, int]:
     if hints:
         cands.hint = min(hints, key=lambda s: cands.ranks[id(s)])
     return cands, len(runs)
+
+
+def more_greedy_runs(inst: Instance, goal: str, best: tuple[int, ...] | None) -> bool:
+    """Whether the runs of ``GREEDY_RUNS`` after the first ``GREEDY_FIRST_RUNS`` are made, given
+    the best rank so far (``(pins dropped, *key)``, None when no run counted): always under
+    ``makespan`` and on portfolios of at most ``LNS_ABOVE`` (task, person) pairs (there a run
+    takes milliseconds), else only when the best plan so far delivers every task that can be
+    assigned at all (then the later terms decide, and the priority and deadline rules can win
+    on lateness; while work is left undelivered, the first run, downstream value with team
+    tasks contiguous, was the best of all on every measured portfolio of more than
+    ``LNS_ABOVE`` pairs, ``benchmarks/first_plan.py``)."""
+    if goal == "makespan" or best is None:
+        return True
+    if sum(len(t.candidates) for t in inst.tasks if t.possible) <= LNS_ABOVE:
+        return True
+    return best[1] <= inst.impossible_units()
 
 
 def _greedy_name(rule: str, contiguous: bool) -> str:
@@ -471,19 +533,17 @@ def improve(ctx: Context, cands: Candidates) -> Search:
         stats["search_skipped"] = "stopped" if ctx.stopped() else "no time left"
         log.info("no time left after compile and greedy (%.1fs): search skipped", -ctx.time_left())
         return none
-    # keep time for what follows the search: the repair passes (about two greedy runs),
-    # turning the plan into a Plan and the reasons (a few plan evaluations' worth)
-    reserve = min(
-        2.0 * cands.run_seconds + 4.0 * PLAN_PER_KEY * cands.rank_seconds,
-        0.4 * max(0.0, ctx.time_left()),
-    )
-    remaining = max(0.1, ctx.time_left() - reserve)
-    sp = params.cpsat(remaining)
-    stop = params.stop_requested()
     size = model_size(inst, pooled=base is None)
     stats["model_pairs"] = size
     strategy = params.strategy if base is None else "auto"  # a re-plan has no LNS
     use_lns = strategy == "lns" or (strategy != "cp-sat" and size > LNS_ABOVE)
+    # keep time for what follows the search: the repair passes, the final bound of a small
+    # portfolio, turning the plan into a Plan and the reasons
+    reserve = search_reserve(ctx, cands, final_bound_reserve(ctx, use_lns))
+    stats["reserve_seconds"] = round(reserve, 3)
+    remaining = max(0.1, ctx.time_left() - reserve)
+    sp = params.cpsat(remaining)
+    stop = params.stop_requested()
     lp_units: int | None = None
     if use_lns and base is not None:
         # too large for one model: keep the warm start (LNS does not know stability yet)
@@ -551,6 +611,7 @@ def improve(ctx: Context, cands: Candidates) -> Search:
         stats["relaxed_stages"] = {k: list(v) for k, v in relaxed.stages.items()}
         if relaxed.exact:
             bound_source = relaxed
+    stats["search_done_at"] = round(time.monotonic() - ctx.t0, 3)
     if result.schedule is not None:
         name = "lns" if use_lns else "cp-sat"
         found = enforce_all_or_nothing(inst, result.schedule)
@@ -563,7 +624,7 @@ def improve(ctx: Context, cands: Candidates) -> Search:
         # repair: insert what the search left out wherever it still fits (only adds work; cut
         # short when the time is up: what it inserted so far is valid)
         rep_t0 = time.monotonic()
-        for rule in GREEDY_RULES:
+        for rule in REPAIR_RULES:
             if repair_over():
                 break
             filled = enforce_all_or_nothing(
@@ -573,6 +634,37 @@ def improve(ctx: Context, cands: Candidates) -> Search:
                 cands.add(ctx, f"{name}+insert-{rule}", filled)
         stats["repair_seconds"] = round(time.monotonic() - rep_t0, 3)
     return Search(result, bound_source, lp_units)
+
+
+def search_reserve(ctx: Context, cands: Candidates, final_bound: float = 0.0) -> float:
+    """Seconds kept after the search, within the time limit: the repair passes
+    (``REPAIR_PER_RUN`` of a greedy run each), finishing the plan (``FINISH_PER_KEY`` scorer
+    evaluations) and ``final_bound`` (:func:`final_bound_reserve`); at most 40 % of the time
+    left. An estimate: the repair passes stop at the limit plus ``REPAIR_GRACE`` whatever it
+    says."""
+    need = (
+        len(REPAIR_RULES) * REPAIR_PER_RUN * cands.run_seconds
+        + FINISH_PER_KEY * cands.rank_seconds
+        + final_bound
+    )
+    return min(need, 0.4 * max(0.0, ctx.time_left()))
+
+
+def final_bound_reserve(ctx: Context, use_lns: bool) -> float:
+    """Seconds to keep inside the time limit for :func:`finalize`'s bound: ``FINAL_BOUND_SECONDS``
+    for a solve searched by one model (LNS computes its bound before its search) under the
+    ``portfolio`` objective, on a portfolio small enough for the integer assignment relaxation
+    (``ASSIGNMENT_MAX_PAIRS``), when the time left is at least ``FINAL_BOUND_SHARE`` times it;
+    else 0 (the final bound then has what is left plus ``LP_GRACE``)."""
+    inst = ctx.inst
+    if use_lns or ctx.base is not None or ctx.goal != "portfolio" or ctx.params.greedy_only:
+        return 0.0
+    pairs = sum(len(t.candidates) for t in inst.tasks if t.possible)
+    if pairs > min(ASSIGNMENT_MAX_PAIRS, LP_BOUND_MAX_PAIRS):
+        return 0.0
+    if ctx.time_left() < FINAL_BOUND_SHARE * FINAL_BOUND_SECONDS:
+        return 0.0
+    return FINAL_BOUND_SECONDS
 
 
 def _stage_reporter(ctx: Context) -> Callable[[str, int, int, float], None]:
@@ -684,9 +776,7 @@ def finalize(ctx: Context, chosen: Chosen | None, search: Search) -> Result:
             # small portfolios only (the LP is built up to LP_BOUND_MAX_PAIRS pairs, fast):
             # the time limit may be overrun by at most LP_GRACE seconds for it
             lp_t0 = time.monotonic()
-            lp_units = undelivered_lower_bound(
-                inst, time_limit=min(5.0, max(LP_GRACE, ctx.time_left() + LP_GRACE))
-            )
+            lp_units = final_bound(inst, min(5.0, max(LP_GRACE, ctx.time_left() + LP_GRACE)))
             stats["final_bound_seconds"] = round(time.monotonic() - lp_t0, 3)
         bounds = term_bounds(inst, goal, key, bound_source, lp_units, pins=chosen.pins)
     else:
@@ -699,6 +789,31 @@ def finalize(ctx: Context, chosen: Chosen | None, search: Search) -> Result:
     stats["chosen"] = chosen.name
     ctx.report("done", plan.objective, plan.lower_bound)
     return Result(plan, terms, runtime, stats, key)
+
+
+def final_bound(inst: Instance, seconds: float) -> int | None:
+    """The first term's bound for :func:`finalize` (units of the possible tasks, None when none
+    was proven), within about ``seconds``: ``undelivered_lower_bound``; on a portfolio small
+    enough for the integer assignment relaxation, the two apart, the larger kept: the LPs with
+    ``LP_GRACE`` (0.4 s at 195 tasks) or what is above ``ASSIGNMENT_MAX_SECONDS``, the relaxation
+    with the rest, at least ``ASSIGNMENT_MIN_SECONDS`` (together, the LPs' finer time-indexed
+    pass takes whatever time it is given: with 1.9 s on a loaded machine it left the relaxation
+    none)."""
+    pairs = sum(len(t.candidates) for t in inst.tasks if t.possible)
+    if pairs > ASSIGNMENT_MAX_PAIRS or seconds < ASSIGNMENT_MIN_SECONDS + LP_GRACE:
+        return undelivered_lower_bound(inst, time_limit=seconds)
+    from solver_models.assignment_bound import assignment_bound
+
+    end = time.monotonic() + seconds
+    lps = undelivered_lower_bound(
+        inst, time_limit=max(LP_GRACE, seconds - ASSIGNMENT_MAX_SECONDS), assignment=False
+    )
+    whole = assignment_bound(
+        inst,
+        time_limit=min(ASSIGNMENT_MAX_SECONDS, max(ASSIGNMENT_MIN_SECONDS, end - time.monotonic())),
+    )
+    found = [b for b in (lps, whole) if b is not None]
+    return max(found) if found else None
 
 
 def reasons_budget(params: SolveParams, left: float) -> float:

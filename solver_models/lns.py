@@ -25,7 +25,13 @@ removed per second of sub-solve, a bandit that keeps trying every kind a little)
   people who could do their unassigned work.
 
 The neighbourhood size adapts: it grows while sub-solves prove their first stage optimal well
-within their time, and shrinks when they run out of time.
+within their time, and shrinks when they run out of time; it stays at most a ``slots``-th of the
+tasks. When a kind's people have fewer tasks than that in its time window (a small portfolio,
+short tasks), the window widens until the neighbourhood has the size asked for or every task of
+its people; and on a small team a neighbourhood takes at most a ``slots``-th of the people, so
+that the neighbourhoods running at once (which touch disjoint people) all find work. Measured
+before (issue 15, 195 tasks x 20 people, 2 threads): the size grew to 400, one neighbourhood
+took every person and the other thread made thousands of sub-solves of one to ten tasks.
 
 **One sub-solve** (:func:`solve_neighbourhood`) is a pure function of the instance and a small
 picklable :class:`Job` (the free tasks, the people they may move to, the schedule they are
@@ -57,6 +63,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from solver_models.cpsat import (
     PINS_STAGE,
@@ -67,7 +74,7 @@ from solver_models.cpsat import (
     objective_stages,
     run_stages,
 )
-from solver_models.instance import Instance
+from solver_models.instance import Candidates, Instance
 from solver_models.schedule import Schedule, pins_dropped
 from solver_models.schedule import schedule_key as schedule_key  # the scorer lives there
 
@@ -85,8 +92,13 @@ ALPHA, EXPLORE = 0.3, 0.1
 #: model). Off: measured on the 2,000-task ladder portfolio (2 threads, 60 s), the narrowed
 #: neighbourhoods removed 0.8k units of undelivered work a try against 8k with whole windows
 WINDOWS = False
+#: widen a neighbourhood's time window while it has fewer tasks than asked for (see the module
+#: docstring)
+WIDEN = True
 #: at most this many people a neighbourhood's free tasks may move to
 MAX_PEOPLE = 25
+#: the people of a ``window`` neighbourhood (all their tasks in the window)
+WINDOW_PEOPLE = 30
 #: seconds of one sub-solve, split between the stages by ``LNS_SHARES``
 SUB_SECONDS = 2.0
 #: time shares of the objective's stages in a sub-solve: delivering work is what LNS is for;
@@ -301,8 +313,15 @@ class _Threads:
 
 # -- choosing neighbourhoods ----------------------------------------------------------------------
 class _Chooser:
-    def __init__(self, inst: Instance, rng: random.Random) -> None:
+    def __init__(self, inst: Instance, rng: random.Random, slots: int = 1) -> None:
         self.inst, self.rng = inst, rng
+        #: people per neighbourhood: ``MAX_PEOPLE``, and on a small team a share of it, so that
+        #: ``slots`` neighbourhoods that touch disjoint people can run at once (measured at 20
+        #: people and 2 threads: with 25, the second neighbourhood found every candidate busy
+        #: and freed one task)
+        self.max_people = max(2, min(MAX_PEOPLE, len(inst.people) // max(1, slots)))
+        #: people of a ``window`` neighbourhood, shared out the same way
+        self.window_people = max(2, min(WINDOW_PEOPLE, len(inst.people) // max(1, slots)))
         self.by_skill: dict[str, list[int]] = {}
         for t in inst.tasks:
             for pl in t.places:
@@ -313,7 +332,11 @@ class _Chooser:
         self._sched: Schedule | None = None
         #: narrow the free tasks' days to the neighbourhood's window (``unassigned``)
         self.windows = WINDOWS
+        #: widen a neighbourhood's time window until it has the size asked for
+        self.widen = WIDEN
         self._by_person: dict[int, list[int]] = {}
+        #: tasks and people being re-planned elsewhere, while :meth:`choose` runs
+        self._busy: tuple[set[int], set[int]] = (set(), set())
 
     def _index(self, sched: Schedule) -> None:
         if self._sched is sched:
@@ -327,10 +350,24 @@ class _Chooser:
     def _tasks_of(self, sched: Schedule, people: Iterable[int], lo: int, hi: int) -> set[int]:
         self._index(sched)
         out: set[int] = set()
+        busy_tasks, busy_people = self._busy
         for p in people:
+            if p in busy_people:
+                continue
             for i in self._by_person.get(p, ()):
-                if sched.start[i] <= hi and sched.finish[i] >= lo:
+                if (
+                    sched.start[i] <= hi
+                    and sched.finish[i] >= lo
+                    and i not in busy_tasks
+                    and busy_people.isdisjoint(sched.people[i])
+                ):
                     out.add(i)
+        return out
+
+    def _mask(self, people: Iterable[int]) -> npt.NDArray[np.bool_]:
+        """``people`` as a boolean row over every person (for the candidates' arrays)."""
+        out = np.zeros(len(self.inst.people), dtype=np.bool_)
+        out[list(people)] = True
         return out
 
     def _frontier(self, sched: Schedule) -> list[int]:
@@ -354,11 +391,15 @@ class _Chooser:
         elsewhere), and touching none of the busy people."""
         busy_tasks = busy_tasks or set()
         busy_people = busy_people or set()
+        # the busy ones are left out as the neighbourhood grows (``_tasks_of``), so that it
+        # reaches ``size`` with tasks it may take
+        self._busy = (busy_tasks, busy_people)
         window: tuple[int, int] | None = None
         if kind == "unassigned":
             free, people, window = self._unassigned(sched, size, busy_tasks, busy_people)
         else:
             free, people = self._classic(kind, sched, size)
+        self._busy = (set(), set())
         people -= busy_people
         free = {
             i
@@ -372,6 +413,10 @@ class _Chooser:
     ) -> tuple[set[int], set[int], tuple[int, int] | None]:
         inst, rng = self.inst, self.rng
         front = [i for i in self._frontier(sched) if i not in busy_tasks]
+        # beside a running neighbourhood: a task someone idle could do, if there is one
+        busy = self._mask(busy_people)
+        idle = [i for i in front if not busy[_eligible(inst, i)].all()]
+        front = idle or front
         if not front:
             return set(), set(), None
         u = rng.choices(front, weights=[inst.tasks[i].units for i in front])[0]
@@ -394,21 +439,30 @@ class _Chooser:
                 stack.extend(tv.succs)
         cands = [p for p in t.candidates if p not in busy_people]
         rng.shuffle(cands)
-        people: set[int] = set()
         others = [i for i in front if i != u]
-        for p in cands:
-            if len(free) >= size or len(people) >= MAX_PEOPLE:
-                break
-            people.add(p)
-            free |= self._tasks_of(sched, (p,), wlo, whi)
-        # other unassigned work these people could do
         rng.shuffle(others)
-        for i in others:
-            if len(free) >= size:
+        chain = set(free)
+        people: set[int] = set()
+        while True:
+            free, people = set(chain), set()
+            for p in cands:
+                if len(free) >= size or len(people) >= self.max_people:
+                    break
+                people.add(p)
+                free |= self._tasks_of(sched, (p,), wlo, whi)
+            # other unassigned work these people could do
+            for i in others:
+                if len(free) >= size:
+                    break
+                ti = inst.tasks[i]
+                if ti.est <= whi and ti.lft >= wlo and not people.isdisjoint(ti.candidates):
+                    free.add(i)
+            # too few tasks in the window (a small portfolio, short tasks): widen it, so that
+            # the neighbourhood reaches the size the adaptation asks for
+            if len(free) >= size or not self.widen or (wlo <= 0 and whi >= inst.n_days - 1):
                 break
-            ti = inst.tasks[i]
-            if ti.est <= whi and ti.lft >= wlo and not people.isdisjoint(ti.candidates):
-                free.add(i)
+            span = max(1, whi - wlo + 1)
+            wlo, whi = max(0, wlo - span), min(inst.n_days - 1, whi + span)
         return free, people, ((wlo, whi) if self.windows else None)
 
     def _classic(self, kind: str, sched: Schedule, size: int) -> tuple[set[int], set[int]]:
@@ -426,16 +480,16 @@ class _Chooser:
                 return free, people
             seed = inst.tasks[rng.choice(pool)]
             skill = rng.choice(seed.places).skill if seed.places else None
-            people = set(seed.candidates)
+            people = set(seed.candidates) - self._busy[1]
             if skill is not None:
                 free |= {i for i in self.by_skill.get(skill, []) if i not in sched.start}
-            if len(people) > MAX_PEOPLE:
-                people = set(rng.sample(sorted(people), MAX_PEOPLE))
-            free |= self._tasks_of(sched, people, lo, hi)
+            if len(people) > self.max_people:
+                people = set(rng.sample(sorted(people), self.max_people))
         elif kind == "window":
-            people = set(rng.sample(range(len(inst.people)), min(len(inst.people), 30)))
-            free |= self._tasks_of(sched, people, lo, hi)
-            free |= {i for i in unassigned if inst.tasks[i].candidates.keys() & people}
+            idle = [p for p in range(len(inst.people)) if p not in self._busy[1]]
+            people = set(rng.sample(idle, min(len(idle), self.window_people)))
+            mask = self._mask(people)
+            free |= {i for i in unassigned if mask[_eligible(inst, i)].any()}
         else:  # project
             projects = {
                 inst.tasks[i].task.project for i in rng.sample(unassigned, min(3, len(unassigned)))
@@ -446,8 +500,15 @@ class _Chooser:
                     free.add(i)
                     if i not in sched.start:
                         people |= set(inst.tasks[i].candidates)
-            if len(people) > MAX_PEOPLE:
-                people = set(rng.sample(sorted(people), MAX_PEOPLE))
+            people -= self._busy[1]
+            if len(people) > self.max_people:
+                people = set(rng.sample(sorted(people), self.max_people))
+        # the people's tasks in the window; too few (a small portfolio, short tasks): the window
+        # widens until the neighbourhood reaches the size the adaptation asks for
+        free |= self._tasks_of(sched, people, lo, hi)
+        while self.widen and len(free) < size and (lo > 0 or hi < n - 1):
+            step = max(1, (hi - lo + 1) // 2)
+            lo, hi = max(0, lo - step), min(n - 1, hi + step)
             free |= self._tasks_of(sched, people, lo, hi)
         if len(free) > size:
             # keep the unassigned ones first, then a random share of the rest
@@ -457,6 +518,14 @@ class _Chooser:
             rng.shuffle(rest)
             free = set((un + rest)[:size])
         return free, people
+
+
+def _eligible(inst: Instance, i: int) -> npt.NDArray[np.int64]:
+    """Task ``i``'s candidates (people) as an array."""
+    c = inst.tasks[i].candidates
+    if isinstance(c, Candidates):
+        return c.people
+    return np.fromiter(c, dtype=np.int64, count=len(c))
 
 
 def _touched(sched: Schedule, free: Iterable[int], people: Iterable[int]) -> set[int]:
@@ -489,7 +558,6 @@ def improve(
     """
     t0 = time.monotonic()
     rng = random.Random(params.seed)
-    chooser = _Chooser(inst, rng)
     remote: Runner | None = None
     if dask_address is not None or dask_client is not None:
         from solver_models.lns_dask import DaskRunner
@@ -510,13 +578,18 @@ def improve(
         runner, where = _Threads(inst, params.workers, stop), "threads"
     else:
         runner, where = _Serial(inst, stop), "serial"
+    chooser = _Chooser(inst, rng, runner.slots)
     best = start
     best_key = schedule_key(inst, best, objective)
     start_key = best_key
     # the engine's rule: pins before the objective (a part never drops a pin, see
     # ``solve_neighbourhood``; checked here again, with one that adds a pin accepted)
     best_pins = pins_dropped(inst, best)
-    size = NEIGHBOURHOOD
+    # at most a ``slots``-th of the tasks a neighbourhood, so that the other slots find free
+    # tasks and people too (measured at 195 tasks and 2 threads: with 400, one neighbourhood
+    # took every person and the other slot made thousands of sub-solves of a task or two)
+    top = max(MIN_SIZE, min(MAX_SIZE, sum(t.possible for t in inst.tasks) // runner.slots))
+    size = min(NEIGHBOURHOOD, top)
     # a bandit over the kinds: each kind's recent gain per second of sub-solve (an average
     # that forgets, ``ALPHA``), optimistic at first; chosen in proportion to it plus ``EXPLORE``
     rate = dict.fromkeys(KINDS, 1.0)
@@ -630,7 +703,7 @@ def improve(
                 first = next((v for k, v in out.stages.items() if k != PINS_STAGE), None)
                 limit = next(iter(job.limits.values()), SUB_SECONDS)
                 if first is not None and first[1] and first[2] < 0.5 * limit:
-                    size = min(MAX_SIZE, int(size * 1.15) + 1)
+                    size = min(top, int(size * 1.15) + 1)
                 elif first is None or not first[1]:
                     size = max(MIN_SIZE, int(size * 0.85))
     finally:

@@ -7,6 +7,7 @@ known to leave room, that LNS found improvements and a strictly better plan."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import threading
 import time
@@ -26,7 +27,7 @@ from allocator.objective import evaluate, plan_terms
 from solver_models.cpsat import CpSatParams
 from solver_models.greedy import greedy
 from solver_models.instance import Instance, compile_instance
-from solver_models.lns import compatible, improve, schedule_key
+from solver_models.lns import KINDS, _Chooser, _touched, compatible, improve, schedule_key
 from solver_models.schedule import Schedule, to_plan
 
 
@@ -87,6 +88,9 @@ def test_parallel_threads_keep_plans_valid_and_never_worse() -> None:
     best, stats = improve(inst, start, "portfolio", CpSatParams(workers=2, seed=1), seconds=5)
     assert stats["where"] == "threads" and stats["slots"] == 2
     assert isinstance(stats["iterations"], int) and stats["iterations"] >= 2
+    # a neighbourhood takes at most half the tasks, so that the other slot finds work too
+    size = stats["neighbourhood"]
+    assert isinstance(size, int) and size <= sum(t.possible for t in inst.tasks) // 2
     assert stats["errors"] == 0 and stats["improvements"] >= 1
     report = check(portfolio, _plan(inst, best))
     assert report.valid, [v.message for v in report.violations]
@@ -204,3 +208,55 @@ def test_an_unreachable_dask_address_falls_back_to_local_solves() -> None:
     assert stats["where"] == "serial"
     assert stats["errors"] == 0 and stats["improvements"] >= 1
     assert schedule_key(inst, best, "portfolio") < schedule_key(inst, start, "portfolio")
+
+
+# -- choosing neighbourhoods (issue 15) -----------------------------------------------------------
+def _small() -> tuple[Instance, Schedule]:
+    """The ladder's smallest shape (20 people, 25 projects; ``benchmarks.scale``), greedy plan."""
+    inst = compile_instance(generate(20, 25, seed=7, tightness=1.0))
+    return inst, greedy(inst, rule="edf")
+
+
+def _tasks_of(sched: Schedule, people: set[int]) -> set[int]:
+    return {i for i, ps in sched.people.items() if not people.isdisjoint(ps)}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_neighbourhood_below_its_size_holds_every_task_of_its_people(kind: str) -> None:
+    # on a small portfolio the tasks of a few people in a short window are a handful: the window
+    # widens until the neighbourhood has the size asked for or all its people's tasks
+    inst, sched = _small()
+    chooser = _Chooser(inst, random.Random(3))
+    sizes = []
+    for _ in range(8):
+        free, people, _ = chooser.choose(kind, sched, 60)
+        if len(free) < 60:
+            assert _tasks_of(sched, people) <= free
+        sizes.append(len(free))
+    assert max(sizes) >= 60
+
+
+def test_a_second_neighbourhood_beside_a_running_one_is_not_starved() -> None:
+    # two slots on 20 people: the first neighbourhood takes at most half of them, so the second
+    # (chosen while the first runs: none of its tasks, none of the people it touches) has work
+    # (measured before: with 25 people a neighbourhood, the second ``window`` one had no task)
+    inst, sched = _small()
+    chooser = _Chooser(inst, random.Random(5), slots=2)
+    for kind in KINDS * 6:
+        free1, people1, _ = chooser.choose(kind, sched, 60)
+        busy = _touched(sched, free1, people1)
+        assert len(people1) <= len(inst.people) // 2
+        free2, people2, _ = chooser.choose(kind, sched, 60, set(free1), busy)
+        assert free2.isdisjoint(free1) and people2.isdisjoint(busy)
+        assert all(busy.isdisjoint(sched.people.get(i, ())) for i in free2)
+        if kind in ("window", "project"):
+            assert len(free2) >= 10, kind
+
+
+def test_neighbourhoods_are_the_same_for_the_same_seed() -> None:
+    inst, sched = _small()
+    runs = []
+    for _ in range(2):
+        chooser = _Chooser(inst, random.Random(11), slots=2)
+        runs.append([chooser.choose(kind, sched, 50) for kind in KINDS * 3])
+    assert runs[0] == runs[1]

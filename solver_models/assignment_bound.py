@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -53,14 +54,35 @@ log = logging.getLogger(__name__)
 MAX_PAIRS = 20_000
 
 
+@dataclass(frozen=True)
+class AssignmentBound:
+    """What :func:`assignment_relaxation` proved on the relaxation, and what it found."""
+
+    #: lower bound on the undelivered units of the possible tasks
+    undelivered: int
+    #: undelivered units of the best solution of the relaxation found (``None``: none, or
+    #: nothing to solve): the most this relaxation could ever prove
+    ceiling: int | None
+    #: CP-SAT's status name (``trivial``: no model was needed)
+    status: str
+
+
 def assignment_bound(inst: Instance, time_limit: float = 5.0, workers: int = 1) -> int | None:
     """A lower bound on the ``undelivered`` units of the possible tasks (module doc); ``None``
     when the portfolio is too large (``MAX_PAIRS``) or CP-SAT proved no bound in time."""
+    found = assignment_relaxation(inst, time_limit, workers)
+    return None if found is None else found.undelivered
+
+
+def assignment_relaxation(
+    inst: Instance, time_limit: float = 5.0, workers: int = 1
+) -> AssignmentBound | None:
+    """:func:`assignment_bound` with the relaxation's best solution (its ceiling) and status."""
     t0 = time.monotonic()
     tasks = [t for t in inst.tasks if t.possible]
     total = sum(t.units for t in tasks)
     if total == 0:
-        return 0  # nothing that can be delivered: the bound 0 holds
+        return AssignmentBound(0, 0, "trivial")  # nothing that can be delivered: 0 holds
     if sum(len(t.candidates) for t in tasks) > MAX_PAIRS:
         return None
     _dur, est, lft, alive = task_windows(inst)
@@ -123,7 +145,7 @@ def assignment_bound(inst: Instance, time_limit: float = 5.0, workers: int = 1) 
                 m.add(sum(w * x for x, w in inside) <= limit)
                 rows += 1
     if not z:
-        return total
+        return AssignmentBound(total, total, "trivial")
     m.maximize(sum(t.units * z[t.index] for t in tasks if t.index in z))
     left = time_limit - (time.monotonic() - t0)
     if left <= 0.05:
@@ -152,4 +174,8 @@ def assignment_bound(inst: Instance, time_limit: float = 5.0, workers: int = 1) 
         solver.status_name(status),
         time.monotonic() - t0,
     )
-    return int(bound)
+    return AssignmentBound(
+        undelivered=int(bound),
+        ceiling=total - round(solver.objective_value),
+        status=solver.status_name(status),
+    )

@@ -63,6 +63,18 @@ on those portfolios; making delivery binary (a MIP) closed part of the gap on 6-
 nothing at 200 tasks. So on these portfolios most of a large reported gap is this relaxation's.
 The integer relaxation of :mod:`solver_models.assignment_bound` (each task whole, by one person
 per place, within its window) adds part of that integrality on small portfolios.
+
+**What integer relaxations can reach** (issue 15, item 3; ``benchmarks/bounds.py``). A
+relaxation's best solution caps every bound it can ever give. On the 195-task ladder portfolio
+(best plan known: 1,556 h) the scheduling relaxation without assignment of
+:mod:`solver_models.pool_bound` (per pool a cumulative of whole, non-preemptive tasks in their
+windows, with precedence) has its optimum, proven, at 422 h, and the assignment relaxation has
+a solution leaving 568 h (found in 30 s): no bound from either can exceed 568 h, a gap of 63 %
+at best. Each skill's tasks alone, with every person's calendar, fit entirely. What plans lose
+is in what only the whole problem has (one person's calendar across their skills, teams
+needing several people at once), whose LP relaxation CP-SAT reports as "everything
+delivered". So the pool relaxation runs by default only on small portfolios
+(``POOL_MAX_TASKS``), where it is often the strongest of them.
 """
 
 from __future__ import annotations
@@ -96,10 +108,23 @@ CAPACITY_LP_PAIRS_PER_SECOND = 20_000
 ASSIGNMENT_MIN_SECONDS = 1.0
 ASSIGNMENT_MAX_SECONDS = 2.0
 ASSIGNMENT_MAX_PAIRS = 20_000
+#: the scheduling relaxation without assignment (:mod:`solver_models.pool_bound`) runs up to
+#: ``POOL_MAX_TASKS`` possible tasks, when at least ``POOL_MIN_SECONDS`` are left, for at most
+#: ``POOL_MAX_SECONDS``. Measured (benchmarks/bounds.py, RESULTS.md "Bounds on undelivered
+#: work"): above the LPs and the assignment relaxation on 5 of 18 generated portfolios of 17-88
+#: tasks, up to 2.3x, in a second or two; below them at 195 tasks (its optimum, proven: 422 h
+#: against 457 h) and at 2,040 tasks
+POOL_MAX_TASKS = 120
+POOL_MIN_SECONDS = 0.5
+POOL_MAX_SECONDS = 2.0
 
 
 def undelivered_lower_bound(
-    inst: Instance, time_limit: float = 10.0, *, assignment: bool = True
+    inst: Instance,
+    time_limit: float = 10.0,
+    *,
+    assignment: bool = True,
+    pool: bool | None = None,
 ) -> int | None:
     """A true lower bound on the ``undelivered`` term (hundredths of priority-weighted hours),
     counting only tasks that can be assigned at all: the largest of the time-indexed LP (two
@@ -107,8 +132,12 @@ def undelivered_lower_bound(
     ``CAPACITY_LP_MAX_PAIRS`` pairs) and the integer assignment relaxation
     (:mod:`solver_models.assignment_bound`, up to ``ASSIGNMENT_MAX_PAIRS`` pairs, when at least
     ``ASSIGNMENT_MIN_SECONDS`` are left, for at most ``ASSIGNMENT_MAX_SECONDS``;
-    ``assignment=False``: the LPs alone); ``None`` if none was solved within ``time_limit``
-    seconds."""
+    ``assignment=False``: the LPs alone) and the scheduling relaxation of
+    :mod:`solver_models.pool_bound` (``pool=None``: with the assignment relaxation, up to
+    ``POOL_MAX_TASKS`` possible tasks, for at most ``POOL_MAX_SECONDS``, so that
+    ``assignment=False`` stays the LPs alone; ``True``: up to its ``MAX_TASKS``, with all the
+    time left; ``False``: never; in each case when at least ``POOL_MIN_SECONDS`` are left);
+    ``None`` if none was solved within ``time_limit`` seconds."""
     t0 = time.monotonic()
     found: list[int] = []
 
@@ -138,6 +167,16 @@ def undelivered_lower_bound(
         whole = assignment_bound(inst, time_limit=min(left(), ASSIGNMENT_MAX_SECONDS))
         if whole is not None:
             found.append(whole)
+    # 5. the scheduling relaxation without assignment (small portfolios, or when asked)
+    if (pool or (pool is None and assignment)) and left() >= POOL_MIN_SECONDS:
+        from solver_models.pool_bound import MAX_TASKS, pool_bound
+
+        n_tasks = sum(1 for t in inst.tasks if t.possible)
+        if n_tasks <= (MAX_TASKS if pool else POOL_MAX_TASKS):
+            budget = left() if pool else min(left(), POOL_MAX_SECONDS)
+            sched = pool_bound(inst, time_limit=budget)
+            if sched is not None:
+                found.append(sched.undelivered)
     return max(found) if found else None
 
 

@@ -14,22 +14,31 @@ PyJobShop's public ``Model`` API only; time is the working-day index.
   different people (``different_resources`` on every pair). A pinned person is the only mode
   of the place with the fewest candidates they can fill.
 * **A task needing nobody** is a task with one mode using no resource.
+* **Optional work** (issue 15, item 5): every task is optional (``optional=True``), ends by
+  its latest finish (``latest_end``: the calendar's end or a hard deadline), and has an
+  optional *stand-in* task on no resource at the calendar's end, in a job of its own whose
+  ``weight`` is the task's undelivered units and whose ``due_date`` is the calendar's end;
+  exactly one of the two is present (``select_exactly_one``), so the stand-in's job is tardy
+  exactly when the task is left out. The places of a team task are all present or none
+  (``select_all_or_none``); a task is present only if its predecessors are
+  (``select_at_least_one`` with the task as condition: PyJobShop's precedence binds only
+  present tasks); all-or-nothing projects are all or none of their tasks.
 * earliest start: ``earliest_start`` (a pinned start: ``earliest_start = latest_start``);
-  precedence: ``end_before_start`` on the first places; priority and deadline: each task is
-  a job of ``weight = priority`` and ``due_date = idx(D') + 1`` (the calendar's end when it has
-  no deadline).
-* **Objective**: ``100 x total weighted tardiness + total weighted flow time`` (flow time of a
-  job = its end, so the second term is exactly the engine's ``finish`` term; tardiness is the
-  ``late`` term plus, for tasks that run past the calendar's end, how far).
+  precedence: ``end_before_start`` on the first places; each task is a job of
+  ``weight = priority`` and ``due_date = idx(D') + 1`` (the calendar's end when it has none).
+* **Objective**: weighted tardy jobs (``weight_tardy_jobs=1``): the undelivered units of the
+  tasks left out (the engine's first term, exactly) plus the priority of each task finishing
+  after its deadline (the ``late`` term counted per task, not per day). Weighted tardiness and
+  flow time (the engine's ``late`` days and ``finish``) are left out: with the stand-ins'
+  weights (units, up to tens of thousands) on them, OR-Tools rejects the model (its variables
+  are bounded by 2**42, and the objective could overflow).
+* **Warm start** (``warm_start=``): our greedy plan as ``initial_solution``; the tasks it
+  assigns that this model can hold there (people on consecutive working days, no two tasks of
+  one person overlapping: machines are unary, in precedence order, whole projects whole) are
+  present where the plan puts them, the rest absent with their stand-ins present.
 
 **What it cannot model, and how that is handled.**
 
-* *Optional work priced by its size* (the ``undelivered`` term): PyJobShop's objectives have no
-  term for leaving a task out, so every task is mandatory and the end of the horizon is left
-  open; tasks that finish after their latest finish (the calendar's end, or a hard deadline)
-  are then taken out of the plan with their successors, **by this driver**, and counted
-  undelivered (the ``dropped`` column). The objective pushes towards the horizon only through
-  tardiness.
 * *Partial allocation*: a machine runs one task at a time, so a task at 50 % takes the whole
   person (valid, wastes capacity).
 * *Reduced capacity*: days with less than 100 % are breaks (valid, wastes capacity).
@@ -58,15 +67,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from allocator.domain import Portfolio
-from benchmarks.timefold_peer import PeerOutcome, drop_tasks, judge
+from allocator.domain import Plan, Portfolio
+from benchmarks.timefold_peer import PeerOutcome, judge
 from solver_models.instance import Instance, TaskInfo, compile_instance
+from solver_models.matching import fill_places
 from solver_models.schedule import Schedule
 
 log = logging.getLogger(__name__)
 
-#: weight of total weighted tardiness against total weighted flow time
-TARDINESS_WEIGHT = 100
 #: ``"block"``: a person's absences are fixed tasks on their machine (no task stretches);
 #: ``"breaks"``: they are machine breaks and one-person tasks stretch over them
 #: (``allow_breaks``), the contract's rule, on which OR-Tools found no first plan in 30 s at
@@ -121,9 +129,21 @@ def _successors(inst: Instance, ids: list[str]) -> set[str]:
 
 
 def solve_pyjobshop_generated(
-    portfolio: Portfolio, time_limit: float, *, workers: int = 2, seed: int = 0
+    portfolio: Portfolio,
+    time_limit: float,
+    *,
+    workers: int = 2,
+    seed: int = 0,
+    warm_start: Plan | None = None,
+    params: dict[str, Any] | None = None,
 ) -> PeerOutcome:
-    """Build the PyJobShop model of ``portfolio``, solve it with OR-Tools, convert, check."""
+    """Build the PyJobShop model of ``portfolio``, solve it with OR-Tools, convert, check.
+
+    ``warm_start``: a plan (our greedy's, :func:`benchmarks.timefold_peer.first_plan`) given to
+    OR-Tools as ``initial_solution`` (hints): its tasks that this model can hold as they are
+    (people present on consecutive working days) present, the others absent. ``params``: further
+    CP-SAT parameters (the tests fix the variables to the hint with them).
+    """
     import pyjobshop
 
     t0 = time.monotonic()
@@ -145,29 +165,32 @@ def solve_pyjobshop_generated(
     off = (~inst.avail) | (inst.cap < 100)
     left_out = [t.id for t in inst.tasks if t.possible and not _pin_fits(inst, t, off)]
     skip = _successors(inst, left_out)
-    # the open end of the horizon: room for every task after the calendar, one after another
-    open_end = n + sum(
-        max((c.duration for c in t.candidates.values()), default=t.duration or 0)
-        for t in inst.tasks
-        if t.possible
-    )
+    # per task: optional, ending by its latest finish; a task left out makes its "undone"
+    # stand-in present (one exactly of the two), a job of weight = the task's undelivered units
+    undone: dict[int, Any] = {}
     for t in inst.tasks:
         if not t.possible or t.id in skip:
             continue
         due = n if t.deadline_idx is None else t.deadline_idx + 1
         job = model.add_job(weight=t.priority, due_date=max(0, due), name=t.id)
         first = t.pin_start if t.pin_start is not None else t.est
-
-        last = first if t.pin_start is not None else open_end
+        last = first if t.pin_start is not None else min(t.lft, n - 1)
+        end_by = min(t.lft, n - 1) + 1
 
         def task(
-            name: str, breaks: bool, job: Any = job, first: int = first, last: int = last
+            name: str,
+            breaks: bool,
+            job: Any = job,
+            first: int = first,
+            last: int = last,
+            end_by: int = end_by,
         ) -> Any:
             return model.add_task(
                 job,
                 earliest_start=first,
                 latest_start=last,
-                latest_end=open_end + n,
+                latest_end=end_by,
+                optional=True,
                 allow_breaks=breaks,
                 name=name,
             )
@@ -198,12 +221,38 @@ def solve_pyjobshop_generated(
                 model.add_start_at_start(mine[0], other)
             for a, b in itertools.combinations(mine, 2):
                 model.add_different_resources(a, b)
+            model.add_select_all_or_none(mine)
+        stand_in_job = model.add_job(weight=t.units, due_date=n, name=f"{t.id}:undone")
+        stand_in = model.add_task(
+            stand_in_job,
+            earliest_start=n,
+            latest_start=n,
+            latest_end=n + 1,
+            optional=True,
+            name=f"{t.id}:undone",
+        )
+        model.add_mode(stand_in, [], 1)
+        model.add_select_exactly_one([mine[0], stand_in])
+        undone[t.index] = stand_in
         parts[t.index] = mine
     for t in inst.tasks:
         if t.index in parts:
             for u in t.preds:
-                model.add_end_before_start(parts[u][0], parts[t.index][0])
-    model.set_objective(weight_total_tardiness=TARDINESS_WEIGHT, weight_total_flow_time=1)
+                if u in parts:
+                    model.add_end_before_start(parts[u][0], parts[t.index][0])
+                    # a task is planned only if its predecessors are (precedence holds only
+                    # between present tasks in PyJobShop)
+                    model.add_select_at_least_one([parts[u][0]], condition_task=parts[t.index][0])
+                else:
+                    model.add_select_exactly_one([undone[t.index]])
+    for tasks in _whole_projects(inst).values():
+        firsts = [parts[i][0] for i in tasks if i in parts]
+        if len(firsts) > 1:
+            model.add_select_all_or_none(firsts)
+    # tardy jobs only: a weight of ``units`` on the flow-time or tardiness terms (whose
+    # variables OR-Tools bounds by 2**42) fails its model's overflow check
+    model.set_objective(weight_tardy_jobs=1)
+    hints = None if warm_start is None else _hints(inst, model, parts, undone, warm_start, off)
     build_s = time.monotonic() - t0
     result = model.solve(
         "ortools",
@@ -211,6 +260,8 @@ def solve_pyjobshop_generated(
         display=False,
         num_workers=workers,
         random_seed=seed,
+        initial_solution=hints,
+        **(params or {}),
     )
     seconds = time.monotonic() - t0
     status = str(result.status.value)
@@ -220,6 +271,7 @@ def solve_pyjobshop_generated(
         "modes": len(model.modes),
         "pj_tasks": len(model.tasks),
         "pj_objective": result.objective,
+        "warm_start": warm_start is not None,
     }
     sched = Schedule()
     if status in ("Optimal", "Feasible"):
@@ -227,21 +279,121 @@ def solve_pyjobshop_generated(
         sol = result.best
         for t_index, mine in parts.items():
             sts = [sol.tasks[index[id(x)]] for x in mine]
+            if not sts[0].present:
+                continue
             people = tuple(st.resources[0] for st in sts) if inst.tasks[t_index].places else ()
             sched.add(t_index, sts[0].start, sts[0].end - 1, people)
-    late = [
-        inst.tasks[t].id for t in sched.start if sched.finish[t] > min(inst.tasks[t].lft, n - 1)
-    ]
-    sched, dropped = drop_tasks(inst, sched, late)
-    return judge(
-        inst,
-        sched,
-        solver="pyjobshop",
-        status=status,
-        seconds=seconds,
-        stats=stats,
-        dropped=dropped,
-        dropped_why="finish after the calendar's end or a hard deadline (no optional work)"
-        if dropped
-        else "",
-    )
+    return judge(inst, sched, solver="pyjobshop", status=status, seconds=seconds, stats=stats)
+
+
+def _whole_projects(inst: Instance) -> dict[str, list[int]]:
+    """All-or-nothing project id -> its tasks to plan (indices, in task order)."""
+    whole = {p.id for p in inst.portfolio.projects if p.whole}
+    out: dict[str, list[int]] = {}
+    for info in inst.tasks:
+        if info.task.project in whole:
+            out.setdefault(info.task.project, []).append(info.index)
+    return out
+
+
+def _topological(inst: Instance, parts: dict[int, list[Any]]) -> list[int]:
+    """The tasks of ``parts`` with every predecessor before its successors."""
+    indeg = {i: sum(1 for u in inst.tasks[i].preds if u in parts) for i in parts}
+    ready = sorted(i for i, d in indeg.items() if d == 0)
+    out: list[int] = []
+    while ready:
+        i = ready.pop()
+        out.append(i)
+        for w in inst.tasks[i].succs:
+            if w in indeg:
+                indeg[w] -= 1
+                if indeg[w] == 0:
+                    ready.append(w)
+    return out
+
+
+def _hints(
+    inst: Instance,
+    model: Any,
+    parts: dict[int, list[Any]],
+    undone: dict[int, Any],
+    plan: Plan,
+    off: npt.NDArray[np.bool_],
+) -> Any:
+    """``plan`` as a PyJobShop ``Solution`` of ``model`` (OR-Tools takes it as hints): a task
+    the plan assigns is present where the plan puts it when this model can hold it there (every
+    person on a machine of that place, present on each day of the span: no stretching), else
+    absent with its stand-in present; the absences' fixed tasks where they are."""
+    import pyjobshop
+
+    data = model.data()
+    index = {id(x): i for i, x in enumerate(model.tasks)}
+    modes: dict[tuple[int, int], int] = {}
+    first_mode: dict[int, int] = {}
+    for m, mode in enumerate(data.modes):
+        first_mode.setdefault(mode.task, m)
+        modes[(mode.task, mode.resources[0] if mode.resources else -1)] = m
+    day = {d: i for i, d in enumerate(inst.timeline.days)}
+    out: list[Any] = [None] * len(model.tasks)
+    for k, x in enumerate(model.tasks):
+        if x.name == "away":  # fixed: earliest_start == latest_start
+            m = first_mode[k]
+            e = x.latest_end
+            out[k] = pyjobshop.ScheduledTask(m, list(data.modes[m].resources), x.earliest_start, e)
+    # PyJobShop's own form of an absent task (mode 0, which an absent task must not select)
+    absent = pyjobshop.ScheduledTask(0, [], 0, 0, present=False)
+    by_task = {a.task: a for a in plan.assignments}
+    busy: set[tuple[int, int]] = set()  # (person, day) held by a hinted task
+    keep: dict[int, tuple[int, int, list[tuple[int, int]]]] = {}
+    for i in _topological(inst, parts):
+        info = inst.tasks[i]
+        a = by_task.get(info.id)
+        if a is None or any(u not in keep for u in info.preds):
+            continue
+        s, f = day[a.start], day[a.finish]
+        people = [inst.person_index[p] for p in a.people]
+        who = fill_places(people, [list(pc) for pc in info.place_candidates]) if people else []
+        if who is None or (info.places and len(who) != len(parts[i])):
+            continue
+        placed: list[tuple[int, int]] = []
+        for x, p in zip(parts[i], who or [-1], strict=False):
+            mode_idx = modes.get((index[id(x)], p))
+            if mode_idx is None or (p >= 0 and off[p, s : f + 1].any()):
+                break
+            if p >= 0 and any((p, d) in busy for d in range(s, f + 1)):
+                break  # a unary machine: no sharing at partial allocation
+            placed.append((index[id(x)], mode_idx))
+        else:
+            keep[i] = (s, f, placed)
+            busy.update((p, d) for p in who for d in range(s, f + 1))
+    # all-or-nothing projects (and, transitively, the successors of what they lose)
+    changed = True
+    while changed:
+        changed = False
+        for tasks in _whole_projects(inst).values():
+            mine = [i for i in tasks if i in parts]
+            if any(i in keep for i in mine) and not all(i in keep for i in mine):
+                for i in mine:
+                    keep.pop(i, None)
+                changed = True
+        for i in parts:
+            if i in keep and any(u not in keep for u in inst.tasks[i].preds):
+                keep.pop(i)
+                changed = True
+    for i, mine in parts.items():
+        for x in mine:
+            k = index[id(x)]
+            out[k] = absent
+        u = index[id(undone[i])]
+        if i not in keep:
+            out[u] = pyjobshop.ScheduledTask(first_mode[u], [], inst.n_days, inst.n_days + 1)
+        else:
+            s, f, placed = keep[i]
+            out[u] = absent
+            for k, m in placed:
+                res = list(data.modes[m].resources)
+                out[k] = pyjobshop.ScheduledTask(m, res, s, f + 1)
+    for k, x in enumerate(out):
+        if x is None:  # a task left out of the model's parts (its pin cannot be kept)
+            out[k] = absent
+    return pyjobshop.Solution(data, out)

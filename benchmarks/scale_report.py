@@ -227,7 +227,12 @@ def notes(rows: list[dict[str, str]]) -> str:
 
 
 PEERS_INTRO = """\
-**Peers** (`--peers`), run after the engine on the same generated portfolio, at the same time
+**The peer rows below were made with the peers as first shipped** (the configuration this
+paragraph describes); a review found that configuration weak, and the section "Peers as an
+expert would configure them (issue 15)" gives the reconfigured peers' figures (Timefold with
+its own list-schedule construction, team seats chosen with the start, extra moves and its limit
+covering only its search; PyJobShop with optional work and our first term as its objective),
+which `--peers` now runs. **Peers** (`--peers`), run after the engine on the same generated portfolio, at the same time
 limit, one after another (never in parallel), each in its own subprocess (peak RSS includes the
 Java process). *Timefold* is Timefold Solver 1.24's Java engine (the jars of the
 `timefold==1.24.0b0` wheel) with our own task-assigning model

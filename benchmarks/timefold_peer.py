@@ -30,19 +30,28 @@ finish being the ``duration``-th, so tasks stretch over absences. Score: ``Benda
 with one hard level (capacity excess per person-day in percent, spans that do not fit, duplicate
 people in a team, a pinned person missing, precedence) and four soft levels in the objective's
 lexicographic order (``undelivered``, ``late``, ``finish``, ``cost``, exactly the terms of
-``allocator.objective``), computed by an incremental score calculator. Solving: a construction
-heuristic for team places, one for jobs (precedence order, earliest deadline first; first
-(start, person) keeping the hard score, starts ascending), then Timefold's default local search
-(late acceptance, change and swap moves) until the time limit.
+``allocator.objective``), computed by an incremental score calculator.
+
+**Solving** (issue 15, item 5: configured as an expert would). The first plan is a warm start
+when one is given (our greedy's, :func:`first_plan`, ``warm_start=``), else the best of three
+list schedules written for this model (``Construct.java``: precedence order by deadline, by
+priority, or by the work a task and its successors carry; each task at the earliest-finishing
+(start, people) that fits the capacity booked so far, team seats chosen with the start), else
+(``construct=False``) Timefold's own first-fit construction heuristics. Then late acceptance
+until the limit over change and swap moves of every variable, Ruin & Recreate of the starts
+(community edition), a chain shift (a new start that pushes the successors, since starts are
+absolute) and an eject-and-insert move (an unassigned job in, the jobs in its way out), or
+with ``moves="default"`` Timefold's default local search. The JVM gets ``-Xmx`` (6 GB by
+default); a run that outlives its limit by two minutes is killed and reported ``timeout``.
 
 **Threads.** Timefold's community edition solves on one thread (``moveThreadCount`` is an
 enterprise feature), so the peer runs with ``move_threads=1`` whatever ``workers`` the engine
 gets; :func:`solve_timefold` records that.
 
-**Time.** The limit covers everything after the portfolio is in memory: compiling the
-instance, writing the JSON, JVM start-up, Timefold's termination (``millisecondsSpentLimit`` is
-the rest of the budget, counted from JVM start) and writing the answer. Compiling the Java is
-cached and not counted.
+**Time.** ``time_limit`` is the local search's: compiling the instance, the JSON, the JVM's
+start, the first plan and building the solver come before it (as the engine's limit leaves out
+compiling and its greedy); ``seconds`` is the whole wall time, the answer's ``construct_ms`` and
+``setup_ms`` the parts. Compiling the Java is cached and not counted.
 
 **Judging.** The plan is checked as it is. An invalid plan is reported invalid; the separate
 *repaired* figures (``dropped`` tasks: every task the checker names, with its successors) are
@@ -74,6 +83,7 @@ from allocator.checker import CheckResult, check
 from allocator.domain import Plan, Portfolio
 from allocator.objective import Terms, evaluate, plan_terms
 from solver_models.instance import Instance, compile_instance
+from solver_models.matching import fill_places
 from solver_models.schedule import Schedule, to_plan
 
 log = logging.getLogger(__name__)
@@ -157,6 +167,7 @@ def classes() -> Path:
     if (out / "allocpeer" / "Main.class").exists():
         return out
     lib = jars()
+    cache_dir().mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=cache_dir()))
     subprocess.run(
         ["javac", "-nowarn", "-d", str(tmp), "-cp", f"{lib}/*", *map(str, _sources())],
@@ -362,19 +373,57 @@ def _plan(inst: Instance, sched: Schedule, solver: str, seconds: float) -> Plan:
 # ---------------------------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------------------------
+def first_plan(portfolio: Portfolio) -> Plan:
+    """Our engine's first plan: its greedy baseline (``SolveParams(greedy_only=True)``, every
+    greedy rule, the best kept), the warm start both peers can be given."""
+    from allocator.engine import SolveParams, solve
+
+    return solve(portfolio, SolveParams(greedy_only=True, workers=1, seed=0)).plan
+
+
+def initial_of(inst: Instance, plan: Plan, keep: list[int]) -> list[list[Any]]:
+    """``plan`` as the Java model's ``initial`` rows (``[task, start, [people by place]]``): the
+    people of a team task put one per place (each among the place's eligible people)."""
+    local = {inst.tasks[i].id: k for k, i in enumerate(keep)}
+    day = {d: i for i, d in enumerate(inst.timeline.days)}
+    out: list[list[Any]] = []
+    for a in plan.assignments:
+        if a.task not in local:
+            continue
+        info = inst.tasks[keep[local[a.task]]]
+        people = [inst.person_index[p] for p in a.people]
+        if info.place_candidates:
+            placed = fill_places(people, info.place_candidates)
+            if placed is None:
+                continue
+            people = placed
+        out.append([local[a.task], day[a.start], people])
+    return sorted(out)
+
+
 def solve_timefold(
     portfolio: Portfolio,
     time_limit: float,
     *,
     seed: int = 0,
     move_threads: int = 1,
-    java_heap: str | None = None,
+    java_heap: str | None = "6g",
     workdir: Path | None = None,
+    warm_start: Plan | None = None,
+    construct: bool = True,
+    moves: str = "expert",
 ) -> PeerOutcome:
     """Solve ``portfolio`` with the Timefold model within ``time_limit`` seconds; check the plan.
 
-    ``move_threads`` > 1 asks Timefold for ``moveThreadCount`` (an enterprise feature: the
-    community jars refuse it), so the default is 1. Compiling the Java (cached) is not counted.
+    ``time_limit`` bounds the Java program's first plan and search (counted from when it has
+    read the instance, as the engine's limit leaves out compiling and its greedy); the wall time
+    (with compiling the instance, the JSON and the JVM's start) is ``seconds``. ``warm_start``:
+    a plan to start the local search from (our greedy's, :func:`first_plan`); else, with
+    ``construct``, the Java list schedule of ``Construct.java``, without it Timefold's own
+    first-fit construction heuristics. ``moves``: ``"expert"`` (the configured move mix) or
+    ``"default"`` (Timefold's default local search). ``move_threads`` > 1 asks Timefold for
+    ``moveThreadCount`` (an enterprise feature: the community jars refuse it), so the default is
+    1. A run that outlives its limit by two minutes is killed and reported as an error.
     """
     cp = classpath()
     t0 = time.monotonic()
@@ -383,16 +432,34 @@ def solve_timefold(
     tmp = Path(tempfile.mkdtemp(dir=workdir))
     try:
         src, dst = tmp / "instance.json", tmp / "answer.json"
-        budget = time_limit - (time.monotonic() - t0)
         data.update(
-            time_limit_ms=max(500, int(budget * 1000)), seed=seed, move_threads=move_threads
+            time_limit_ms=max(500, int(time_limit * 1000)),
+            seed=seed,
+            move_threads=move_threads,
+            construct=construct,
+            moves=moves,
         )
+        if warm_start is not None:
+            data["initial"] = initial_of(inst, warm_start, keep)
         src.write_text(json.dumps(data, separators=(",", ":")))
         cmd = ["java", "-XX:+UseParallelGC", "-cp", cp]
         if java_heap:
             cmd.insert(1, f"-Xmx{java_heap}")
         cmd += ["allocpeer.Main", str(src), str(dst)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=time_limit + 120)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=time_limit + 120)
+        except subprocess.TimeoutExpired as exc:
+            seconds = time.monotonic() - t0
+            err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+            log.warning("timefold killed after %.0f s", seconds)
+            return PeerOutcome(
+                solver="timefold",
+                status="timeout",
+                seconds=round(seconds, 2),
+                plan=None,
+                valid=None,
+                stats={"stderr": err[-2000:]},
+            )
         seconds = time.monotonic() - t0
         if proc.returncode != 0 or not dst.exists():
             log.warning("timefold failed (exit %s): %s", proc.returncode, proc.stderr[-2000:])

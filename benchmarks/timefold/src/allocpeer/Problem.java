@@ -66,6 +66,48 @@ final class Problem {
         }
     }
 
+    /**
+     * Active days of a task starting on {@code st} with people {@code who} and {@code dur} active
+     * days, or null when {@code st} is not active or the horizon ends first. A task needing
+     * nobody books no day: a one-element array holding its finish {@code st + dur - 1}.
+     */
+    int[] span(int[] who, int st, int dur) {
+        if (st < 0 || st >= nDays) {
+            return null;
+        }
+        if (who.length == 0) {
+            return st + dur - 1 < nDays ? new int[] {st + dur - 1} : null;
+        }
+        if (who.length == 1) {
+            int p = who[0];
+            if (!avail[p][st]) {
+                return null;
+            }
+            int r = rank[p][st];
+            if (r + dur > availDays[p].length) {
+                return null;
+            }
+            return java.util.Arrays.copyOfRange(availDays[p], r, r + dur);
+        }
+        int[] out = new int[dur];
+        int n = 0;
+        for (int d = st; d < nDays && n < dur; d++) {
+            boolean all = true;
+            for (int p : who) {
+                if (!avail[p][d]) {
+                    all = false;
+                    break;
+                }
+            }
+            if (all) {
+                out[n++] = d;
+            } else if (d == st) {
+                return null;
+            }
+        }
+        return n == dur ? out : null;
+    }
+
     /** One task of the instance (only tasks that can be assigned at all are exported). */
     static final class TaskData {
         final int index;

@@ -278,36 +278,6 @@ public class ScoreCalc implements IncrementalScoreCalculator<Roster, BendableLon
      * nobody books no day: an empty array, its finish is {@code st + dur - 1} (checked here).
      */
     private int[] span(int[] who, int st, int dur) {
-        if (who.length == 0) {
-            return st + dur - 1 < pb.nDays ? new int[] {st + dur - 1} : null;
-        }
-        if (who.length == 1) {
-            int p = who[0];
-            if (!pb.avail[p][st]) {
-                return null;
-            }
-            int r = pb.rank[p][st];
-            if (r + dur > pb.availDays[p].length) {
-                return null;
-            }
-            return java.util.Arrays.copyOfRange(pb.availDays[p], r, r + dur);
-        }
-        int[] out = new int[dur];
-        int n = 0;
-        for (int d = st; d < pb.nDays && n < dur; d++) {
-            boolean all = true;
-            for (int p : who) {
-                if (!pb.avail[p][d]) {
-                    all = false;
-                    break;
-                }
-            }
-            if (all) {
-                out[n++] = d;
-            } else if (d == st) {
-                return null;
-            }
-        }
-        return n == dur ? out : null;
+        return pb.span(who, st, dur);
     }
 }

@@ -14,8 +14,11 @@ keeps each portfolio's own). A pinned start that ``as_of`` has passed is history
 (:mod:`allocator.history`): the plan is checked against the portfolio with that history settled.
 
 The solves run in parallel on Dask (``scheduler`` address, or a ``LocalCluster`` of
-``workers`` processes, its dashboard off unless asked for); a task whose worker dies is retried
-(``RETRIES``). Workers only compute: every database write happens in the driver, after the
+``workers`` processes, its dashboard off unless asked for). A portfolio whose worker process
+dies is run again on another by the scheduler, up to its ``distributed.scheduler.allowed-failures``
+deaths (3 by default); past them that portfolio alone fails, named, with ``KilledWorker`` (the
+others go on, the exit code is 1). A solve that raises is tried ``RETRIES`` more times. Workers
+only compute: every database write happens in the driver, after the
 result came back. Portfolios are read one at a time as the workers take them, at most
 ``batch`` in flight (:class:`~allocator_api.nightly_store.StreamingNightlyStore`), and the run
 holds the database's nightly lock (:func:`~allocator_api.nightly_store.night_lock`): a second
@@ -64,7 +67,8 @@ from allocator.history import PASSED_PIN
 
 log = logging.getLogger(__name__)
 
-#: Dask retries of a portfolio's solve (a killed worker's task runs again elsewhere)
+#: Dask retries of a portfolio's solve that raised (a killed worker's portfolio is run again
+#: by the scheduler's own ``allowed-failures`` rule, see the module docstring)
 RETRIES = 2
 
 

@@ -9,7 +9,7 @@ about one in ten of the tasks planned to start before ``as_of`` has not started 
 some pinned dates are passed on work not started).
 
 Timed: ``allocator nightly --db URL --as-of D --updates FILE --time-limit S`` in a subprocess
-(its own LocalCluster of 2 worker processes), the resident memory of every process of its tree
+(its own LocalCluster of ``--workers`` processes, 2 by default), the resident memory of every process of its tree
 sampled every 0.1 s. Reported: wall time, seconds per portfolio, the exit code, failed
 portfolios (no new plan version for the night), the peak memory of the driver, of the largest
 worker and of all processes together, and the **churn of untouched work**: among the tasks still
@@ -19,6 +19,8 @@ progress file, the share whose people or start changed (or that the new plan lea
     python -m benchmarks.nightly --portfolios 20 --backend sqlite --label after --record
     python -m benchmarks.nightly --portfolios 20 --backend postgresql --label after --record
     python -m benchmarks.nightly --portfolios 20 --repeat 10 --time-limit 2 --record  # 200
+    python -m benchmarks.nightly --time-limit 1 --workers 1 --label "1 worker" --record
+    python -m benchmarks.nightly --time-limit 1 --workers 2 --label "2 workers" --record
 
 ``--repeat K`` stores each generated portfolio K times (``<name>#<k>``): 200 portfolios without
 generating and solving 200 first plans (each copy is a portfolio of its own to the night).
@@ -202,7 +204,9 @@ class Sampler(threading.Thread):
             time.sleep(0.1)
 
 
-def run_night(url: str, updates: Path, time_limit: float, extra: list[str]) -> dict[str, Any]:
+def run_night(
+    url: str, updates: Path, time_limit: float, extra: list[str], workers: int = 2
+) -> dict[str, Any]:
     cmd = [
         sys.executable,
         "-m",
@@ -216,6 +220,8 @@ def run_night(url: str, updates: Path, time_limit: float, extra: list[str]) -> d
         str(updates),
         "--time-limit",
         str(time_limit),
+        "--workers",
+        str(workers),
         *extra,
     ]
     t0 = time.monotonic()
@@ -332,16 +338,23 @@ def _find(rows: list[dict[str, str]], label: str, backend: str, n: int, tl: floa
     return found[-1] if found else None
 
 
+def _by_label(rows: list[dict[str, str]], label: str) -> Any:
+    found = [r for r in rows if r["label"] == label]
+    return found[-1] if found else None
+
+
 def section(rows: list[dict[str, str]]) -> str:
     """The ``nightly`` section of RESULTS.md: how it was run, the table, what it says (every
     figure from the rows; ``benchmarks.summarize`` checks it verbatim)."""
-    date = rows[-1]["date"] if rows else "-"
+    dates = sorted({r["date"] for r in rows}) or ["-"]
+    date = " and ".join(dates) if len(dates) < 3 else f"{dates[0]} to {dates[-1]}"
     out = [
         f"Runs of {date} on this machine (2 cores, 24 GB, shared with other processes), "
         "`allocator nightly` in a subprocess on its own LocalCluster of 2 worker processes:",
         "`python -m benchmarks.nightly --portfolios 20 --backend sqlite|postgresql --label "
         "before|after --record`; 200 portfolios: `--portfolios 20 --repeat 10 --time-limit 2`; "
-        'a free re-plan: `--extra "--stability 0"`. "before" ran the tree of commit f3c102d '
+        'a free re-plan: `--extra "--stability 0"`; the speed-up per worker: `--time-limit 1 '
+        '--workers 1|2 --label "1 worker"|"2 workers"`. "before" ran the tree of commit f3c102d '
         "(before issue #17) with the same benchmark. Each portfolio: about 200 tasks, 20 people, "
         "10 % of tasks pinned, its first plan made on 2027-01-04, then the night of 2027-01-18 "
         "with a progress file from that plan (done, in progress with its people and days left, "
@@ -371,6 +384,29 @@ def section(rows: list[dict[str, str]]) -> str:
             "are the ones the night forced (slipped and passed work, its successors); what the "
             "default price of a change saves is measured in the rebalancing section. The "
             "before figure covers only the portfolios that run rebalanced."
+        )
+    one, two = _by_label(rows, "1 worker"), _by_label(rows, "2 workers")
+    if one and two:
+        ratio = float(one["wall_s"]) / float(two["wall_s"])
+        out.append(
+            f"Speed-up per worker (`--workers 1` then `--workers 2`, back to back, "
+            f"{two['portfolios']} portfolios, {two['backend']}, {two['time_limit']} s): "
+            f"{one['s_per_portfolio']} s then {two['s_per_portfolio']} s per portfolio, "
+            f"{ratio:.2f} times faster with 2 workers. This machine has 2 cores, so 2 workers "
+            "is the most that can help, and other benchmarks shared those cores during the runs. "
+            f"These two rows were set up again on {two['date']} (the first plans are solved under "
+            "a 2 s time limit, so they depend on the machine's load): their churn belongs to that "
+            "set-up, not comparable with the rows above."
+        )
+    big = _by_label(rows, "after, 500")
+    if big:
+        out.append(
+            f"A real night of {big['portfolios']} portfolios ({big['backend']}, "
+            f"{big['time_limit']} s, {big['workers']} workers, `--portfolios 20 --repeat 25 "
+            f"--time-limit 1`): exit {big['exit_code']}, {big['rebalanced']} rebalanced, "
+            f"{big['failed']} failed, {big['wall_s']} s ({big['s_per_portfolio']} s per "
+            f"portfolio); the driver peaked at {big['peak_driver_mb']} MB, all processes at "
+            f"{big['peak_all_mb']} MB: the driver still grows with the count."
         )
     ladder = sorted(
         (r for r in rows if r["label"] == "after" and r["backend"] == "sqlite"),
@@ -402,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--label", default="after")
     ap.add_argument("--extra", default="", help="more arguments for `allocator nightly`")
     ap.add_argument("--repeat", type=int, default=1, help="store each portfolio N times")
+    ap.add_argument("--workers", type=int, default=2, help="the LocalCluster's processes")
     ap.add_argument("--record", action="store_true")
     ap.add_argument("--show", action="store_true", help="print the command's output")
     args = ap.parse_args(argv)
@@ -428,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         url = fresh_pg(args.pg_url)
     seed_db(url, seeded, by_name, updates, args.repeat)
-    res = run_night(url, updates, args.time_limit, args.extra.split())
+    res = run_night(url, updates, args.time_limit, args.extra.split(), args.workers)
     stats = churn(url, seeded, by_name)
     tasks = sum(len(t) for d, _ in seeded for proj in d["projects"] for t in [proj["tasks"]])
     row = {
@@ -438,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         "portfolios": args.portfolios * args.repeat,
         "tasks": round(tasks / max(1, args.portfolios)),
         "time_limit": args.time_limit,
-        "workers": 2,
+        "workers": args.workers,
         **{k: v for k, v in res.items() if k in FIELDS},
         **stats,
         "s_per_portfolio": round(res["wall_s"] / max(1, args.portfolios * args.repeat), 2),

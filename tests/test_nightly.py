@@ -511,6 +511,63 @@ def test_killed_worker_is_retried(
     client.wait_for_workers(2, timeout=30)
 
 
+def _always_dies(body: dict[str, Any], plan_body: Any, *more: Any) -> Any:
+    """Kills its worker process every time it sees a portfolio named ``kill-always``."""
+    import os
+
+    from allocator_api.nightly import rebalance_body
+
+    if body.get("name") == "kill-always":
+        os._exit(1)
+    return rebalance_body(body, plan_body, *more)
+
+
+def test_a_portfolio_that_kills_every_worker_fails_by_name_and_the_others_finish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker process dies under one portfolio each time it runs (a solve that crashes its
+    process): the scheduler gives up on it (``KilledWorker``), the night reports that portfolio
+    failed with its id and tenant and leaves its previous plan in force, stores the other two,
+    and exits 1. Its own cluster: the shared one must not lose workers to it."""
+    import cloudpickle
+    import dask
+
+    import allocator_api.nightly as nightly
+    import tests.test_nightly as me
+
+    url = f"sqlite:///{tmp_path}/n.sqlite"
+    ids = _seed(url)
+    db = Database(url)
+    with db.sessions() as s:
+        row = s.get_one(PortfolioRow, ids[1])
+        row.body = {**row.body, "name": "kill-always"}
+        s.commit()
+    db.dispose()
+    cloudpickle.register_pickle_by_value(me)
+    # one retry of a task whose worker died (the default is 3), so the test stays short
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        own = Client(cluster)
+    try:
+        monkeypatch.setattr(nightly, "rebalance_body", _always_dies)
+        summary = run_nightly(url, as_of=NIGHT, time_limit=1, client=own)
+    finally:
+        cloudpickle.unregister_pickle_by_value(me)
+        own.close()
+        cluster.close()
+    assert summary.exit_code == 1
+    assert summary.count("done") == 2, summary.text()
+    (failed,) = summary.failed
+    assert (failed.portfolio_id, failed.tenant) == (ids[1], "tenant-1")
+    assert failed.error is not None and "KilledWorker" in failed.error
+    assert f"FAILED {ids[1]} (tenant-1)" in summary.text()
+    assert _state(url, ids[1])[:2] == (1, 1)  # its first plan still in force, no run row
+    for pid in (ids[0], ids[2]):
+        assert _state(url, pid)[:2] == (2, 2)
+
+
 def test_cli_unreadable_updates_is_bad_input(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")

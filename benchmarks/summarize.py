@@ -524,6 +524,27 @@ def blocks() -> list[Block]:
                 read("profile_stages")
             ),
         ),
+        Block(
+            "first_plan",
+            "section",
+            lambda: __import__("benchmarks.first_plan", fromlist=["section"]).section(
+                read("first_plan_runs"), read("first_plan_solves"), read("first_plan_first")
+            ),
+        ),
+        Block(
+            "convergence",
+            "section",
+            lambda: __import__("benchmarks.convergence", fromlist=["section"]).section(
+                read("convergence")
+            ),
+        ),
+        Block(
+            "lns_convergence",
+            "table",
+            lambda: __import__("benchmarks.lns_convergence", fromlist=["table"]).table(
+                read("lns_convergence")
+            ),
+        ),
     ]
     return out
 

@@ -80,3 +80,24 @@ def test_mspsp_published_optima_match_the_shared_best_known() -> None:
         rows = list(csv.DictReader(f))
     assert len(rows) == summarize.MSPSP_TOTAL
     assert sum(r["status"] == "optimal" for r in rows) == summarize.MSPSP_PUBLISHED_OPTIMAL
+
+
+def _time_limit_rows() -> list[dict[str, str]]:
+    with (Path(__file__).resolve().parents[1] / "benchmarks/results/time_limit.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    latest = max(r["date"] for r in rows)
+    return [r for r in rows if r["date"] == latest]
+
+
+def test_the_readme_time_limit_figures_are_the_latest_rows() -> None:
+    """The README's 10,000-task figures (first plan, greedy baseline, the 10 s solve) are those of
+    the latest ``benchmarks.time_limit`` rows: a re-run that moves them fails here."""
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    rows = _time_limit_rows()
+    first = sorted(float(r["first_plan_s"]) for r in rows)
+    greedy = sorted(float(r["greedy_s"]) for r in rows)
+    assert f"in {first[0]:.1f}-{first[-1]:.1f} s from the call" in readme
+    assert f"one run of {greedy[0]:.1f}-{greedy[-1]:.1f} s there" in readme
+    ten = next(r for r in rows if float(r["limit_s"]) == 10.0)
+    m = re.search(r"with a 10 s limit: the whole solve took ([0-9.]+) s", readme)
+    assert m is not None and float(m.group(1)) == round(float(ten["total_s"]), 1)

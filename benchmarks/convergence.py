@@ -41,6 +41,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.undelivered_trace import Trace, best_at, greedy_hours
+
 HERE = Path(__file__).resolve().parent
 CSV = HERE / "results" / "convergence.csv"
 PORTFOLIO_SEED, TIGHTNESS = 7, 1.0
@@ -82,10 +84,7 @@ print(json.dumps({"trace": trace, "wall": wall, "strategy": result.stats.get("st
 
 
 def _load() -> str:
-    try:
-        return Path("/proc/loadavg").read_text().split()[0]
-    except OSError:
-        return ""
+    return f"{os.getloadavg()[0]:.2f}"
 
 
 def portfolio_file(size: int, folder: Path) -> tuple[Path, int, int]:
@@ -134,12 +133,7 @@ def row(
     size: int, tasks: int, people: int, engine: str, label: str, seed: int, limit: float,
     workers: int, data: dict[str, Any], valid: bool, load: str,
 ) -> dict[str, str]:  # fmt: skip
-    trace = [(float(e), str(s), float(h)) for e, s, h in data["trace"]]
-    greedy = [h for _, s, h in trace if s.startswith("greedy")]
-
-    def best_at(sec: float) -> str:
-        seen = [h for e, _, h in trace if e <= sec]
-        return f"{min(seen):.0f}" if seen and sec <= limit else ""
+    trace: Trace = [(float(e), str(s), float(h)) for e, s, h in data["trace"]]
 
     und, bound = data.get("undelivered"), data.get("bound")
     gap = ""
@@ -154,8 +148,8 @@ def row(
         "seed": str(seed),
         "time_limit": f"{limit:g}",
         "workers": str(workers),
-        "greedy_h": f"{min(greedy):.0f}" if greedy else "",
-        **{f"at_{c}s_h": best_at(c) for c in CHECKPOINTS},
+        "greedy_h": greedy_hours(trace),
+        **{f"at_{c}s_h": best_at(trace, c, limit) for c in CHECKPOINTS},
         "undelivered_h": "" if und is None else f"{float(und):.0f}",
         "bound_h": "" if bound is None else f"{float(bound):.0f}",
         "gap_pct": gap,

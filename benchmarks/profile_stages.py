@@ -31,6 +31,7 @@ from pathlib import Path
 
 from benchmarks.results_md import record
 from benchmarks.scale_rows import LADDER
+from benchmarks.undelivered_trace import Trace, best_at, greedy_hours, recorder
 
 CSV = Path(__file__).resolve().parent / "results" / "profile_stages.csv"
 SEED, TIGHTNESS = 7, 1.0
@@ -57,7 +58,7 @@ def _f(x: object) -> str:
 def profile(size: int, limit: float, workers: int, strategy: str = "auto") -> dict[str, str]:
     """One solve of the ladder's ``size`` portfolio; its row."""
     from allocator.checker import check
-    from allocator.engine import SolveParams, SolveProgress, solve
+    from allocator.engine import SolveParams, solve
     from allocator.generator import generate
     from solver_models.assignment_bound import assignment_bound
     from solver_models.bounds import undelivered_lower_bound
@@ -66,12 +67,7 @@ def profile(size: int, limit: float, workers: int, strategy: str = "auto") -> di
 
     people, projects = LADDER[size]
     portfolio = generate(people, projects, seed=SEED, tightness=TIGHTNESS)
-    trace: list[tuple[float, str, float]] = []  # (elapsed, stage, undelivered hours)
-
-    def on_progress(p: SolveProgress) -> None:
-        if p.objective is not None and "undelivered_work_hours" in p.objective:
-            trace.append((p.elapsed, p.stage, float(p.objective["undelivered_work_hours"])))
-
+    trace: Trace = []  # (elapsed, stage, undelivered hours)
     t0 = time.monotonic()
     result = solve(
         portfolio,
@@ -80,7 +76,7 @@ def profile(size: int, limit: float, workers: int, strategy: str = "auto") -> di
             workers=workers,
             seed=0,
             strategy=strategy,
-            on_progress=on_progress,
+            on_progress=recorder(trace),
         ),
     )
     wall = time.monotonic() - t0
@@ -91,12 +87,7 @@ def profile(size: int, limit: float, workers: int, strategy: str = "auto") -> di
     stages = lns.get("stages", {})
     assert isinstance(stages, dict)
     und = stages.get("undelivered")
-    greedy = [h for _, s, h in trace if s.startswith("greedy")]
     cpsat = [e for e, s, _ in trace if s == "cp-sat:undelivered"]
-
-    def best_at(sec: float) -> str:
-        seen = [h for e, _, h in trace if e <= sec]
-        return f"{min(seen):.0f}" if seen and sec <= limit else ""
 
     inst = compile_instance(portfolio)
     mark_all_or_nothing(inst)  # as the engine compiles it
@@ -141,8 +132,8 @@ def profile(size: int, limit: float, workers: int, strategy: str = "auto") -> di
         "lns_solve_s": _f(lns.get("solve_seconds")),
         "lns_merge_s": _f(lns.get("merge_seconds")),
         "lns_sub_proven": f"{und[1]}/{und[0]}" if isinstance(und, list) else "",
-        "greedy_h": f"{min(greedy):.0f}" if greedy else "",
-        **{f"at_{c}s_h": best_at(c) for c in CHECKPOINTS},
+        "greedy_h": greedy_hours(trace),
+        **{f"at_{c}s_h": best_at(trace, c, limit) for c in CHECKPOINTS},
         "undelivered_h": _f(obj.get("undelivered_work_hours")),
         "lb_undelivered_h": _f(lb.get("undelivered_work_hours")),
         "bound_budget_s": f"{BOUND_BUDGET:g}",

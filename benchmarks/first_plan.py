@@ -40,9 +40,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks.results_md import record
 from benchmarks.scale_rows import LADDER
+
+if TYPE_CHECKING:
+    from solver_models.instance import Instance
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RUNS_CSV = RESULTS / "first_plan_runs.csv"
@@ -116,6 +120,19 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
+def _timed_run(inst: Instance, rule: str, contiguous: bool) -> tuple[float, float, tuple[int, ...]]:
+    """One greedy run as the engine makes it (all-or-nothing enforced): the load average before
+    it, its seconds and its ``portfolio`` key."""
+    from solver_models.greedy import greedy
+    from solver_models.schedule import enforce_all_or_nothing, schedule_key
+
+    load = _load()
+    t0 = time.perf_counter()
+    sched = enforce_all_or_nothing(inst, greedy(inst, rule=rule, team_contiguous=contiguous))
+    seconds = time.perf_counter() - t0
+    return load, seconds, tuple(schedule_key(inst, sched, "portfolio"))
+
+
 def _today() -> str:
     return dt.date.today().isoformat()
 
@@ -140,19 +157,13 @@ def greedy_runs(size: int, seed: int) -> list[dict[str, str]]:
     """Every run of ``GREEDY_RUNS`` on the ladder's ``size`` portfolio drawn with ``seed``."""
     from allocator.generator import generate
     from allocator.pipeline import GREEDY_RUNS, compile_for
-    from solver_models.greedy import greedy
-    from solver_models.schedule import enforce_all_or_nothing, schedule_key
 
     people, projects = LADDER[size]
     portfolio = generate(people, projects, seed=seed, tightness=TIGHTNESS)
     inst = compile_for(portfolio)
     rows = []
     for rule, contiguous in GREEDY_RUNS:
-        load = _load()
-        t0 = time.perf_counter()
-        sched = enforce_all_or_nothing(inst, greedy(inst, rule=rule, team_contiguous=contiguous))
-        seconds = time.perf_counter() - t0
-        key = schedule_key(inst, sched, "portfolio")
+        load, seconds, key = _timed_run(inst, rule, contiguous)
         rows.append(
             {
                 "size": str(size),
@@ -177,8 +188,6 @@ def first_runs(size: int) -> list[dict[str, str]]:
     process: compile (as the engine compiles), then each engine's first greedy run."""
     from allocator.generator import generate
     from allocator.pipeline import compile_for
-    from solver_models.greedy import greedy
-    from solver_models.schedule import enforce_all_or_nothing, schedule_key
 
     people, projects = LADDER[size]
     portfolio = generate(people, projects, seed=7, tightness=TIGHTNESS)
@@ -187,11 +196,7 @@ def first_runs(size: int) -> list[dict[str, str]]:
     compile_s = time.perf_counter() - t0
     rows = []
     for engine, (rule, contiguous) in FIRST_RUNS.items():
-        load = _load()
-        t0 = time.perf_counter()
-        sched = enforce_all_or_nothing(inst, greedy(inst, rule=rule, team_contiguous=contiguous))
-        seconds = time.perf_counter() - t0
-        key = schedule_key(inst, sched, "portfolio")
+        load, seconds, key = _timed_run(inst, rule, contiguous)
         rows.append(
             {
                 "size": str(size),

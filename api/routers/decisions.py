@@ -118,9 +118,23 @@ def _queue(
     return idem.answer(created, status.HTTP_202_ACCEPTED, location)
 
 
-def _what_if_budget(
-    settings: Settings, time_limit: float | None, solves: int
-) -> tuple[float, float]:
+def _queue_what_if(
+    portfolio_id: str,
+    kind: str,
+    job_input: dict[str, Any],
+    *,
+    time_limit: float | None,
+    workers: int | None,
+    solves: int,
+    jobs: JobsDep,
+    runner: RunnerDep,
+    settings: Settings,
+    response: Response,
+    idem: IdempotencyDep,
+) -> DecisionJobOut:
+    """Queue a job of ``solves`` re-solves (scenarios, recommendations): the asked time limit is
+    each re-solve's, the job's is their sum (``what_if_budget``), 422 when that is over the
+    service's ``max_time_limit``; the per-solve limit goes into the job's input."""
     per = capped(time_limit, settings.default_time_limit, settings.max_time_limit)
     budget = what_if_budget(per, solves, settings.max_time_limit)
     if budget is None:
@@ -129,7 +143,21 @@ def _what_if_budget(
             f"{solves} re-solves do not fit in the service's max_time_limit of "
             f"{settings.max_time_limit:g} s: ask for fewer",
         )
-    return budget
+    total, per = budget
+    return _queue(
+        portfolio_id,
+        kind,
+        {**job_input, "time_limit_per_solve": per},
+        time_limit=total,
+        workers=int(capped(workers, settings.default_workers, settings.max_workers)),
+        solves=solves,
+        per_solve=per,
+        jobs=jobs,
+        runner=runner,
+        settings=settings,
+        response=response,
+        idem=idem,
+    )
 
 
 _JOB_ROUTE: dict[str, Any] = {
@@ -223,21 +251,13 @@ def queue_scenarios(
             ]
     if details:
         raise ApiError(422, "invalid_edits", "the scenarios' edits cannot be applied", details)
-    solves = len(body.scenarios)
-    total, per = _what_if_budget(settings, body.time_limit, solves)
-    job_input = {
-        "plan_id": plan.id,
-        "scenarios": [s.model_dump(mode="json") for s in body.scenarios],
-        "time_limit_per_solve": per,
-    }
-    return _queue(
+    return _queue_what_if(
         portfolio_id,
         "scenarios",
-        job_input,
-        time_limit=total,
-        workers=int(capped(body.workers, settings.default_workers, settings.max_workers)),
-        solves=solves,
-        per_solve=per,
+        {"plan_id": plan.id, "scenarios": [s.model_dump(mode="json") for s in body.scenarios]},
+        time_limit=body.time_limit,
+        workers=body.workers,
+        solves=len(body.scenarios),
         jobs=jobs,
         runner=runner,
         settings=settings,
@@ -269,17 +289,13 @@ def queue_recommendations(
         raise not_found("portfolio")
     body = body or RecommendIn()
     plan = _plan(session, plans, principal.tenant, portfolio_id, body.plan_id)
-    solves = body.limit + 1  # the control and at most `limit` candidates
-    total, per = _what_if_budget(settings, body.time_limit, solves)
-    job_input = {"plan_id": plan.id, "limit": body.limit, "time_limit_per_solve": per}
-    return _queue(
+    return _queue_what_if(
         portfolio_id,
         "recommend",
-        job_input,
-        time_limit=total,
-        workers=int(capped(body.workers, settings.default_workers, settings.max_workers)),
-        solves=solves,
-        per_solve=per,
+        {"plan_id": plan.id, "limit": body.limit},
+        time_limit=body.time_limit,
+        workers=body.workers,
+        solves=body.limit + 1,  # the control and at most `limit` candidates
         jobs=jobs,
         runner=runner,
         settings=settings,

@@ -16,6 +16,7 @@ from allocator.errors import Issue
 from allocator.validation import validate
 from allocator_api.errors import ApiError, ErrorDetail, issues_as_details
 from allocator_api.repository import AssignmentValues, PlanDoc, PortfolioDoc, Verdict, terms_or_none
+from allocator_api.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -218,3 +219,14 @@ def checked_plan(
 
 def capped(value: float | None, default: float, cap: float) -> float:
     return min(default if value is None else value, cap)
+
+
+def job_limits(
+    settings: Settings, time_limit: float | None, workers: int | None
+) -> tuple[float, int]:
+    """A job's time limit and workers: what was asked, else the service's default, at most its
+    maximum."""
+    return (
+        capped(time_limit, settings.default_time_limit, settings.max_time_limit),
+        int(capped(workers, settings.default_workers, settings.max_workers)),
+    )

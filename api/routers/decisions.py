@@ -40,7 +40,7 @@ from allocator_api.models import PlanRow
 from allocator_api.repository import latest_final_plan
 from allocator_api.routers.portfolios import queue_job
 from allocator_api.schemas import DecisionJobOut, RecommendIn, RiskIn, ScenariosIn
-from allocator_api.service import capped, stored_portfolio
+from allocator_api.service import job_limits, stored_portfolio
 from allocator_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def _queue_what_if(
     """Queue a job of ``solves`` re-solves (scenarios, recommendations): the asked time limit is
     each re-solve's, the job's is their sum (``what_if_budget``), 422 when that is over the
     service's ``max_time_limit``; the per-solve limit goes into the job's input."""
-    per = capped(time_limit, settings.default_time_limit, settings.max_time_limit)
+    per, n_workers = job_limits(settings, time_limit, workers)
     budget = what_if_budget(per, solves, settings.max_time_limit)
     if budget is None:
         raise invalid(
@@ -149,7 +149,7 @@ def _queue_what_if(
         kind,
         {**job_input, "time_limit_per_solve": per},
         time_limit=total,
-        workers=int(capped(workers, settings.default_workers, settings.max_workers)),
+        workers=n_workers,
         solves=solves,
         per_solve=per,
         jobs=jobs,

@@ -36,8 +36,8 @@ from allocator_api.schemas import (
 )
 from allocator_api.service import (
     Limits,
-    capped,
     check_plan,
+    job_limits,
     read_plan_body,
     read_valid_portfolio,
     stored_portfolio,
@@ -218,8 +218,7 @@ def solve_portfolio(
     if not portfolios.exists(portfolio_id):
         raise not_found("portfolio")
     params = params or SolveIn()
-    time_limit = capped(params.time_limit, settings.default_time_limit, settings.max_time_limit)
-    workers = int(capped(params.workers, settings.default_workers, settings.max_workers))
+    time_limit, workers = job_limits(settings, params.time_limit, params.workers)
     job, location = queue_job(
         jobs,
         runner,

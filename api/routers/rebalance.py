@@ -34,7 +34,7 @@ from allocator_api.nightly import UpdateError, apply_updates
 from allocator_api.repository import latest_final_plan, plan_body_of
 from allocator_api.routers.portfolios import queue_job, save_replacement
 from allocator_api.schemas import JobCreatedOut, PortfolioSavedOut
-from allocator_api.service import capped, stored_portfolio
+from allocator_api.service import job_limits, stored_portfolio
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +155,7 @@ def rebalance_portfolio(
     if not portfolios.exists(portfolio_id):
         raise not_found("portfolio")
     params = params or RebalanceIn()
-    time_limit = capped(params.time_limit, settings.default_time_limit, settings.max_time_limit)
-    workers = int(capped(params.workers, settings.default_workers, settings.max_workers))
+    time_limit, workers = job_limits(settings, params.time_limit, params.workers)
     base = latest_final_plan(session, principal.tenant, portfolio_id)
     job_input = {
         "base_plan_id": base.id if base is not None else None,

@@ -254,3 +254,20 @@ def test_the_final_bound_keeps_the_larger_of_the_lps_and_the_assignment_relaxati
     assert got + inst.impossible_units() <= baseline.key[0]
     # too little time for the relaxation: the bounds module's own combination
     assert pipeline.final_bound(inst, 1.0) == undelivered_lower_bound(inst, time_limit=1.0)
+
+
+def test_makespan_makes_the_priority_and_deadline_runs_only() -> None:
+    """Under ``makespan`` the downstream-value rule (it weighs priority-weighted work, not a
+    finish) is not run: the baseline is the runs of ``MAKESPAN_RUNS``, as before that rule."""
+    from dataclasses import replace
+
+    base = generate(8, 3, seed=4, tightness=0.4)  # every task can be scheduled
+    portfolio = replace(base, policy=replace(base.policy, objective="makespan"))
+    stages: list[str] = []
+    baseline = solve(
+        portfolio, SolveParams(greedy_only=True, on_progress=lambda p: stages.append(p.stage))
+    )
+    assert baseline.stats["greedy_runs"] == len(pipeline.MAKESPAN_RUNS)
+    greedy_stages = [s for s in stages if s.startswith("greedy")]
+    assert greedy_stages and not any(s.startswith("greedy-value") for s in greedy_stages)
+    assert {r for r, _ in pipeline.MAKESPAN_RUNS} == set(pipeline.MAKESPAN_RULES)

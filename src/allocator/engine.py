@@ -28,8 +28,9 @@ terms are then over the plans that keep as many pins.
 
 **Never worse than the greedy baseline.** Every greedy run of the baseline
 (``SolveParams(greedy_only=True)``: the rules of ``pipeline.GREEDY_RUNS``, all of them on small
-portfolios, only the downstream-value run on a large one that leaves work out, a choice that
-depends on the portfolio, never on time) runs before the first result is returned, whatever the
+portfolios, only the downstream-value run on a large one that leaves work out, and under
+``makespan`` the priority and deadline rules of ``pipeline.MAKESPAN_RUNS``: choices that depend
+on the portfolio and the objective, never on time) runs before the first result is returned, whatever the
 time limit: the returned plan is the best of them and of the search.
 
 **Time.** ``SolveParams.time_limit`` bounds the whole solve, except compile and the greedy
